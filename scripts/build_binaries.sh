@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Build the Go binaries of the native test stack, once per machine, from the Go module proxy.
+#
+#   scripts/build_binaries.sh [--force] [--print-dir] [NAME ...]
+#
+# NAME is any of: collector prometheus promtool alertmanager amtool jaeger victorialogs
+# (default: all). Binaries land in  ${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}/bin
+# (outside the repo, so that fresh clones on the same machine, e.g. CI, reuse them); the
+# repo-local, git-ignored build/ is made a symlink to that folder.
+#
+# Each binary is keyed by its module version (the Collector by the builder version and a
+# hash of collector/builder-config.yaml): the build is skipped when the binary for that key
+# exists, and redone when the key changes. bin/NAME is a symlink to store/NAME@KEY/NAME.
+# Builds run one after another (small machines); each build's wall time is printed to stderr
+# and appended to <cache>/build-times.log.
+set -euo pipefail
+
+# ---- versions (change here; the key of each binary follows) --------------------------------
+OCB_VERSION="v0.165.0"                    # go.opentelemetry.io/collector/cmd/builder
+PROMETHEUS_MODULE="github.com/prometheus/prometheus"
+PROMETHEUS_VERSION="v0.316.0"             # Go module version of Prometheus v3.16.0
+PROMETHEUS_RELEASE="3.16.0"
+PROMETHEUS_TAGS="remove_all_sd"           # no cloud service discovery (static/file SD remain)
+ALERTMANAGER_MODULE="github.com/prometheus/alertmanager"
+ALERTMANAGER_VERSION="v0.35.0"
+JAEGER_MODULE="github.com/jaegertracing/jaeger"
+JAEGER_VERSION="v1.76.0"                  # Go module tag of the Jaeger v2 release line
+VICTORIALOGS_MODULE="github.com/VictoriaMetrics/VictoriaLogs"
+VICTORIALOGS_VERSION="v1.52.1"
+
+ALL=(collector jaeger victorialogs prometheus promtool alertmanager amtool)
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE_DIR="${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}"
+BIN_DIR="$CACHE_DIR/bin"
+STORE_DIR="$CACHE_DIR/store"
+WORK_ROOT="$CACHE_DIR/work"
+TIMES_LOG="$CACHE_DIR/build-times.log"
+
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+export CGO_ENABLED="${CGO_ENABLED:-0}"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[build] ERROR: %s\n' "$*" >&2; exit 1; }
+
+FORCE=0
+targets=()
+for arg in "$@"; do
+  case "$arg" in
+    --force) FORCE=1 ;;
+    --print-dir) echo "$BIN_DIR"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    all) targets+=("${ALL[@]}") ;;
+    collector|prometheus|promtool|alertmanager|amtool|jaeger|victorialogs) targets+=("$arg") ;;
+    *) die "unknown binary '$arg' (known: ${ALL[*]})" ;;
+  esac
+done
+[ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
+
+command -v go >/dev/null 2>&1 || die "go not found (expected on PATH or at /usr/local/go/bin)"
+mkdir -p "$BIN_DIR" "$STORE_DIR" "$WORK_ROOT"
+
+# repo-local build/ -> cache (only when build/ does not exist as something else)
+if [ ! -e "$REPO_ROOT/build" ] && [ ! -L "$REPO_ROOT/build" ]; then
+  ln -s "$BIN_DIR" "$REPO_ROOT/build" 2>/dev/null || true
+fi
+
+# ---- helpers -------------------------------------------------------------------------------
+sha_of() { sha256sum "$1" | cut -c1-12; }
+
+# run CMD... with output to LOGFILE; on failure, name the binary and show the last lines
+run_logged() {
+  local name="$1" logfile="$2"; shift 2
+  if ! "$@" >>"$logfile" 2>&1; then
+    printf '[build] ERROR: building %s failed: %s\n' "$name" "$*" >&2
+    printf '[build] last lines of %s:\n' "$logfile" >&2
+    tail -n 25 "$logfile" | sed 's/^/    /' >&2
+    return 1
+  fi
+}
+
+# download MODULE@VERSION through the module proxy; print its (read-only) source dir
+module_dir() {
+  local name="$1" mod="$2" ver="$3" logfile="$4" json dir
+  if ! json="$(cd "$WORK_ROOT" && go mod download -json "$mod@$ver" 2>>"$logfile")"; then
+    printf '[build] ERROR: %s: go mod download %s@%s failed\n' "$name" "$mod" "$ver" >&2
+    printf '%s\n' "$json" | tail -n 10 >&2; tail -n 10 "$logfile" >&2
+    return 1
+  fi
+  dir="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1)"
+  [ -n "$dir" ] && [ -d "$dir" ] || { printf '[build] ERROR: %s: no Dir in go mod download output\n%s\n' "$name" "$json" >&2; return 1; }
+  printf '%s\n' "$dir"
+}
+
+# Build ./PKG of MODULE@VERSION inside a writable copy of the module (go install mod@ver
+# refuses modules with replace directives; a copy keeps the module's own go.mod/go.sum).
+build_from_module() {
+  local name="$1" mod="$2" ver="$3" pkg="$4" out="$5" logfile="$6" tags="${7:-}" ldflags="${8:-}"
+  local src work
+  src="$(module_dir "$name" "$mod" "$ver" "$logfile")" || return 1
+  work="$(mktemp -d "$WORK_ROOT/$name.XXXXXX")"
+  cp -r "$src/." "$work/"
+  chmod -R u+w "$work"
+  local args=(build -trimpath -o "$out")
+  [ -n "$tags" ] && args+=(-tags "$tags")
+  args+=(-ldflags "-s -w $ldflags")
+  args+=("./$pkg")
+  ( cd "$work" && run_logged "$name" "$logfile" go "${args[@]}" ) || { rm -rf "$work"; return 1; }
+  rm -rf "$work"
+}
+
+key_for() {
+  case "$1" in
+    collector) echo "ocb-${OCB_VERSION}-$(sha_of "$REPO_ROOT/collector/builder-config.yaml")" ;;
+    prometheus|promtool) echo "${PROMETHEUS_VERSION}" ;;
+    alertmanager|amtool) echo "${ALERTMANAGER_VERSION}" ;;
+    jaeger) echo "${JAEGER_VERSION}" ;;
+    victorialogs) echo "${VICTORIALOGS_VERSION}" ;;
+  esac
+}
+
+binary_name() {  # file name in bin/
+  case "$1" in
+    collector) echo "otelcol-amas" ;;
+    victorialogs) echo "victoria-logs" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+do_build() {  # NAME OUT LOGFILE
+  local name="$1" out="$2" logfile="$3"
+  case "$name" in
+    collector)
+      local gen="$WORK_ROOT/otelcol-amas-$(key_for collector)" cfg
+      rm -rf "$gen"; mkdir -p "$gen"
+      cfg="$gen/builder-config.yaml"
+      # same manifest, output_path pointed into the cache
+      sed "s|^\([[:space:]]*output_path:\).*|\1 $gen/src|" "$REPO_ROOT/collector/builder-config.yaml" >"$cfg"
+      grep -q "output_path: $gen/src" "$cfg" || { echo "[build] ERROR: collector: builder-config.yaml has no dist.output_path line" >&2; return 1; }
+      ( cd "$gen" && run_logged collector "$logfile" \
+          go run "go.opentelemetry.io/collector/cmd/builder@${OCB_VERSION}" --config "$cfg" ) || return 1
+      [ -x "$gen/src/otelcol-amas" ] || { echo "[build] ERROR: collector: builder produced no $gen/src/otelcol-amas" >&2; tail -n 20 "$logfile" >&2; return 1; }
+      cp "$gen/src/otelcol-amas" "$out"
+      rm -rf "$gen"
+      ;;
+    prometheus|promtool)
+      build_from_module "$name" "$PROMETHEUS_MODULE" "$PROMETHEUS_VERSION" "cmd/$name" "$out" "$logfile" \
+        "$PROMETHEUS_TAGS" \
+        "-X github.com/prometheus/common/version.Version=${PROMETHEUS_RELEASE} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${PROMETHEUS_VERSION}"
+      ;;
+    alertmanager|amtool)
+      build_from_module "$name" "$ALERTMANAGER_MODULE" "$ALERTMANAGER_VERSION" "cmd/$name" "$out" "$logfile" "" \
+        "-X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${ALERTMANAGER_VERSION}"
+      ;;
+    jaeger)
+      build_from_module jaeger "$JAEGER_MODULE" "$JAEGER_VERSION" "cmd/jaeger" "$out" "$logfile"
+      ;;
+    victorialogs)
+      build_from_module victorialogs "$VICTORIALOGS_MODULE" "$VICTORIALOGS_VERSION" "app/victoria-logs" "$out" "$logfile" "" \
+        "-X github.com/VictoriaMetrics/VictoriaLogs/lib/buildinfo.Version=victoria-logs-${VICTORIALOGS_VERSION}"
+      ;;
+  esac
+}
+
+# ---- main ----------------------------------------------------------------------------------
+log "cache: $CACHE_DIR  ($(go version))"
+failed=()
+seen=" "
+total_start=$SECONDS
+for name in "${targets[@]}"; do
+  case "$seen" in *" $name "*) continue ;; esac
+  seen+="$name "
+  key="$(key_for "$name")"
+  file="$(binary_name "$name")"
+  dest_dir="$STORE_DIR/$file@$key"
+  if [ "$FORCE" = 0 ] && [ -x "$dest_dir/$file" ]; then
+    ln -sfn "$dest_dir/$file" "$BIN_DIR/$file"
+    log "$name: up to date ($key) -> $BIN_DIR/$file"
+    continue
+  fi
+  logfile="$CACHE_DIR/logs/$file@$key.log"
+  mkdir -p "$(dirname "$logfile")"; : >"$logfile"
+  log "$name: building $key (log: $logfile) ..."
+  start=$SECONDS
+  tmp_out="$WORK_ROOT/$file.out.$$"
+  # progress line every 60 s while the build runs
+  ( while sleep 60; do log "$name: still building, $((SECONDS - start)) s"; done ) &
+  ticker=$!
+  if do_build "$name" "$tmp_out" "$logfile"; then
+    kill "$ticker" 2>/dev/null || true; wait "$ticker" 2>/dev/null || true
+    mkdir -p "$dest_dir"
+    mv -f "$tmp_out" "$dest_dir/$file"
+    chmod +x "$dest_dir/$file"
+    ln -sfn "$dest_dir/$file" "$BIN_DIR/$file"
+    secs=$((SECONDS - start))
+    log "$name: built in ${secs} s -> $BIN_DIR/$file"
+    printf '%s\t%s\t%s\t%ss\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$name" "$key" "$secs" "$(go env GOVERSION)" >>"$TIMES_LOG"
+  else
+    kill "$ticker" 2>/dev/null || true; wait "$ticker" 2>/dev/null || true
+    rm -f "$tmp_out"
+    secs=$((SECONDS - start))
+    log "$name: FAILED after ${secs} s (full log: $logfile)"
+    printf '%s\t%s\t%s\tFAILED after %ss\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$name" "$key" "$secs" >>"$TIMES_LOG"
+    failed+=("$name")
+  fi
+done
+log "done in $((SECONDS - total_start)) s; binaries in $BIN_DIR"
+if [ ${#failed[@]} -gt 0 ]; then
+  die "failed to build: ${failed[*]} (see the messages above and $CACHE_DIR/logs/)"
+fi
