@@ -1,0 +1,43 @@
+"""amas_telemetry: OpenTelemetry traces, span-derived metrics and trace-correlated logs.
+
+    import amas_telemetry
+
+    telemetry = amas_telemetry.configure(app, service_name="amas-api", sampling_ratio=0.01)
+    ...
+    telemetry.shutdown()
+
+App code records spans with the plain OTel API (or the domain helpers below); every
+count, error rate, duration, token and cost metric is derived from those spans.
+"""
+
+from amas_telemetry import semconv
+from amas_telemetry.config import ConfigError
+from amas_telemetry.pipeline import STATE_GAUGES, Telemetry, configure
+from amas_telemetry.spans import (
+    agent_span,
+    genai_span,
+    integration_span,
+    login_span,
+    record_fallback,
+    record_genai_usage,
+    record_quality,
+    set_login_result,
+    task_span,
+)
+
+__all__ = [
+    "STATE_GAUGES",
+    "ConfigError",
+    "Telemetry",
+    "agent_span",
+    "configure",
+    "genai_span",
+    "integration_span",
+    "login_span",
+    "record_fallback",
+    "record_genai_usage",
+    "record_quality",
+    "semconv",
+    "set_login_result",
+    "task_span",
+]

@@ -1,0 +1,310 @@
+"""Settings: keyword argument > environment (``AMAS_*``, then ``OTEL_*``) > default.
+
+One :class:`Setting` per keyword of :func:`amas_telemetry.configure`, gathered in
+:data:`SETTINGS`; the resolver, the README table and the tests all iterate over it.
+Every setting is resolved and validated before anything is built, so a bad value
+raises one :class:`ConfigError` and leaves nothing half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "resolve_settings"]
+
+
+class ConfigError(ValueError):
+    """A setting has a value amas_telemetry cannot use.
+
+    The message names the setting (the keyword, or the environment variable the value
+    came from), the value received and what is accepted.
+    """
+
+
+class _Invalid(Exception):
+    """Raised by a parser with the description of what is accepted."""
+
+
+def _parse_str(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("a non-empty string")
+    return value.strip()
+
+
+def _parse_optional_str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return _parse_str(value)
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise _Invalid("true or false")
+
+
+def _parse_ratio(value: Any) -> float:
+    try:
+        ratio = float(value)
+    except (TypeError, ValueError):
+        raise _Invalid("a number from 0 to 1") from None
+    if isinstance(value, bool) or not 0.0 <= ratio <= 1.0:
+        raise _Invalid("a number from 0 to 1")
+    return ratio
+
+
+def _parse_endpoint(value: Any) -> str | None:
+    if value is None or value == "" or value is False:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid("an http:// or https:// URL, or None for no OTLP export")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid("an http:// or https:// URL, or None for no OTLP export")
+    return value.strip().rstrip("/")
+
+
+_PROTOCOLS = ("grpc", "http/protobuf")
+
+
+def _parse_protocol(value: Any) -> str:
+    if value not in _PROTOCOLS:
+        raise _Invalid(" or ".join(_PROTOCOLS))
+    return value
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _parse_level(value: Any) -> str:
+    level = value.upper() if isinstance(value, str) else value
+    if level == "WARN":
+        level = "WARNING"
+    if level not in _LEVELS:
+        raise _Invalid(", ".join(_LEVELS))
+    return level
+
+
+def _parse_positive_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise _Invalid("a whole number of at least 1")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise _Invalid("a whole number of at least 1") from None
+    if number < 1 or (isinstance(value, float) and not value.is_integer()):
+        raise _Invalid("a whole number of at least 1")
+    return number
+
+
+def _parse_seconds(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise _Invalid("a number of seconds above 0") from None
+    if isinstance(value, bool) or seconds <= 0:
+        raise _Invalid("a number of seconds above 0")
+    return seconds
+
+
+def _parse_milliseconds(value: Any) -> float:
+    try:
+        return _parse_seconds(float(value) / 1000.0)
+    except (TypeError, ValueError, _Invalid):
+        raise _Invalid("a number of milliseconds above 0") from None
+
+
+def _parse_path(value: Any) -> str | None:
+    if value is None or value is False or value == "":
+        return None
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise _Invalid("a URL path starting with '/', or None to serve no metrics endpoint")
+    return value
+
+
+def _parse_attributes(value: Any) -> dict[str, str]:
+    """A mapping, or the ``OTEL_RESOURCE_ATTRIBUTES`` form ``k1=v1,k2=v2`` (values URL-encoded)."""
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) and k for k in value):
+            raise _Invalid("a mapping of non-empty string keys to values")
+        return {k: str(v) for k, v in value.items()}
+    if not isinstance(value, str):
+        raise _Invalid("a mapping, or 'key1=value1,key2=value2'")
+    result: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in value.split(","))):
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise _Invalid("'key1=value1,key2=value2'")
+        result[key.strip()] = unquote(raw.strip())
+    return result
+
+
+def _parse_url_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise _Invalid("a list of URL path patterns, or 'a,b,c'")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+_LIBRARIES = ("asyncpg", "redis", "httpx")
+
+
+def _parse_libraries(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v for v in (p.strip() for p in value.split(",")) if v]
+    if not isinstance(value, list | tuple) or not all(v in _LIBRARIES for v in value):
+        raise _Invalid(f"a list drawn from {', '.join(_LIBRARIES)} (empty for none)")
+    return tuple(dict.fromkeys(value))
+
+
+_SAMPLER_RATIOS = {
+    "always_on": 1.0,
+    "parentbased_always_on": 1.0,
+    "always_off": 0.0,
+    "parentbased_always_off": 0.0,
+}
+_RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
+
+
+def _sampling_ratio_from_env(env: Mapping[str, str]) -> tuple[str, Any] | None:
+    """Maps OTEL_TRACES_SAMPLER(+_ARG) onto a ratio; every sampler is parent-based here."""
+    sampler = env.get("OTEL_TRACES_SAMPLER")
+    if sampler is None:
+        return None
+    sampler = sampler.strip().lower()
+    if sampler in _SAMPLER_RATIOS:
+        return "OTEL_TRACES_SAMPLER", _SAMPLER_RATIOS[sampler]
+    if sampler in _RATIO_SAMPLERS:
+        return "OTEL_TRACES_SAMPLER_ARG", env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
+    accepted = ", ".join([*_SAMPLER_RATIOS, *_RATIO_SAMPLERS])
+    raise ConfigError(f"Invalid OTEL_TRACES_SAMPLER (for sampling_ratio): expected one of {accepted}, got {sampler!r}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One keyword of ``configure()``: where its value may come from and how it is read."""
+
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    env_vars: tuple[str, ...] = ()
+    doc: str = ""
+    env_reader: Callable[[Mapping[str, str]], tuple[str, Any] | None] | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("service_name", "amas-service", _parse_str, ("AMAS_SERVICE_NAME", "OTEL_SERVICE_NAME"),
+            "service.name of every signal"),
+    Setting("service_version", None, _parse_optional_str, ("AMAS_SERVICE_VERSION",), "service.version"),
+    Setting("environment", "development", _parse_str, ("AMAS_ENVIRONMENT",), "deployment.environment.name"),
+    Setting("sampling_ratio", 1.0, _parse_ratio, ("AMAS_SAMPLING_RATIO",),
+            "parent-based trace-id ratio of exported traces; metrics count every span regardless",
+            env_reader=_sampling_ratio_from_env),
+    Setting("otlp_endpoint", None, _parse_endpoint, ("AMAS_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            "OTLP endpoint of the Collector; None: no OTLP export at all"),
+    Setting("otlp_protocol", "grpc", _parse_protocol, ("AMAS_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+            "grpc or http/protobuf"),
+    Setting("resource_attributes", {}, _parse_attributes, ("OTEL_RESOURCE_ATTRIBUTES",),
+            "extra resource attributes (merged over the environment's)"),
+    Setting("log_level", "INFO", _parse_level, ("AMAS_LOG_LEVEL", "OTEL_LOG_LEVEL"), "root log level"),
+    Setting("json_logs", True, _parse_bool, ("AMAS_JSON_LOGS",), "one JSON object per line on stdout"),
+    Setting("record_prompts", False, _parse_bool, ("AMAS_RECORD_PROMPTS",),
+            "keep prompt and completion text on spans"),
+    Setting("cardinality_limit", 2000, _parse_positive_int, ("AMAS_CARDINALITY_LIMIT",),
+            "attribute sets per span-derived instrument before overflow"),
+    Setting("system_metrics", True, _parse_bool, ("AMAS_SYSTEM_METRICS",), "psutil CPU, memory, disk, network"),
+    Setting("metrics_path", "/metrics", _parse_path, ("AMAS_METRICS_PATH",),
+            "route serving the Prometheus exposition; None: no route"),
+    Setting("metric_export_interval", 10.0, _parse_seconds, ("AMAS_METRIC_EXPORT_INTERVAL",),
+            "seconds between OTLP metric exports (OTEL_METRIC_EXPORT_INTERVAL is read in ms)",
+            env_reader=lambda env: ("OTEL_METRIC_EXPORT_INTERVAL", _ms_to_seconds(env["OTEL_METRIC_EXPORT_INTERVAL"]))
+            if "OTEL_METRIC_EXPORT_INTERVAL" in env else None),
+    Setting("excluded_urls", ("/metrics",), _parse_url_list, ("AMAS_EXCLUDED_URLS",),
+            "request paths that are neither traced nor counted"),
+    Setting("http_send_receive_spans", False, _parse_bool, ("AMAS_HTTP_SEND_RECEIVE_SPANS",),
+            "FastAPI's per-message 'http send/receive' child spans"),
+    Setting("instrumentations", _LIBRARIES, _parse_libraries, ("AMAS_INSTRUMENTATIONS",),
+            "client libraries to instrument when installed"),
+)  # fmt: skip
+
+
+def _ms_to_seconds(raw: str) -> Any:
+    try:
+        return _parse_milliseconds(raw)
+    except _Invalid:
+        return raw  # let the setting's own parser report it
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved, validated settings of one ``configure()`` call."""
+
+    service_name: str
+    service_version: str | None
+    environment: str
+    sampling_ratio: float
+    otlp_endpoint: str | None
+    otlp_protocol: str
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+    log_level: str = "INFO"
+    json_logs: bool = True
+    record_prompts: bool = False
+    cardinality_limit: int = 2000
+    system_metrics: bool = True
+    metrics_path: str | None = "/metrics"
+    metric_export_interval: float = 10.0
+    excluded_urls: tuple[str, ...] = ("/metrics",)
+    http_send_receive_spans: bool = False
+    instrumentations: tuple[str, ...] = _LIBRARIES
+
+
+assert [s.name for s in SETTINGS] == [f.name for f in fields(Settings)], "SETTINGS and Settings disagree"
+
+
+def _from_env(setting: Setting, env: Mapping[str, str]) -> tuple[str, Any] | None:
+    for var in setting.env_vars:
+        if var in env and env[var].strip() != "":
+            return var, env[var]
+    if setting.env_reader is not None:
+        return setting.env_reader(env)
+    return None
+
+
+def _parse(setting: Setting, source: str, value: Any) -> Any:
+    try:
+        return setting.parse(value)
+    except _Invalid as accepted:
+        where = setting.name if source == setting.name else f"{source} (for {setting.name})"
+        raise ConfigError(f"Invalid {where}: expected {accepted}, got {value!r}") from None
+
+
+def resolve_settings(kwargs: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting; ``None`` in ``kwargs`` means "look it up"."""
+    env = os.environ if env is None else env
+    known = {s.name for s in SETTINGS}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ConfigError(f"Unknown setting {unknown[0]!r}: expected one of {', '.join(sorted(known))}")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        given = kwargs.get(setting.name)
+        if given is not None and setting.name != "resource_attributes":
+            values[setting.name] = _parse(setting, setting.name, given)
+            continue
+        from_env = _from_env(setting, env)
+        value = _parse(setting, *from_env) if from_env is not None else setting.default
+        if setting.name == "resource_attributes" and given is not None:
+            value = {**value, **_parse(setting, setting.name, given)}
+        values[setting.name] = value
+    return Settings(**values)

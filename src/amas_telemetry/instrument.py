@@ -1,0 +1,149 @@
+"""FastAPI, asyncpg, redis and httpx instrumentation, through the contrib instrumentors.
+
+Client libraries are patched process-wide, once, against the delegating global tracer
+provider, and reference-counted: the last ``shutdown()`` un-patches them. A library that
+is not installed is skipped; an installed library whose instrumentor is missing gets a
+warning naming the pip extra. Apps are instrumented per app, with the handle's own
+provider, and un-instrumented symmetrically.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.trace import Span, TracerProvider
+
+from amas_telemetry import semconv as sc
+
+__all__ = ["LIBRARIES", "acquire_libraries", "instrument_fastapi", "release_libraries", "uninstrument_fastapi"]
+
+_log = logging.getLogger(__name__)
+
+_CACHE_READS = frozenset({"GET", "HGET", "MGET", "HMGET", "GETEX", "GETDEL", "HGETALL", "EXISTS", "LINDEX", "SMEMBERS"})
+
+
+def redis_response_hook(span: Span, instance: Any, response: Any) -> None:
+    """Marks read commands hit or miss, so the cache rule can count both."""
+    if not span.is_recording():
+        return
+    command = getattr(span, "name", "").split(" ", 1)[0].upper()
+    if command in _CACHE_READS:
+        empty = response is None or response == 0 or (isinstance(response, list | dict) and not any(
+            v is not None for v in (response.values() if isinstance(response, dict) else response)))  # fmt: skip
+        span.set_attribute(sc.AMAS_CACHE_RESULT, (sc.CacheResult.MISS if empty else sc.CacheResult.HIT).value)
+    else:
+        span.set_attribute(sc.AMAS_CACHE_RESULT, sc.CacheResult.OK.value)
+
+
+@dataclass(frozen=True)
+class Library:
+    """A client library we patch: its import name, instrumentor and pip extra."""
+
+    name: str
+    module: str
+    instrumentor: str
+    extra: str
+    options: Callable[[], dict[str, Any]] = dict
+
+    def make(self) -> Any:
+        module_name, _, cls = self.instrumentor.rpartition(".")
+        return getattr(importlib.import_module(module_name), cls)()
+
+
+LIBRARIES: dict[str, Library] = {
+    lib.name: lib
+    for lib in (
+        Library("asyncpg", "asyncpg", "opentelemetry.instrumentation.asyncpg.AsyncPGInstrumentor", "asyncpg"),
+        Library("redis", "redis", "opentelemetry.instrumentation.redis.RedisInstrumentor", "redis",
+                lambda: {"response_hook": redis_response_hook}),
+        Library("httpx", "httpx", "opentelemetry.instrumentation.httpx.HTTPXClientInstrumentor", "httpx"),
+    )
+}  # fmt: skip
+
+_lock = threading.Lock()
+_users: dict[str, int] = {}
+_instrumentors: dict[str, Any] = {}
+
+
+def _available(library: Library) -> bool:
+    if importlib.util.find_spec(library.module) is None:
+        return False
+    if importlib.util.find_spec(library.instrumentor.rpartition(".")[0]) is None:
+        _log.warning(
+            "amas_telemetry: %s is installed but not instrumented; pip install 'amas-telemetry[%s]'",
+            library.name, library.extra,
+        )  # fmt: skip
+        return False
+    return True
+
+
+def acquire_libraries(names: tuple[str, ...], tracer_provider: TracerProvider) -> tuple[str, ...]:
+    """Instrument each library on first use; returns the names this caller now holds."""
+    held = []
+    with _lock:
+        for name in names:
+            library = LIBRARIES[name]
+            if _users.get(name, 0) == 0:
+                if not _available(library):
+                    continue
+                instrumentor = library.make()
+                instrumentor.instrument(tracer_provider=tracer_provider, **library.options())
+                _instrumentors[name] = instrumentor
+            _users[name] = _users.get(name, 0) + 1
+            held.append(name)
+    return tuple(held)
+
+
+def release_libraries(names: tuple[str, ...]) -> None:
+    with _lock:
+        for name in names:
+            _users[name] -= 1
+            if _users[name] == 0:
+                _instrumentors.pop(name).uninstrument()
+
+
+def _excluded_urls_pattern(paths: tuple[str, ...]) -> str | None:
+    """Exact paths (query string allowed), not the substring match the contrib default does."""
+    if not paths:
+        return None
+    return ",".join(rf"{re.escape(p)}(\?.*)?$" for p in paths)
+
+
+def is_fastapi_app(app: Any) -> bool:
+    try:
+        from fastapi import FastAPI
+    except ImportError:
+        return False
+    return isinstance(app, FastAPI)
+
+
+def instrument_fastapi(
+    app: Any,
+    tracer_provider: TracerProvider,
+    excluded_urls: tuple[str, ...],
+    send_receive_spans: bool,
+) -> None:
+    try:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    except ImportError:
+        raise ImportError("FastAPI instrumentation needs: pip install 'amas-telemetry[fastapi]'") from None
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=tracer_provider,
+        meter_provider=NoOpMeterProvider(),  # the spans already say it; metrics come from spans
+        excluded_urls=_excluded_urls_pattern(excluded_urls),
+        exclude_spans=None if send_receive_spans else ["send", "receive"],
+    )
+
+
+def uninstrument_fastapi(app: Any) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.uninstrument_app(app)

@@ -1,0 +1,315 @@
+"""``configure()``: resolve settings, build the three providers, wire the app, return a handle."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import threading
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
+
+from amas_telemetry import semconv as sc
+from amas_telemetry.config import ConfigError, Settings, resolve_settings
+from amas_telemetry.instrument import (
+    acquire_libraries,
+    instrument_fastapi,
+    is_fastapi_app,
+    release_libraries,
+    uninstrument_fastapi,
+)
+from amas_telemetry.logs import RedactingFilter, json_stdout_handler
+from amas_telemetry.metrics import PrometheusEndpoint, build_meter_provider, otlp_reader
+from amas_telemetry.redact import Scrubber
+from amas_telemetry.spanmetrics import SpanMetricsProcessor
+from amas_telemetry.system import register_system_metrics
+from amas_telemetry.tracing import build_tracer_provider, export_processor, global_tracer_provider
+
+__all__ = ["STATE_GAUGES", "Telemetry", "configure"]
+
+_log = logging.getLogger(__name__)
+
+STATE_GAUGES: Mapping[str, tuple[str, str]] = {
+    sc.AMAS_TASK_QUEUE_DEPTH: ("{task}", "Tasks waiting in the queue, by priority."),
+    sc.AMAS_TASKS_ACTIVE: ("{task}", "Tasks being executed now, by type."),
+    sc.AMAS_USERS_ACTIVE: ("{user}", "Users seen in the recent activity window."),
+    sc.AMAS_AI_BREAKER_STATE: ("{state}", "Circuit breaker per AI provider: 0 closed, 1 open, 2 half-open."),
+    sc.DB_CLIENT_CONNECTION_COUNT: ("{connection}", "Database pool connections by state (idle, used)."),
+    sc.DB_CLIENT_CONNECTION_MAX: ("{connection}", "Maximum connections of the database pool."),
+}
+"""The state gauges an app may register with :meth:`Telemetry.observe`: name → (unit, description)."""
+
+GaugeReading = float | Iterable[tuple[float, Mapping[str, Any]]]
+
+_apps: weakref.WeakKeyDictionary[Any, Telemetry] = weakref.WeakKeyDictionary()
+_apps_lock = threading.Lock()
+
+
+@contextmanager
+def _sdk_self_metrics() -> Iterator[None]:
+    """Processors and exporters count dropped items only if this flag is on when built."""
+    var = "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"
+    previous = os.environ.get(var)
+    if previous is None:
+        os.environ[var] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(var, None)
+
+
+_EXPORTERS = {
+    ("grpc", "traces"): "opentelemetry.exporter.otlp.proto.grpc.trace_exporter.OTLPSpanExporter",
+    ("grpc", "metrics"): "opentelemetry.exporter.otlp.proto.grpc.metric_exporter.OTLPMetricExporter",
+    ("grpc", "logs"): "opentelemetry.exporter.otlp.proto.grpc._log_exporter.OTLPLogExporter",
+    ("http/protobuf", "traces"): "opentelemetry.exporter.otlp.proto.http.trace_exporter.OTLPSpanExporter",
+    ("http/protobuf", "metrics"): "opentelemetry.exporter.otlp.proto.http.metric_exporter.OTLPMetricExporter",
+    ("http/protobuf", "logs"): "opentelemetry.exporter.otlp.proto.http._log_exporter.OTLPLogExporter",
+}
+
+
+def _otlp_exporter(settings: Settings, signal: str, meter_provider: MeterProvider | None = None) -> Any:
+    """The OTLP exporter of one signal, with a 5 s timeout so a dead Collector costs little."""
+    module_name, _, cls = _EXPORTERS[(settings.otlp_protocol, signal)].rpartition(".")
+    exporter_class = getattr(importlib.import_module(module_name), cls)
+    endpoint = settings.otlp_endpoint
+    kwargs: dict[str, Any] = {"timeout": 5}
+    if meter_provider is not None:
+        kwargs["meter_provider"] = meter_provider
+    if settings.otlp_protocol == "grpc":
+        return exporter_class(endpoint=endpoint, insecure=endpoint.startswith("http://"), **kwargs)
+    return exporter_class(endpoint=f"{endpoint}/v1/{signal}", **kwargs)
+
+
+def _resource(settings: Settings) -> Resource:
+    attributes: dict[str, Any] = {
+        "service.name": settings.service_name,
+        "deployment.environment.name": settings.environment,
+        "service.instance.id": str(uuid.uuid4()),
+    }
+    if settings.service_version:
+        attributes["service.version"] = settings.service_version
+    attributes.update(settings.resource_attributes)
+    return Resource.create(attributes)
+
+
+class Telemetry:
+    """The handle ``configure()`` returns: providers, app wiring, and their shutdown."""
+
+    def __init__(self, settings: Settings, app: Any = None) -> None:
+        self.settings = settings
+        self.app = app
+        self._closed = False
+        self._gauges: set[str] = set()
+        self._log_handlers: list[logging.Handler] = []
+        self._held_libraries: tuple[str, ...] = ()
+        self._metrics_route: Any = None
+        self._previous_level: int | None = None
+
+        resource = _resource(settings)
+        self.scrubber = Scrubber(drop_keys=() if settings.record_prompts else sc.PROMPT_ATTRIBUTES)
+        self.prometheus = PrometheusEndpoint()
+        readers: list[Any] = [self.prometheus.reader]
+        if settings.otlp_endpoint:
+            readers.append(otlp_reader(_otlp_exporter(settings, "metrics"), settings.metric_export_interval))
+        self.meter_provider: MeterProvider = build_meter_provider(resource, readers)
+        meter = self.meter_provider.get_meter("amas_telemetry")
+        self._meter = meter
+        if settings.system_metrics:
+            register_system_metrics(meter)
+
+        processors: list[Any] = [
+            SpanMetricsProcessor(meter, cardinality_limit=settings.cardinality_limit, scrubber=self.scrubber)
+        ]
+        self.logger_provider: LoggerProvider | None = None
+        with _sdk_self_metrics():
+            if settings.otlp_endpoint:
+                span_exporter = _otlp_exporter(settings, "traces", self.meter_provider)
+                log_exporter = _otlp_exporter(settings, "logs", self.meter_provider)
+                processors.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
+                self.logger_provider = LoggerProvider(resource=resource)
+                self.logger_provider.add_log_record_processor(
+                    BatchLogRecordProcessor(log_exporter, max_queue_size=4096, export_timeout_millis=5000)
+                )
+        self.tracer_provider: TracerProvider = build_tracer_provider(resource, settings.sampling_ratio, processors)
+
+    # --- wiring, undone by shutdown() ------------------------------------------------------
+    def _start(self) -> None:
+        global_tracer_provider().push(self.tracer_provider)
+        self._setup_logging()
+        self._held_libraries = acquire_libraries(self.settings.instrumentations, global_tracer_provider())
+        if self.app is not None:
+            instrument_fastapi(
+                self.app, self.tracer_provider, self.settings.excluded_urls, self.settings.http_send_receive_spans
+            )
+            self._add_metrics_route()
+
+    def _setup_logging(self) -> None:
+        redacting = RedactingFilter(self.scrubber)
+        if self.settings.json_logs:
+            self._log_handlers.append(json_stdout_handler(self.settings.service_name, sys.stdout))
+        if self.logger_provider is not None:
+            from opentelemetry.instrumentation.logging.handler import LoggingHandler
+
+            self._log_handlers.append(LoggingHandler(logger_provider=self.logger_provider))
+        root = logging.getLogger()
+        self._previous_level = root.level
+        root.setLevel(self.settings.log_level)
+        for handler in self._log_handlers:
+            handler.addFilter(redacting)
+            root.addHandler(handler)
+
+    def _add_metrics_route(self) -> None:
+        path = self.settings.metrics_path
+        if path is None:
+            return
+        from fastapi import Response
+
+        endpoint = self.prometheus
+
+        def metrics() -> Response:
+            return Response(endpoint.render(), media_type=endpoint.content_type)
+
+        self.app.add_api_route(path, metrics, methods=["GET"], include_in_schema=False)
+        self._metrics_route = self.app.router.routes[-1]
+
+    # --- public API -------------------------------------------------------------------------
+    def tracer(self, name: str) -> Tracer:
+        return self.tracer_provider.get_tracer(name)
+
+    def meter(self, name: str) -> Meter:
+        return self.meter_provider.get_meter(name)
+
+    def observe(self, name: str, callback: Callable[[], GaugeReading]) -> None:
+        """Register the callback of one state gauge from :data:`STATE_GAUGES`.
+
+        ``callback()`` returns a number, or ``(value, attributes)`` pairs; it runs at
+        collection time (each scrape or export), never on the request path.
+        """
+        if name not in STATE_GAUGES:
+            raise ValueError(f"unknown state gauge {name!r}: expected one of {', '.join(sorted(STATE_GAUGES))}")
+        if name in self._gauges:
+            raise ValueError(f"state gauge {name!r} already has a callback")
+        unit, description = STATE_GAUGES[name]
+
+        def read(options: CallbackOptions) -> Iterable[Observation]:
+            reading = callback()
+            if isinstance(reading, int | float):
+                return [Observation(reading)]
+            return [Observation(value, dict(attributes)) for value, attributes in reading]
+
+        self._meter.create_observable_gauge(name, [read], unit=unit, description=description)
+        self._gauges.add(name)
+
+    def render_metrics(self) -> bytes:
+        """The Prometheus exposition that ``/metrics`` serves."""
+        return self.prometheus.render()
+
+    def force_flush(self, timeout_millis: int = 10_000) -> bool:
+        ok = self.tracer_provider.force_flush(timeout_millis)
+        if self.logger_provider is not None:
+            ok = self.logger_provider.force_flush(timeout_millis) and ok
+        return self.meter_provider.force_flush(timeout_millis) and ok
+
+    def shutdown(self) -> None:
+        """Undo everything ``configure()`` did, in reverse order. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.app is not None:
+            with _apps_lock:
+                if _apps.get(self.app) is self:
+                    del _apps[self.app]
+            if self._metrics_route is not None and self._metrics_route in self.app.router.routes:
+                self.app.router.routes.remove(self._metrics_route)
+            uninstrument_fastapi(self.app)
+        release_libraries(self._held_libraries)
+        root = logging.getLogger()
+        for handler in self._log_handlers:
+            root.removeHandler(handler)
+        if self._previous_level is not None:
+            root.setLevel(self._previous_level)
+        global_tracer_provider().remove(self.tracer_provider)
+        self.tracer_provider.shutdown()
+        if self.logger_provider is not None:
+            self.logger_provider.shutdown()
+        self.meter_provider.shutdown()
+        for handler in self._log_handlers:
+            handler.close()
+
+    def __enter__(self) -> Telemetry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def configure(
+    app: Any = None,
+    *,
+    service_name: str | None = None,
+    service_version: str | None = None,
+    environment: str | None = None,
+    sampling_ratio: float | None = None,
+    otlp_endpoint: str | None = None,
+    otlp_protocol: str | None = None,
+    resource_attributes: Mapping[str, str] | None = None,
+    log_level: str | None = None,
+    json_logs: bool | None = None,
+    record_prompts: bool | None = None,
+    cardinality_limit: int | None = None,
+    system_metrics: bool | None = None,
+    metrics_path: str | None = None,
+    metric_export_interval: float | None = None,
+    excluded_urls: Iterable[str] | None = None,
+    http_send_receive_spans: bool | None = None,
+    instrumentations: Iterable[str] | None = None,
+) -> Telemetry:
+    """Wire traces, span-derived metrics and trace-correlated logs; return the handle.
+
+    Every keyword left ``None`` is read from the environment (``AMAS_*``, then ``OTEL_*``)
+    or takes its default; see ``amas_telemetry.config.SETTINGS``. A bad value raises
+    :class:`ConfigError` before anything is touched. Called again for an app that a live
+    handle already wires, it returns that handle instead of instrumenting twice.
+    """
+    kwargs = {k: v for k, v in locals().items() if k != "app" and v is not None}
+    for key in ("excluded_urls", "instrumentations"):
+        if key in kwargs and not isinstance(kwargs[key], str | list | tuple):
+            kwargs[key] = list(kwargs[key])
+    try:
+        settings = resolve_settings(kwargs)
+        if app is not None and not is_fastapi_app(app):
+            raise ConfigError(f"Invalid app: expected a fastapi.FastAPI instance or None, got {type(app).__name__}")
+    except ConfigError as error:
+        raise error.with_traceback(None) from None
+
+    if app is not None:
+        with _apps_lock:
+            existing = _apps.get(app)
+        if existing is not None:
+            _log.warning("amas_telemetry: this app is already configured; returning its telemetry handle")
+            return existing
+
+    telemetry = Telemetry(settings, app)
+    try:
+        telemetry._start()
+    except BaseException:
+        telemetry.shutdown()
+        raise
+    if app is not None:
+        with _apps_lock:
+            _apps[app] = telemetry
+    return telemetry

@@ -1,0 +1,103 @@
+"""Scrubbing of secrets before anything leaves the process.
+
+A redactor is a callable ``(text) -> text`` with one job; a :class:`Scrubber` runs them in
+order over strings, attribute mappings and log records. Ready-made redactors are module
+constants, composed in :data:`DEFAULT_REDACTORS`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+__all__ = [
+    "API_KEYS",
+    "BEARER_TOKENS",
+    "DEFAULT_REDACTORS",
+    "REDACTED",
+    "SECRET_PAIRS",
+    "URL_PASSWORDS",
+    "PatternRedactor",
+    "Redactor",
+    "Scrubber",
+]
+
+REDACTED: Final = "[REDACTED]"
+
+Redactor = Callable[[str], str]
+
+
+class PatternRedactor:
+    """Replaces every match of ``pattern`` by ``replacement`` (which may use groups)."""
+
+    def __init__(self, pattern: str, replacement: str = REDACTED, flags: int = re.IGNORECASE) -> None:
+        self._sub = re.compile(pattern, flags).sub
+        self._replacement = replacement
+
+    def __call__(self, text: str) -> str:
+        return self._sub(self._replacement, text)
+
+
+BEARER_TOKENS: Final = PatternRedactor(r"\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=-]{8,}", rf"\1\2{REDACTED}")
+"""``Authorization: Bearer abc…`` → ``Bearer [REDACTED]``."""
+
+API_KEYS: Final = PatternRedactor(
+    "|".join(
+        (
+            r"\bsk-[A-Za-z0-9_-]{16,}",  # OpenAI, Anthropic (sk-ant-…)
+            r"\bxox[abposr]-[A-Za-z0-9-]{10,}",  # Slack
+            r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key id
+            r"\bgh[pousr]_[A-Za-z0-9]{30,}",  # GitHub
+            r"\bAIza[0-9A-Za-z_-]{35}",  # Google
+            r"\bglpat-[A-Za-z0-9_-]{20,}",  # GitLab
+        )
+    ),
+    flags=0,
+)
+"""Well-known API-key shapes, wherever they stand."""
+
+SECRET_PAIRS: Final = PatternRedactor(
+    r"""(["']?\b(?:password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|api_key|apikey"""
+    r"""|api-key|aws_secret_access_key|authorization|cookie)\b["']?\s*[=:]\s*["']?)([^\s&,;"'}]+)""",
+    rf"\1{REDACTED}",
+)
+"""``password=…``, ``"token": "…"``, ``api_key: …`` in query strings, JSON and text."""
+
+URL_PASSWORDS: Final = PatternRedactor(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)(@)", rf"\1{REDACTED}\3")
+"""``postgresql://user:secret@host`` → ``postgresql://user:[REDACTED]@host``."""
+
+DEFAULT_REDACTORS: Final[tuple[Redactor, ...]] = (URL_PASSWORDS, BEARER_TOKENS, SECRET_PAIRS, API_KEYS)
+
+# Attribute keys whose whole string value is a secret (headers captured by instrumentations).
+_SECRET_KEY = re.compile(
+    r"(^|[._-])(authorization|cookie|set[_-]cookie|password|passwd|secret|api[_-]?key|x[_-]api[_-]key"
+    r"|token|access[_-]token|refresh[_-]token)($|[._-])",
+    re.IGNORECASE,
+)
+
+
+class Scrubber:
+    """Applies redactors to strings, and to every string inside attribute mappings."""
+
+    def __init__(self, redactors: Iterable[Redactor] = DEFAULT_REDACTORS, drop_keys: Iterable[str] = ()) -> None:
+        self._redactors = tuple(redactors)
+        self._drop_keys = frozenset(drop_keys)
+
+    def text(self, value: str) -> str:
+        for redact in self._redactors:
+            value = redact(value)
+        return value
+
+    def value(self, key: str, value: Any) -> Any:
+        if isinstance(value, str):
+            return REDACTED if _SECRET_KEY.search(key) and value else self.text(value)
+        if isinstance(value, list | tuple):
+            return type(value)(self.value(key, v) for v in value)
+        return value
+
+    def attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A scrubbed copy; keys in ``drop_keys`` (prompt text) are left out."""
+        if not attributes:
+            return {}
+        return {k: self.value(k, v) for k, v in attributes.items() if k not in self._drop_keys}

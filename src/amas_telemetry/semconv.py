@@ -1,0 +1,229 @@
+"""Every attribute and metric name amas_telemetry uses, in one place.
+
+OpenTelemetry semantic-convention names are re-exported from ``opentelemetry.semconv``
+where they exist; the ``amas.*`` namespace covers what the conventions do not (tasks,
+agents, cost, fallbacks, queue, breaker). No other module spells a raw key.
+
+The Prometheus name of each metric (what dashboards and rules query) is given in its
+docstring: dots become underscores, the unit is appended (``_seconds``, ``_bytes``;
+``{annotation}`` units add nothing) and monotonic counters end in ``_total``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Final
+
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_MODEL,
+    GEN_AI_TOKEN_TYPE,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+)
+from opentelemetry.semconv.attributes.db_attributes import (
+    DB_COLLECTION_NAME,
+    DB_OPERATION_NAME,
+    DB_QUERY_TEXT,
+    DB_SYSTEM_NAME,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import (
+    HTTP_REQUEST_METHOD,
+    HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE,
+)
+
+__all__ = [
+    "DB_COLLECTION_NAME",
+    "DB_OPERATION_NAME",
+    "DB_QUERY_TEXT",
+    "DB_SYSTEM_NAME",
+    "ERROR_TYPE",
+    "GEN_AI_OPERATION_NAME",
+    "GEN_AI_PROVIDER_NAME",
+    "GEN_AI_REQUEST_MODEL",
+    "GEN_AI_RESPONSE_MODEL",
+    "GEN_AI_TOKEN_TYPE",
+    "GEN_AI_USAGE_INPUT_TOKENS",
+    "GEN_AI_USAGE_OUTPUT_TOKENS",
+    "HTTP_REQUEST_METHOD",
+    "HTTP_RESPONSE_STATUS_CODE",
+    "HTTP_ROUTE",
+]
+
+# --- Older (pre-stable) names that instrumentations still emit by default -----------------
+# The contrib instrumentations write these unless OTEL_SEMCONV_STABILITY_OPT_IN says
+# otherwise; the span-metric rules read the stable name first and fall back to these.
+LEGACY_HTTP_METHOD: Final = "http.method"
+LEGACY_HTTP_STATUS_CODE: Final = "http.status_code"
+LEGACY_DB_SYSTEM: Final = "db.system"
+LEGACY_DB_STATEMENT: Final = "db.statement"
+LEGACY_DB_OPERATION: Final = "db.operation"
+LEGACY_DB_SQL_TABLE: Final = "db.sql.table"
+
+# --- amas.* span attributes ----------------------------------------------------------------
+AMAS_OPERATION: Final = "amas.operation"
+"""Marks an AMAS domain span; one of :class:`AmasOperation`. Selects the span-metric rules."""
+
+AMAS_TASK_ID: Final = "amas.task.id"
+"""Task identifier. Span attribute only: never a metric label (unbounded)."""
+AMAS_TASK_TYPE: Final = "amas.task.type"
+AMAS_TASK_PRIORITY: Final = "amas.task.priority"
+AMAS_TASK_QUALITY_SCORE: Final = "amas.task.quality_score"
+"""Quality score of a finished task, 0..1."""
+
+AMAS_AGENT_NAME: Final = "amas.agent.name"
+AMAS_AGENT_ID: Final = "amas.agent.id"
+"""Agent instance identifier. Span attribute only."""
+
+AMAS_AI_COST_USD: Final = "amas.ai.cost_usd"
+"""Cost in US dollars of one AI-provider call (or the sum over an agent run)."""
+AMAS_AI_FALLBACK_FROM: Final = "amas.ai.fallback_from"
+"""Set on a GenAI span served by a fallback provider: the provider that failed first."""
+
+AMAS_CACHE_RESULT: Final = "amas.cache.result"
+"""Outcome of a cache call: one of :class:`CacheResult`."""
+
+AMAS_INTEGRATION_PLATFORM: Final = "amas.integration.platform"
+AMAS_INTEGRATION_EVENT_TYPE: Final = "amas.integration.event_type"
+
+AMAS_LOGIN_RESULT: Final = "amas.login.result"
+"""``success`` or ``failure``: a refused login is not a span error."""
+
+AMAS_BREAKER_STATE: Final = "amas.ai.breaker.state"
+
+OTEL_METRIC_OVERFLOW: Final = "otel.metric.overflow"
+"""Label of the one series that absorbs attribute sets past the cardinality limit."""
+
+DB_CLIENT_CONNECTION_STATE: Final = "db.client.connection.state"
+DB_CLIENT_CONNECTION_POOL_NAME: Final = "db.client.connection.pool.name"
+SYSTEM_MEMORY_STATE: Final = "system.memory.state"
+SYSTEM_FILESYSTEM_MOUNTPOINT: Final = "system.filesystem.mountpoint"
+SYSTEM_FILESYSTEM_STATE: Final = "system.filesystem.state"
+NETWORK_IO_DIRECTION: Final = "network.io.direction"
+
+# Attributes that carry prompt or completion text: dropped unless record_prompts=True.
+PROMPT_ATTRIBUTES: Final = frozenset(
+    {
+        "gen_ai.prompt",
+        "gen_ai.completion",
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "amas.ai.prompt",
+        "amas.ai.completion",
+    }
+)
+
+
+class AmasOperation(str, Enum):
+    """Values of :data:`AMAS_OPERATION`."""
+
+    TASK = "task"
+    AGENT = "agent"
+    INTEGRATION = "integration"
+    LOGIN = "login"
+
+
+class CacheResult(str, Enum):
+    HIT = "hit"
+    MISS = "miss"
+    OK = "ok"
+    ERROR = "error"
+
+
+class BreakerState(int, Enum):
+    """Values of the breaker-state gauge; ``== 1`` is what the alert looks for."""
+
+    CLOSED = 0
+    OPEN = 1
+    HALF_OPEN = 2
+
+
+class TokenType(str, Enum):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+# --- Metrics derived from spans ------------------------------------------------------------
+HTTP_SERVER_REQUEST_DURATION: Final = "http.server.request.duration"
+"""Histogram, s. Prometheus: ``http_server_request_duration_seconds``."""
+HTTP_SERVER_ACTIVE_REQUESTS: Final = "http.server.active_requests"
+"""UpDownCounter, {request}. Prometheus: ``http_server_active_requests``."""
+DB_CLIENT_OPERATION_DURATION: Final = "db.client.operation.duration"
+"""Histogram, s. Prometheus: ``db_client_operation_duration_seconds``."""
+AMAS_CACHE_OPERATIONS: Final = "amas.cache.operations"
+"""Counter, {operation}. Prometheus: ``amas_cache_operations_total``."""
+GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
+"""Histogram, s. Prometheus: ``gen_ai_client_operation_duration_seconds``."""
+GEN_AI_CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+"""Histogram, {token}. Prometheus: ``gen_ai_client_token_usage``."""
+AMAS_AI_COST: Final = "amas.ai.cost_usd"
+"""Counter, {USD}. Prometheus: ``amas_ai_cost_usd_total``."""
+AMAS_AI_FALLBACKS: Final = "amas.ai.fallbacks"
+"""Counter, {fallback}. Prometheus: ``amas_ai_fallbacks_total``."""
+AMAS_TASK_DURATION: Final = "amas.task.duration"
+"""Histogram, s. Prometheus: ``amas_task_duration_seconds``."""
+AMAS_TASK_QUALITY: Final = "amas.task.quality_score"
+"""Histogram, {score}. Prometheus: ``amas_task_quality_score``."""
+AMAS_AGENT_DURATION: Final = "amas.agent.duration"
+"""Histogram, s. Prometheus: ``amas_agent_duration_seconds``."""
+AMAS_AGENT_TOKEN_USAGE: Final = "amas.agent.token.usage"
+"""Counter, {token}. Prometheus: ``amas_agent_token_usage_total``."""
+AMAS_AGENT_COST: Final = "amas.agent.cost_usd"
+"""Counter, {USD}. Prometheus: ``amas_agent_cost_usd_total``."""
+AMAS_INTEGRATION_TRIGGERS: Final = "amas.integration.triggers"
+"""Counter, {trigger}. Prometheus: ``amas_integration_triggers_total``."""
+AMAS_USER_LOGINS: Final = "amas.user.logins"
+"""Counter, {login}. Prometheus: ``amas_user_logins_total``."""
+
+# --- State gauges, read at collection time from callbacks the app registers ----------------
+AMAS_TASK_QUEUE_DEPTH: Final = "amas.task.queue.depth"
+"""Gauge, {task}, by amas.task.priority. Prometheus: ``amas_task_queue_depth``."""
+AMAS_TASKS_ACTIVE: Final = "amas.tasks.active"
+"""Gauge, {task}, by amas.task.type. Prometheus: ``amas_tasks_active``."""
+AMAS_USERS_ACTIVE: Final = "amas.users.active"
+"""Gauge, {user}. Prometheus: ``amas_users_active``."""
+AMAS_AI_BREAKER_STATE: Final = "amas.ai.breaker.state"
+"""Gauge, {state} (:class:`BreakerState`), by gen_ai.provider.name. Prometheus: ``amas_ai_breaker_state``."""
+DB_CLIENT_CONNECTION_COUNT: Final = "db.client.connection.count"
+"""Gauge, {connection}, by state (idle|used) and pool name. Prometheus: ``db_client_connection_count``."""
+DB_CLIENT_CONNECTION_MAX: Final = "db.client.connection.max"
+"""Gauge, {connection}, by pool name. Prometheus: ``db_client_connection_max``."""
+
+# --- System and process gauges (psutil) ----------------------------------------------------
+SYSTEM_CPU_UTILIZATION: Final = "system.cpu.utilization"
+"""Gauge, 1 (0..1). Prometheus (OTLP): ``system_cpu_utilization_ratio``."""
+SYSTEM_MEMORY_USAGE: Final = "system.memory.usage"
+"""Gauge, By, by system.memory.state. Prometheus: ``system_memory_usage_bytes``."""
+SYSTEM_MEMORY_UTILIZATION: Final = "system.memory.utilization"
+"""Gauge, 1 (0..1). Prometheus (OTLP): ``system_memory_utilization_ratio``."""
+SYSTEM_FILESYSTEM_USAGE: Final = "system.filesystem.usage"
+"""Gauge, By, by mountpoint and state. Prometheus: ``system_filesystem_usage_bytes``."""
+SYSTEM_NETWORK_IO: Final = "system.network.io"
+"""Counter, By, by network.io.direction. Prometheus: ``system_network_io_bytes_total``."""
+PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"
+"""Gauge, 1. Prometheus (OTLP): ``process_cpu_utilization_ratio``."""
+PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
+"""Gauge, By (resident set). Prometheus: ``process_memory_usage_bytes``."""
+
+# --- Bucket boundaries -----------------------------------------------------------------------
+HTTP_DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+"""Advised by the HTTP semantic conventions."""
+DB_DURATION_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
+"""Advised by the DB semantic conventions."""
+GEN_AI_DURATION_BUCKETS: Final = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+"""Advised by the GenAI semantic conventions."""
+GEN_AI_TOKEN_BUCKETS: Final = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+"""Advised by the GenAI semantic conventions."""
+TASK_DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+"""The original plan's task buckets (0.5 s .. 600 s) plus sub-second ones."""
+AGENT_DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
+QUALITY_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)

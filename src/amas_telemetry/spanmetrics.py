@@ -1,0 +1,406 @@
+"""SpanMetricsProcessor: every finished span, sampled or not, becomes metric points.
+
+What to derive is a table (:data:`DEFAULT_RULES`): which spans (a predicate), which
+instrument (name, kind, unit, buckets), which attributes (getters) and which value.
+Instruments are built once in ``__init__``; ``on_end`` only matches and records.
+
+Attribute sets are looked up in a per-instrument cache keyed by the tuple of attribute
+values, so the dict handed to the SDK is built (and scrubbed) once per distinct set. The
+same cache enforces the cardinality limit: past ``cardinality_limit`` distinct sets, points
+fold into one series labelled ``otel.metric.overflow="true"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.metrics import Meter
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import NonRecordingSpan, SpanKind, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from amas_telemetry import semconv as sc
+from amas_telemetry.redact import Scrubber
+
+__all__ = ["DEFAULT_RULES", "InstrumentKind", "MetricRule", "SpanMetricsProcessor"]
+
+_log = logging.getLogger(__name__)
+
+Attributes = dict[str, AttributeValue]
+Getter = Callable[[ReadableSpan, Any], AttributeValue | None]
+Predicate = Callable[[ReadableSpan, Any], bool]
+ValueFn = Callable[[ReadableSpan, Any], float | None]
+
+
+class InstrumentKind(Enum):
+    HISTOGRAM = "histogram"
+    COUNTER = "counter"
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    """One row of the derivation table."""
+
+    when: Predicate
+    """Which spans this rule applies to."""
+    metric: str
+    kind: InstrumentKind
+    unit: str
+    description: str
+    attributes: tuple[tuple[str, Getter], ...]
+    """(metric attribute name, getter) pairs; a getter returning None leaves the key out."""
+    value: ValueFn
+    """The recorded value; None records nothing for this span."""
+    buckets: tuple[float, ...] | None = None
+
+
+# --- Predicates ------------------------------------------------------------------------------
+
+
+def _first(attrs: Any, *keys: str) -> Any:
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def amas_operation(operation: sc.AmasOperation) -> Predicate:
+    value = operation.value
+    return lambda span, attrs: attrs.get(sc.AMAS_OPERATION) == value
+
+
+def has_attribute(key: str) -> Predicate:
+    return lambda span, attrs: key in attrs
+
+
+def is_http_server(span: ReadableSpan, attrs: Any) -> bool:
+    return span.kind is SpanKind.SERVER and (sc.HTTP_REQUEST_METHOD in attrs or sc.LEGACY_HTTP_METHOD in attrs)
+
+
+def is_db_client(span: ReadableSpan, attrs: Any) -> bool:
+    return span.kind is SpanKind.CLIENT and (sc.DB_SYSTEM_NAME in attrs or sc.LEGACY_DB_SYSTEM in attrs)
+
+
+def is_cache_client(span: ReadableSpan, attrs: Any) -> bool:
+    return span.kind is SpanKind.CLIENT and _first(attrs, sc.DB_SYSTEM_NAME, sc.LEGACY_DB_SYSTEM) == "redis"
+
+
+def is_genai_fallback(span: ReadableSpan, attrs: Any) -> bool:
+    return sc.GEN_AI_OPERATION_NAME in attrs and sc.AMAS_AI_FALLBACK_FROM in attrs
+
+
+is_genai = has_attribute(sc.GEN_AI_OPERATION_NAME)
+
+# --- Getters -----------------------------------------------------------------------------------
+
+
+def attr(*keys: str) -> Getter:
+    """The first of ``keys`` present on the span."""
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda span, attrs: attrs.get(key)
+    return lambda span, attrs: _first(attrs, *keys)
+
+
+def const(value: str) -> Getter:
+    return lambda span, attrs: value
+
+
+def error_type(span: ReadableSpan, attrs: Any) -> str | None:
+    """``error.type`` as the conventions define it: the attribute, else the exception, else _OTHER."""
+    value = attrs.get(sc.ERROR_TYPE)
+    if value is not None:
+        return str(value)
+    if span.status.status_code is not StatusCode.ERROR:
+        return None
+    for event in reversed(span.events):
+        if event.name == "exception" and event.attributes:
+            exc_type = event.attributes.get("exception.type")
+            if exc_type:
+                return str(exc_type).rsplit(".", 1)[-1]
+    return "_OTHER"
+
+
+def http_error_type(span: ReadableSpan, attrs: Any) -> str | None:
+    value = error_type(span, attrs)
+    if value is not None:
+        return value
+    status = _first(attrs, sc.HTTP_RESPONSE_STATUS_CODE, sc.LEGACY_HTTP_STATUS_CODE)
+    return str(status) if isinstance(status, int) and status >= 500 else None
+
+
+_STATEMENT_CACHE: dict[str, tuple[str | None, str | None]] = {}
+_STATEMENT = re.compile(
+    r"^\s*(\w+)(?:.*?\b(?:FROM|INTO|UPDATE|TABLE|JOIN)\s+\"?([A-Za-z_][\w.]*)\"?)?", re.IGNORECASE | re.DOTALL
+)
+
+
+def _parse_statement(statement: str) -> tuple[str | None, str | None]:
+    """(operation, collection) of a query text, cached: statements are parameterized."""
+    parsed = _STATEMENT_CACHE.get(statement)
+    if parsed is None:
+        match = _STATEMENT.match(statement)
+        parsed = (match.group(1).upper(), match.group(2)) if match else (None, None)
+        if len(_STATEMENT_CACHE) < 4096:
+            _STATEMENT_CACHE[statement] = parsed
+    return parsed
+
+
+def _statement(attrs: Any) -> str | None:
+    value = _first(attrs, sc.DB_QUERY_TEXT, sc.LEGACY_DB_STATEMENT)
+    return value if isinstance(value, str) else None
+
+
+def db_operation(span: ReadableSpan, attrs: Any) -> str | None:
+    value = _first(attrs, sc.DB_OPERATION_NAME, sc.LEGACY_DB_OPERATION)
+    if value is not None:
+        return str(value)
+    statement = _statement(attrs)
+    if statement:
+        return _parse_statement(statement)[0]
+    return span.name.split(" ", 1)[0] or None
+
+
+def db_collection(span: ReadableSpan, attrs: Any) -> str | None:
+    value = _first(attrs, sc.DB_COLLECTION_NAME, sc.LEGACY_DB_SQL_TABLE)
+    if value is not None:
+        return str(value)
+    statement = _statement(attrs)
+    return _parse_statement(statement)[1] if statement else None
+
+
+def cache_result(span: ReadableSpan, attrs: Any) -> str:
+    value = attrs.get(sc.AMAS_CACHE_RESULT)
+    if value is not None:
+        return str(value)
+    return sc.CacheResult.ERROR.value if span.status.status_code is StatusCode.ERROR else sc.CacheResult.OK.value
+
+
+# --- Values ------------------------------------------------------------------------------------
+
+
+def duration_seconds(span: ReadableSpan, attrs: Any) -> float | None:
+    if span.end_time is None or span.start_time is None:
+        return None
+    return (span.end_time - span.start_time) / 1e9
+
+
+def one(span: ReadableSpan, attrs: Any) -> float:
+    return 1.0
+
+
+def number(key: str) -> ValueFn:
+    def read(span: ReadableSpan, attrs: Any) -> float | None:
+        value = attrs.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    return read
+
+
+# --- The table -------------------------------------------------------------------------------
+
+H, C = InstrumentKind.HISTOGRAM, InstrumentKind.COUNTER
+_HTTP_ATTRS: tuple[tuple[str, Getter], ...] = (
+    (sc.HTTP_REQUEST_METHOD, attr(sc.HTTP_REQUEST_METHOD, sc.LEGACY_HTTP_METHOD)),
+    (sc.HTTP_ROUTE, attr(sc.HTTP_ROUTE)),
+    (sc.HTTP_RESPONSE_STATUS_CODE, attr(sc.HTTP_RESPONSE_STATUS_CODE, sc.LEGACY_HTTP_STATUS_CODE)),
+    (sc.ERROR_TYPE, http_error_type),
+)
+_DB_ATTRS: tuple[tuple[str, Getter], ...] = (
+    (sc.DB_SYSTEM_NAME, attr(sc.DB_SYSTEM_NAME, sc.LEGACY_DB_SYSTEM)),
+    (sc.DB_OPERATION_NAME, db_operation),
+    (sc.DB_COLLECTION_NAME, db_collection),
+    (sc.ERROR_TYPE, error_type),
+)
+_GENAI_ATTRS: tuple[tuple[str, Getter], ...] = (
+    (sc.GEN_AI_OPERATION_NAME, attr(sc.GEN_AI_OPERATION_NAME)),
+    (sc.GEN_AI_PROVIDER_NAME, attr(sc.GEN_AI_PROVIDER_NAME)),
+    (sc.GEN_AI_REQUEST_MODEL, attr(sc.GEN_AI_REQUEST_MODEL)),
+)
+_TASK = amas_operation(sc.AmasOperation.TASK)
+_AGENT = amas_operation(sc.AmasOperation.AGENT)
+_AGENT_ATTRS: tuple[tuple[str, Getter], ...] = ((sc.AMAS_AGENT_NAME, attr(sc.AMAS_AGENT_NAME)),)
+
+
+def _token_rules(when: Predicate, metric: str, kind: InstrumentKind, description: str,
+                 attributes: tuple[tuple[str, Getter], ...], buckets: tuple[float, ...] | None) -> tuple[MetricRule, ...]:  # fmt: skip
+    """One rule per token type, sharing one instrument."""
+    return tuple(
+        MetricRule(when, metric, kind, "{token}", description,
+                   (*attributes, (sc.GEN_AI_TOKEN_TYPE, const(token_type.value))), number(key), buckets)  # fmt: skip
+        for token_type, key in (
+            (sc.TokenType.INPUT, sc.GEN_AI_USAGE_INPUT_TOKENS),
+            (sc.TokenType.OUTPUT, sc.GEN_AI_USAGE_OUTPUT_TOKENS),
+        )
+    )
+
+
+DEFAULT_RULES: tuple[MetricRule, ...] = (
+    MetricRule(is_http_server, sc.HTTP_SERVER_REQUEST_DURATION, H, "s",
+               "Duration of HTTP server requests.", _HTTP_ATTRS, duration_seconds, sc.HTTP_DURATION_BUCKETS),
+    MetricRule(is_db_client, sc.DB_CLIENT_OPERATION_DURATION, H, "s",
+               "Duration of database client operations.", _DB_ATTRS, duration_seconds, sc.DB_DURATION_BUCKETS),
+    MetricRule(is_cache_client, sc.AMAS_CACHE_OPERATIONS, C, "{operation}",
+               "Cache operations by result (hit, miss, ok, error).",
+               ((sc.DB_OPERATION_NAME, db_operation), (sc.AMAS_CACHE_RESULT, cache_result)), one),
+    MetricRule(is_genai, sc.GEN_AI_CLIENT_OPERATION_DURATION, H, "s", "GenAI operation duration.",
+               (*_GENAI_ATTRS, (sc.ERROR_TYPE, error_type)), duration_seconds, sc.GEN_AI_DURATION_BUCKETS),
+    *_token_rules(is_genai, sc.GEN_AI_CLIENT_TOKEN_USAGE, H, "Number of input and output tokens used.",
+                  _GENAI_ATTRS, sc.GEN_AI_TOKEN_BUCKETS),
+    MetricRule(is_genai, sc.AMAS_AI_COST, C, "{USD}", "Cost of AI-provider calls in US dollars.",
+               _GENAI_ATTRS[1:], number(sc.AMAS_AI_COST_USD)),
+    MetricRule(is_genai_fallback, sc.AMAS_AI_FALLBACKS, C, "{fallback}",
+               "AI-provider calls served by a fallback provider.",
+               ((sc.AMAS_AI_FALLBACK_FROM, attr(sc.AMAS_AI_FALLBACK_FROM)),
+                (sc.GEN_AI_PROVIDER_NAME, attr(sc.GEN_AI_PROVIDER_NAME))), one),
+    MetricRule(_TASK, sc.AMAS_TASK_DURATION, H, "s", "Duration of AMAS tasks; count by error.type gives outcomes.",
+               ((sc.AMAS_TASK_TYPE, attr(sc.AMAS_TASK_TYPE)), (sc.ERROR_TYPE, error_type)),
+               duration_seconds, sc.TASK_DURATION_BUCKETS),
+    MetricRule(_TASK, sc.AMAS_TASK_QUALITY, H, "{score}", "Quality score (0..1) of finished tasks.",
+               ((sc.AMAS_TASK_TYPE, attr(sc.AMAS_TASK_TYPE)),), number(sc.AMAS_TASK_QUALITY_SCORE),
+               sc.QUALITY_BUCKETS),
+    MetricRule(_AGENT, sc.AMAS_AGENT_DURATION, H, "s", "Duration of agent runs.",
+               (*_AGENT_ATTRS, (sc.ERROR_TYPE, error_type)), duration_seconds, sc.AGENT_DURATION_BUCKETS),
+    *_token_rules(_AGENT, sc.AMAS_AGENT_TOKEN_USAGE, C, "Tokens used by agent runs.", _AGENT_ATTRS, None),
+    MetricRule(_AGENT, sc.AMAS_AGENT_COST, C, "{USD}", "Cost of agent runs in US dollars.",
+               _AGENT_ATTRS, number(sc.AMAS_AI_COST_USD)),
+    MetricRule(amas_operation(sc.AmasOperation.INTEGRATION), sc.AMAS_INTEGRATION_TRIGGERS, C, "{trigger}",
+               "Integration events handled.",
+               ((sc.AMAS_INTEGRATION_PLATFORM, attr(sc.AMAS_INTEGRATION_PLATFORM)),
+                (sc.AMAS_INTEGRATION_EVENT_TYPE, attr(sc.AMAS_INTEGRATION_EVENT_TYPE)),
+                (sc.ERROR_TYPE, error_type)), one),
+    MetricRule(amas_operation(sc.AmasOperation.LOGIN), sc.AMAS_USER_LOGINS, C, "{login}", "User logins by result.",
+               ((sc.AMAS_LOGIN_RESULT, attr(sc.AMAS_LOGIN_RESULT)),), one),
+)  # fmt: skip
+
+_OVERFLOW: Attributes = {sc.OTEL_METRIC_OVERFLOW: "true"}
+_UNSAMPLED_CONTEXT: Context = trace.set_span_in_context(trace.INVALID_SPAN)
+
+
+class _Series:
+    """Instrument + the cache of attribute sets it has seen (the cardinality limiter)."""
+
+    __slots__ = ("cache", "limit", "record", "scrubber")
+
+    def __init__(self, record: Callable[..., None], limit: int, scrubber: Scrubber) -> None:
+        self.record = record
+        self.cache: dict[tuple[Any, ...], Attributes] = {}
+        self.limit = limit
+        self.scrubber = scrubber
+
+    def attributes(self, names: tuple[str, ...], values: tuple[Any, ...]) -> Attributes:
+        cached = self.cache.get(values)
+        if cached is not None:
+            return cached
+        if len(self.cache) >= self.limit:
+            return _OVERFLOW
+        built = {n: self.scrubber.value(n, v) for n, v in zip(names, values, strict=True) if v is not None}
+        self.cache[values] = built
+        return built
+
+
+class _CompiledRule:
+    __slots__ = ("getters", "names", "series", "value")
+
+    def __init__(self, rule: MetricRule, series: _Series) -> None:
+        self.names = tuple(name for name, _ in rule.attributes)
+        self.getters = tuple(getter for _, getter in rule.attributes)
+        self.value = rule.value
+        self.series = series
+
+
+class SpanMetricsProcessor(SpanProcessor):
+    """Derives metrics from every span that ends, including RECORD_ONLY (unsampled) ones.
+
+    Exemplars are recorded with the span's own context, so they point at that span, and
+    only when it is sampled (the SDK's trace-based exemplar filter checks the flag).
+    """
+
+    def __init__(
+        self,
+        meter: Meter,
+        rules: Sequence[MetricRule] = DEFAULT_RULES,
+        *,
+        cardinality_limit: int = 2000,
+        scrubber: Scrubber | None = None,
+    ) -> None:
+        scrubber = scrubber or Scrubber()
+        series: dict[str, _Series] = {}
+        groups: dict[Predicate, list[_CompiledRule]] = {}
+        for rule in rules:
+            if rule.metric not in series:
+                if rule.kind is InstrumentKind.HISTOGRAM:
+                    instrument = meter.create_histogram(
+                        rule.metric, unit=rule.unit, description=rule.description,
+                        explicit_bucket_boundaries_advisory=list(rule.buckets) if rule.buckets else None,
+                    )  # fmt: skip
+                else:
+                    instrument = meter.create_counter(rule.metric, unit=rule.unit, description=rule.description)
+                record = instrument.record if rule.kind is InstrumentKind.HISTOGRAM else instrument.add
+                series[rule.metric] = _Series(record, cardinality_limit, scrubber)
+            groups.setdefault(rule.when, []).append(_CompiledRule(rule, series[rule.metric]))
+        self._groups = tuple((when, tuple(compiled)) for when, compiled in groups.items())
+        self._active = meter.create_up_down_counter(
+            sc.HTTP_SERVER_ACTIVE_REQUESTS, unit="{request}", description="Number of active HTTP server requests."
+        )
+        self._active_attrs: dict[Any, Attributes] = {}
+        self._shutdown = False
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if self._shutdown or span.kind is not SpanKind.SERVER:
+            return
+        try:
+            attrs = span.attributes
+            if sc.HTTP_REQUEST_METHOD in attrs or sc.LEGACY_HTTP_METHOD in attrs:
+                self._active.add(1, self._method_attributes(attrs))
+        except Exception:
+            _log.exception("amas_telemetry: span metrics failed on span start")
+
+    def _method_attributes(self, attrs: Any) -> Attributes:
+        method = _first(attrs, sc.HTTP_REQUEST_METHOD, sc.LEGACY_HTTP_METHOD)
+        cached = self._active_attrs.get(method)
+        if cached is None:
+            cached = {sc.HTTP_REQUEST_METHOD: method} if len(self._active_attrs) < 64 else {sc.HTTP_REQUEST_METHOD: "_OTHER"}
+            self._active_attrs[method] = cached
+        return cached
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self._shutdown:
+            return
+        try:
+            attrs = span.attributes
+            context = None
+            for when, compiled in self._groups:
+                if not when(span, attrs):
+                    continue
+                if context is None:
+                    context = (
+                        trace.set_span_in_context(NonRecordingSpan(span.context))
+                        if span.context.trace_flags.sampled
+                        else _UNSAMPLED_CONTEXT
+                    )
+                for rule in compiled:
+                    value = rule.value(span, attrs)
+                    if value is None:
+                        continue
+                    series = rule.series
+                    key = tuple([getter(span, attrs) for getter in rule.getters])
+                    series.record(value, series.attributes(rule.names, key), context)
+            if span.kind is SpanKind.SERVER and is_http_server(span, attrs):
+                self._active.add(-1, self._method_attributes(attrs))
+        except Exception:
+            _log.exception("amas_telemetry: span metrics failed for span %r", span.name)
+
+    def shutdown(self) -> None:
+        self._shutdown = True
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

@@ -1,0 +1,158 @@
+"""Domain span helpers: the attributes the span-metric rules read, set in one place.
+
+Each helper is a context manager around ``tracer.start_as_current_span`` that uses the
+global OTel API (so it follows the active ``configure()``), marks the span with
+``amas.operation`` and, on an exception, sets ``error.type`` before re-raising.
+Token usage and cost recorded on GenAI spans are summed into the enclosing agent span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
+
+from amas_telemetry import semconv as sc
+
+__all__ = [
+    "agent_span",
+    "genai_span",
+    "integration_span",
+    "login_span",
+    "record_fallback",
+    "record_genai_usage",
+    "record_quality",
+    "set_login_result",
+    "task_span",
+]
+
+_tracer = trace.get_tracer("amas_telemetry")
+
+
+@dataclass
+class _AgentTotals:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+_agent_totals: ContextVar[_AgentTotals | None] = ContextVar("amas_agent_totals", default=None)
+
+
+@contextmanager
+def _domain_span(name: str, attributes: dict[str, Any], kind: SpanKind = SpanKind.INTERNAL) -> Iterator[Span]:
+    attributes = {k: v for k, v in attributes.items() if v is not None}
+    with _tracer.start_as_current_span(
+        name, kind=kind, attributes=attributes, record_exception=True, set_status_on_exception=True
+    ) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
+            raise
+
+
+@contextmanager
+def task_span(task_type: str, *, task_id: str | None = None, priority: str | None = None) -> Iterator[Span]:
+    """One AMAS task, from dequeue to result: ``amas.task.duration`` by type and error.type."""
+    with _domain_span(
+        f"task {task_type}",
+        {sc.AMAS_OPERATION: sc.AmasOperation.TASK.value, sc.AMAS_TASK_TYPE: task_type,
+         sc.AMAS_TASK_ID: task_id, sc.AMAS_TASK_PRIORITY: priority},
+    ) as span:  # fmt: skip
+        yield span
+
+
+def record_quality(span: Span, score: float) -> None:
+    """Quality score (0..1) of a task: ``amas.task.quality_score``."""
+    if not 0.0 <= score <= 1.0:
+        raise ValueError(f"quality score must be within 0..1, got {score!r}")
+    span.set_attribute(sc.AMAS_TASK_QUALITY_SCORE, float(score))
+
+
+@contextmanager
+def agent_span(agent_name: str, *, agent_id: str | None = None) -> Iterator[Span]:
+    """One agent run; tokens and cost of GenAI calls inside it are summed onto it."""
+    totals = _AgentTotals()
+    token = _agent_totals.set(totals)
+    try:
+        with _domain_span(
+            f"invoke_agent {agent_name}",
+            {sc.AMAS_OPERATION: sc.AmasOperation.AGENT.value, sc.AMAS_AGENT_NAME: agent_name,
+             sc.AMAS_AGENT_ID: agent_id},
+        ) as span:  # fmt: skip
+            try:
+                yield span
+            finally:
+                span.set_attributes({
+                    sc.GEN_AI_USAGE_INPUT_TOKENS: totals.input_tokens,
+                    sc.GEN_AI_USAGE_OUTPUT_TOKENS: totals.output_tokens,
+                    sc.AMAS_AI_COST_USD: totals.cost_usd,
+                })  # fmt: skip
+    finally:
+        _agent_totals.reset(token)
+
+
+@contextmanager
+def genai_span(provider: str, model: str, *, operation: str = "chat") -> Iterator[Span]:
+    """One call to an AI provider (a CLIENT span named ``{operation} {model}``)."""
+    with _domain_span(
+        f"{operation} {model}",
+        {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider, sc.GEN_AI_REQUEST_MODEL: model},
+        kind=SpanKind.CLIENT,
+    ) as span:
+        yield span
+
+
+def record_genai_usage(
+    span: Span,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cost_usd: float | None = None,
+    response_model: str | None = None,
+) -> None:
+    """Token usage and cost of one GenAI call; also added to the enclosing agent run."""
+    attributes: dict[str, Any] = {sc.GEN_AI_USAGE_INPUT_TOKENS: input_tokens, sc.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens}
+    if cost_usd is not None:
+        attributes[sc.AMAS_AI_COST_USD] = float(cost_usd)
+    if response_model is not None:
+        attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
+    span.set_attributes(attributes)
+    totals = _agent_totals.get()
+    if totals is not None:
+        totals.input_tokens += input_tokens
+        totals.output_tokens += output_tokens
+        totals.cost_usd += cost_usd or 0.0
+
+
+def record_fallback(span: Span, from_provider: str) -> None:
+    """This GenAI call is served by a fallback, after ``from_provider`` failed."""
+    span.set_attribute(sc.AMAS_AI_FALLBACK_FROM, from_provider)
+
+
+@contextmanager
+def integration_span(platform: str, event_type: str) -> Iterator[Span]:
+    """An incoming integration event (``amas.integration.triggers``)."""
+    with _domain_span(
+        f"integration {platform}",
+        {sc.AMAS_OPERATION: sc.AmasOperation.INTEGRATION.value, sc.AMAS_INTEGRATION_PLATFORM: platform,
+         sc.AMAS_INTEGRATION_EVENT_TYPE: event_type},
+    ) as span:  # fmt: skip
+        yield span
+
+
+@contextmanager
+def login_span() -> Iterator[Span]:
+    """A login attempt; call ``set_login_result`` inside (a refused login is not an error)."""
+    with _domain_span("user.login", {sc.AMAS_OPERATION: sc.AmasOperation.LOGIN.value}) as span:
+        yield span
+
+
+def set_login_result(span: Span, success: bool) -> None:
+    span.set_attribute(sc.AMAS_LOGIN_RESULT, "success" if success else "failure")

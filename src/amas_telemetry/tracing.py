@@ -1,0 +1,221 @@
+"""TracerProvider, the record-everything sampler and the export path.
+
+Unsampled traces are RECORD_ONLY, not dropped, so every span reaches the span-metrics
+processor; the export path (:class:`RedactingProcessor` → ``BatchSpanProcessor``) looks at
+sampled spans only. The export path is a chain of small processors so that a tail
+decision (hold an unsampled trace, export it when it errs) can slot in front later.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
+from opentelemetry.trace import Status
+from opentelemetry.util.types import Attributes
+
+from amas_telemetry.redact import Scrubber
+
+__all__ = ["RecordEverythingSampler", "RedactingProcessor", "record_everything_sampler"]
+
+_log = logging.getLogger(__name__)
+
+
+class RecordEverythingSampler(Sampler):
+    """Parent-based ratio sampling whose "no" is RECORD_ONLY instead of DROP.
+
+    Unlike the SDK's ``AlwaysRecordSampler`` it keeps the span's start attributes on a
+    RECORD_ONLY decision (the ratio sampler returns none for a DROP), so unsampled spans
+    carry the same attributes as sampled ones and derive the same metric series.
+    """
+
+    def __init__(self, ratio: float) -> None:
+        self._root = ParentBased(TraceIdRatioBased(ratio))
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: trace.SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        result = self._root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+        if result.decision is Decision.DROP:
+            return SamplingResult(Decision.RECORD_ONLY, attributes, result.trace_state)
+        return result
+
+    def get_description(self) -> str:
+        return f"RecordEverything{{{self._root.get_description()}}}"
+
+
+def record_everything_sampler(ratio: float) -> Sampler:
+    return RecordEverythingSampler(ratio)
+
+
+class RedactingProcessor(SpanProcessor):
+    """Hands a scrubbed copy of each sampled span to the next processor.
+
+    Unsampled spans stop here: nothing after this processor exports them.
+    """
+
+    def __init__(self, next_processor: SpanProcessor, scrubber: Scrubber) -> None:
+        self._next = next_processor
+        self._scrubber = scrubber
+        self._shutdown = False
+
+    def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self._shutdown or not span.context.trace_flags.sampled:
+            return
+        try:
+            self._next.on_end(self._scrubbed(span))
+        except Exception:  # never raise into the app
+            _log.exception("amas_telemetry: redacting a span failed; the span was not exported")
+
+    def _scrubbed(self, span: ReadableSpan) -> ReadableSpan:
+        scrub = self._scrubber
+        status = span.status
+        if status.description:
+            status = Status(status.status_code, scrub.text(status.description))
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=scrub.attributes(span.attributes),
+            events=[Event(e.name, scrub.attributes(e.attributes), e.timestamp) for e in span.events],
+            links=span.links,
+            kind=span.kind,
+            status=status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    def shutdown(self) -> None:
+        self._shutdown = True
+        self._next.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._next.force_flush(timeout_millis)
+
+
+def build_tracer_provider(
+    resource: Resource,
+    sampling_ratio: float,
+    processors: Sequence[SpanProcessor],
+) -> TracerProvider:
+    provider = TracerProvider(resource=resource, sampler=record_everything_sampler(sampling_ratio))
+    for processor in processors:
+        provider.add_span_processor(processor)
+    return provider
+
+
+def export_processor(exporter: SpanExporter, scrubber: Scrubber, meter_provider: Any) -> SpanProcessor:
+    """Redact → batch → export. Bounded queue: a dead Collector drops (and counts) spans."""
+    return RedactingProcessor(
+        BatchSpanProcessor(exporter, max_queue_size=4096, export_timeout_millis=5000, meter_provider=meter_provider),
+        scrubber,
+    )
+
+
+# --- The global tracer provider: one delegate that follows the active configure() ----------
+
+
+class _DelegatingTracer(trace.Tracer):
+    """A tracer that asks the active provider for the real tracer on every use.
+
+    Module-level ``tracer = trace.get_tracer(__name__)`` keeps working across
+    ``configure()``/``shutdown()`` cycles (tests make many independent instances).
+    """
+
+    def __init__(self, owner: DelegatingTracerProvider, args: tuple[Any, ...]) -> None:
+        self._owner = owner
+        self._args = args
+        self._generation = -1
+        self._tracer: trace.Tracer = trace.NoOpTracer()
+
+    def _real(self) -> trace.Tracer:
+        owner = self._owner
+        if self._generation != owner.generation:
+            provider = owner.active
+            self._tracer = provider.get_tracer(*self._args) if provider else trace.NoOpTracer()
+            self._generation = owner.generation
+        return self._tracer
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return self._real().start_span(*args, **kwargs)
+
+    @contextmanager
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Iterator[trace.Span]:
+        with self._real().start_as_current_span(*args, **kwargs) as span:
+            yield span
+
+
+class DelegatingTracerProvider(trace.TracerProvider):
+    """Installed once as the OTel global; delegates to the most recent live provider."""
+
+    def __init__(self) -> None:
+        self._stack: list[TracerProvider] = []
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    @property
+    def active(self) -> TracerProvider | None:
+        return self._stack[-1] if self._stack else None
+
+    def push(self, provider: TracerProvider) -> None:
+        with self._lock:
+            self._stack.append(provider)
+            self.generation += 1
+
+    def remove(self, provider: TracerProvider) -> None:
+        with self._lock:
+            if provider in self._stack:
+                self._stack.remove(provider)
+                self.generation += 1
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Attributes | None = None,
+    ) -> trace.Tracer:
+        return _DelegatingTracer(self, (instrumenting_module_name, instrumenting_library_version, schema_url, attributes))
+
+
+_GLOBAL: DelegatingTracerProvider | None = None
+_GLOBAL_LOCK = threading.Lock()
+
+
+def global_tracer_provider() -> DelegatingTracerProvider:
+    """The delegate, installed as the OTel global tracer provider on first use."""
+    global _GLOBAL
+    with _GLOBAL_LOCK:
+        if _GLOBAL is None:
+            _GLOBAL = DelegatingTracerProvider()
+            current = trace.get_tracer_provider()
+            if isinstance(current, trace.ProxyTracerProvider):
+                trace.set_tracer_provider(_GLOBAL)
+            else:
+                _log.warning(
+                    "amas_telemetry: a global TracerProvider (%s) was set before configure(); "
+                    "trace.get_tracer() keeps using it",
+                    type(current).__name__,
+                )
+        return _GLOBAL
