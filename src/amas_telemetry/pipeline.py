@@ -11,14 +11,17 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Tracer
 
 from amas_telemetry import semconv as sc
@@ -35,9 +38,14 @@ from amas_telemetry.metrics import PrometheusEndpoint, build_meter_provider, otl
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
 from amas_telemetry.system import register_system_metrics
-from amas_telemetry.tracing import build_tracer_provider, export_processor, global_tracer_provider
+from amas_telemetry.tracing import (
+    RedactingProcessor,
+    build_tracer_provider,
+    export_processor,
+    global_tracer_provider,
+)
 
-__all__ = ["STATE_GAUGES", "Telemetry", "configure"]
+__all__ = ["STATE_GAUGES", "Extras", "Telemetry", "configure", "configure_with"]
 
 _log = logging.getLogger(__name__)
 
@@ -106,10 +114,23 @@ def _resource(settings: Settings) -> Resource:
     return Resource.create(attributes)
 
 
+@dataclass(frozen=True)
+class Extras:
+    """Extra exporters and readers, wired like the OTLP ones (tests, local debugging).
+
+    Span and log exporters get synchronous processors behind the same redaction as OTLP.
+    """
+
+    span_exporters: tuple[SpanExporter, ...] = ()
+    metric_readers: tuple[MetricReader, ...] = ()
+    log_exporters: tuple[LogRecordExporter, ...] = ()
+
+
 class Telemetry:
     """The handle ``configure()`` returns: providers, app wiring, and their shutdown."""
 
-    def __init__(self, settings: Settings, app: Any = None) -> None:
+    def __init__(self, settings: Settings, app: Any = None, extras: Extras | None = None) -> None:
+        extras = extras or Extras()
         self.settings = settings
         self.app = app
         self._closed = False
@@ -122,7 +143,7 @@ class Telemetry:
         resource = _resource(settings)
         self.scrubber = Scrubber(drop_keys=() if settings.record_prompts else sc.PROMPT_ATTRIBUTES)
         self.prometheus = PrometheusEndpoint()
-        readers: list[Any] = [self.prometheus.reader]
+        readers: list[Any] = [self.prometheus.reader, *extras.metric_readers]
         if settings.otlp_endpoint:
             readers.append(otlp_reader(_otlp_exporter(settings, "metrics"), settings.metric_export_interval))
         self.meter_provider: MeterProvider = build_meter_provider(resource, readers)
@@ -134,16 +155,21 @@ class Telemetry:
         processors: list[Any] = [
             SpanMetricsProcessor(meter, cardinality_limit=settings.cardinality_limit, scrubber=self.scrubber)
         ]
-        self.logger_provider: LoggerProvider | None = None
+        log_processors: list[Any] = [SimpleLogRecordProcessor(e) for e in extras.log_exporters]
+        processors.extend(RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters)
         with _sdk_self_metrics():
             if settings.otlp_endpoint:
                 span_exporter = _otlp_exporter(settings, "traces", self.meter_provider)
                 log_exporter = _otlp_exporter(settings, "logs", self.meter_provider)
                 processors.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
-                self.logger_provider = LoggerProvider(resource=resource)
-                self.logger_provider.add_log_record_processor(
+                log_processors.append(
                     BatchLogRecordProcessor(log_exporter, max_queue_size=4096, export_timeout_millis=5000)
                 )
+        self.logger_provider: LoggerProvider | None = None
+        if log_processors:
+            self.logger_provider = LoggerProvider(resource=resource)
+            for log_processor in log_processors:
+                self.logger_provider.add_log_record_processor(log_processor)
         self.tracer_provider: TracerProvider = build_tracer_provider(resource, settings.sampling_ratio, processors)
 
     # --- wiring, undone by shutdown() ------------------------------------------------------
@@ -286,6 +312,12 @@ def configure(
     handle already wires, it returns that handle instead of instrumenting twice.
     """
     kwargs = {k: v for k, v in locals().items() if k != "app" and v is not None}
+    return configure_with(app, None, **kwargs)
+
+
+def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
+    """``configure()`` with extra exporters/readers attached (see :class:`Extras`)."""
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
     for key in ("excluded_urls", "instrumentations"):
         if key in kwargs and not isinstance(kwargs[key], str | list | tuple):
             kwargs[key] = list(kwargs[key])
@@ -303,7 +335,7 @@ def configure(
             _log.warning("amas_telemetry: this app is already configured; returning its telemetry handle")
             return existing
 
-    telemetry = Telemetry(settings, app)
+    telemetry = Telemetry(settings, app, extras)
     try:
         telemetry._start()
     except BaseException:

@@ -69,10 +69,11 @@ URL_PASSWORDS: Final = PatternRedactor(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\
 
 DEFAULT_REDACTORS: Final[tuple[Redactor, ...]] = (URL_PASSWORDS, BEARER_TOKENS, SECRET_PAIRS, API_KEYS)
 
-# Attribute keys whose whole string value is a secret (headers captured by instrumentations).
+# Attribute keys whose whole string value is a secret (headers captured by instrumentations):
+# the key's last segment names the secret, so `gen_ai.token.type` is not one.
 _SECRET_KEY = re.compile(
     r"(^|[._-])(authorization|cookie|set[_-]cookie|password|passwd|secret|api[_-]?key|x[_-]api[_-]key"
-    r"|token|access[_-]token|refresh[_-]token)($|[._-])",
+    r"|token|access[_-]token|refresh[_-]token|auth[_-]token)$",
     re.IGNORECASE,
 )
 

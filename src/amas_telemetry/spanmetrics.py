@@ -130,11 +130,12 @@ def error_type(span: ReadableSpan, attrs: Any) -> str | None:
 
 
 def http_error_type(span: ReadableSpan, attrs: Any) -> str | None:
-    value = error_type(span, attrs)
-    if value is not None:
-        return value
-    status = _first(attrs, sc.HTTP_RESPONSE_STATUS_CODE, sc.LEGACY_HTTP_STATUS_CODE)
-    return str(status) if isinstance(status, int) and status >= 500 else None
+    """The status code for a 5xx answer (as the HTTP conventions say), else as :func:`error_type`."""
+    if sc.ERROR_TYPE not in attrs:
+        status = _first(attrs, sc.HTTP_RESPONSE_STATUS_CODE, sc.LEGACY_HTTP_STATUS_CODE)
+        if isinstance(status, int) and status >= 500:
+            return str(status)
+    return error_type(span, attrs)
 
 
 _STATEMENT_CACHE: dict[str, tuple[str | None, str | None]] = {}

@@ -1,0 +1,27 @@
+"""Unit-test fixtures: every test gets its own in-memory telemetry and a clean root logger."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger():
+    """configure() attaches handlers to the root logger; each test starts and ends clean."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    """No OTEL_*/AMAS_* variable of the machine leaks into a unit test."""
+    import os
+
+    for var in list(os.environ):
+        if var.startswith(("OTEL_", "AMAS_")):
+            monkeypatch.delenv(var)

@@ -1,0 +1,147 @@
+"""Settings: precedence, environment forms, and one clear ConfigError per bad value."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+import pytest
+
+import amas_telemetry
+from amas_telemetry.config import SETTINGS, ConfigError, resolve_settings
+from amas_telemetry.tracing import global_tracer_provider
+
+# (setting, a valid keyword value, its resolved form, an env var, a valid env value, resolved)
+CASES = {
+    "service_name": ("svc-kw", "svc-kw", "OTEL_SERVICE_NAME", "svc-env", "svc-env"),
+    "service_version": ("1.2.3", "1.2.3", "AMAS_SERVICE_VERSION", "2.0", "2.0"),
+    "environment": ("prod", "prod", "AMAS_ENVIRONMENT", "staging", "staging"),
+    "sampling_ratio": (0.25, 0.25, "AMAS_SAMPLING_RATIO", "0.5", 0.5),
+    "otlp_endpoint": ("http://kw:4317", "http://kw:4317", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4317/",
+                      "http://env:4317"),
+    "otlp_protocol": ("http/protobuf", "http/protobuf", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "grpc"),
+    "resource_attributes": ({"team": "ai"}, {"team": "ai"}, "OTEL_RESOURCE_ATTRIBUTES", "region=eu%2D1",
+                            {"region": "eu-1"}),
+    "log_level": ("debug", "DEBUG", "AMAS_LOG_LEVEL", "warn", "WARNING"),
+    "json_logs": (False, False, "AMAS_JSON_LOGS", "off", False),
+    "record_prompts": (True, True, "AMAS_RECORD_PROMPTS", "yes", True),
+    "cardinality_limit": (10, 10, "AMAS_CARDINALITY_LIMIT", "77", 77),
+    "system_metrics": (False, False, "AMAS_SYSTEM_METRICS", "0", False),
+    "metrics_path": ("/m", "/m", "AMAS_METRICS_PATH", "/prom", "/prom"),
+    "metric_export_interval": (2.5, 2.5, "OTEL_METRIC_EXPORT_INTERVAL", "1500", 1.5),
+    "excluded_urls": (["/a", "/b"], ("/a", "/b"), "AMAS_EXCLUDED_URLS", "/x,/y", ("/x", "/y")),
+    "http_send_receive_spans": (True, True, "AMAS_HTTP_SEND_RECEIVE_SPANS", "true", True),
+    "instrumentations": (["redis"], ("redis",), "AMAS_INSTRUMENTATIONS", "httpx,asyncpg", ("httpx", "asyncpg")),
+}  # fmt: skip
+
+
+def test_every_setting_has_a_case():
+    assert set(CASES) == {s.name for s in SETTINGS}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_default_when_nothing_given(name):
+    setting = next(s for s in SETTINGS if s.name == name)
+    assert getattr(resolve_settings({}, env={}), name) == setting.default
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_env_fills_what_is_not_passed(name):
+    _, _, var, env_value, resolved = CASES[name]
+    assert getattr(resolve_settings({}, env={var: env_value}), name) == resolved
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_keyword_beats_env(name):
+    kw_value, kw_resolved, var, env_value, _ = CASES[name]
+    resolved = getattr(resolve_settings({name: kw_value}, env={var: env_value}), name)
+    if name == "resource_attributes":  # mappings merge, the keyword winning per key
+        assert resolved == {"region": "eu-1", "team": "ai"}
+    else:
+        assert resolved == kw_resolved
+
+
+def test_keyword_wins_even_over_a_bad_env_value():
+    assert resolve_settings({"sampling_ratio": 0.5}, env={"AMAS_SAMPLING_RATIO": "lots"}).sampling_ratio == 0.5
+
+
+def test_amas_env_beats_otel_env():
+    env = {"AMAS_SERVICE_NAME": "amas", "OTEL_SERVICE_NAME": "otel"}
+    assert resolve_settings({}, env=env).service_name == "amas"
+
+
+@pytest.mark.parametrize(
+    ("sampler", "arg", "ratio"),
+    [
+        ("parentbased_traceidratio", "0.01", 0.01),
+        ("traceidratio", "0.2", 0.2),
+        ("always_on", None, 1.0),
+        ("parentbased_always_off", None, 0.0),
+    ],
+)
+def test_otel_sampler_variables(sampler, arg, ratio):
+    env = {"OTEL_TRACES_SAMPLER": sampler} | ({"OTEL_TRACES_SAMPLER_ARG": arg} if arg else {})
+    assert resolve_settings({}, env=env).sampling_ratio == ratio
+
+
+BAD = [
+    # (kwargs, env, words the message must contain)
+    ({"sampling_ratio": 2}, {}, ["sampling_ratio", "0 to 1", "2"]),
+    ({"sampling_ratio": "half"}, {}, ["sampling_ratio", "0 to 1", "'half'"]),
+    ({"sampling_ratio": True}, {}, ["sampling_ratio", "0 to 1"]),
+    ({}, {"OTEL_TRACES_SAMPLER_ARG": "1.5", "OTEL_TRACES_SAMPLER": "traceidratio"},
+     ["OTEL_TRACES_SAMPLER_ARG", "sampling_ratio", "'1.5'"]),
+    ({}, {"OTEL_TRACES_SAMPLER": "jaeger_remote"}, ["OTEL_TRACES_SAMPLER", "parentbased_traceidratio", "jaeger_remote"]),
+    ({"otlp_endpoint": "collector:4317"}, {}, ["otlp_endpoint", "http://", "'collector:4317'"]),
+    ({}, {"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"}, ["OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint", "http://"]),
+    ({"otlp_protocol": "http/json"}, {}, ["otlp_protocol", "grpc or http/protobuf", "'http/json'"]),
+    ({"log_level": "LOUD"}, {}, ["log_level", "DEBUG", "'LOUD'"]),
+    ({"json_logs": "maybe"}, {}, ["json_logs", "true or false", "'maybe'"]),
+    ({}, {"AMAS_JSON_LOGS": "2"}, ["AMAS_JSON_LOGS", "json_logs", "true or false"]),
+    ({"cardinality_limit": 0}, {}, ["cardinality_limit", "at least 1", "0"]),
+    ({"cardinality_limit": 2.5}, {}, ["cardinality_limit", "whole number"]),
+    ({"service_name": ""}, {}, ["service_name", "non-empty"]),
+    ({"metrics_path": "metrics"}, {}, ["metrics_path", "starting with '/'"]),
+    ({"metric_export_interval": -1}, {}, ["metric_export_interval", "above 0"]),
+    ({}, {"OTEL_METRIC_EXPORT_INTERVAL": "soon"}, ["OTEL_METRIC_EXPORT_INTERVAL", "metric_export_interval"]),
+    ({}, {"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, ["OTEL_RESOURCE_ATTRIBUTES", "key1=value1"]),
+    ({"instrumentations": ["kafka"]}, {}, ["instrumentations", "asyncpg, redis, httpx", "kafka"]),
+    ({"colour": "blue"}, {}, ["Unknown setting", "colour", "service_name"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kwargs", "env", "words"), BAD)
+def test_bad_values_name_setting_value_and_accepted(kwargs, env, words):
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(kwargs, env=env)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_configure_raises_config_error_without_a_chain():
+    with pytest.raises(ConfigError, match="sampling_ratio") as info:
+        amas_telemetry.configure(sampling_ratio=2)
+    printed = "".join(traceback.format_exception(info.value))
+    assert "During handling" not in printed
+    assert "direct cause" not in printed
+    assert printed.count("Error") == 1  # one error, no stack of unrelated ones
+
+
+def test_configure_leaves_nothing_half_configured_after_an_error():
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    generation = global_tracer_provider().generation
+    with pytest.raises(ConfigError):
+        amas_telemetry.configure(json_logs=True, otlp_protocol="carrier-pigeon")
+    assert root.handlers == handlers
+    assert root.level == level
+    assert global_tracer_provider().generation == generation
+
+
+def test_configure_rejects_an_app_that_is_not_fastapi():
+    with pytest.raises(ConfigError, match="Invalid app: expected a fastapi.FastAPI instance"):
+        amas_telemetry.configure(object())
