@@ -21,7 +21,8 @@ __all__ = ["JsonFormatter", "RedactingFilter", "json_stdout_handler"]
 
 # Attributes every LogRecord has; everything else on a record is an "extra" field.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
-_OURS = frozenset({"trace_id", "span_id", "trace_sampled"})
+_STACKTRACE = "exception.stacktrace"
+_OURS = frozenset({"trace_id", "span_id", "trace_sampled", _STACKTRACE})
 
 
 class RedactingFilter(logging.Filter):
@@ -41,8 +42,19 @@ class RedactingFilter(logging.Filter):
         for key, value in list(vars(record).items()):
             if key not in _STANDARD and key not in _OURS:
                 setattr(record, key, self._scrubber.value(key, value))
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self._scrubber.text(logging.Formatter().formatException(record.exc_info))
+
+        if record.exc_info:
+            # The OTLP handler would read the raw exception; hand it scrubbed attributes instead.
+            exc_type, exc, _ = record.exc_info
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self._scrubber.text(text)
+            if exc_type is not None:
+                setattr(record, "exception.type", exc_type.__name__)
+                setattr(record, "exception.message", self._scrubber.text(str(exc)))
+            setattr(record, _STACKTRACE, record.exc_text)
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self._scrubber.text(record.exc_text)
         return True
 
 

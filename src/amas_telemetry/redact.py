@@ -64,7 +64,7 @@ SECRET_PAIRS: Final = PatternRedactor(
 )
 """``password=…``, ``"token": "…"``, ``api_key: …`` in query strings, JSON and text."""
 
-URL_PASSWORDS: Final = PatternRedactor(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)(@)", rf"\1{REDACTED}\3")
+URL_PASSWORDS: Final = PatternRedactor(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)", rf"\1{REDACTED}\3")
 """``postgresql://user:secret@host`` → ``postgresql://user:[REDACTED]@host``."""
 
 DEFAULT_REDACTORS: Final[tuple[Redactor, ...]] = (URL_PASSWORDS, BEARER_TOKENS, SECRET_PAIRS, API_KEYS)

@@ -1,0 +1,89 @@
+"""JSON log lines on stdout and OTLP log records, each with the trace and span of the caller."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from amas_telemetry.logs import JsonFormatter
+from amas_telemetry.testing import capture
+
+
+def _lines(capsys):
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_json_line_fields_outside_a_span(capsys):
+    cap = capture(json_logs=True, service_name="svc")
+    try:
+        logging.getLogger("amas.x").info("queued %d tasks", 3, extra={"queue": "high"})
+        (line,) = _lines(capsys)
+        assert line["message"] == "queued 3 tasks"
+        assert line["level"] == "INFO"
+        assert line["logger"] == "amas.x"
+        assert line["service.name"] == "svc"
+        assert line["queue"] == "high"
+        assert line["trace_id"] is None and line["span_id"] is None
+        assert line["timestamp"].endswith("+00:00")
+    finally:
+        cap.shutdown()
+
+
+def test_logs_inside_a_span_carry_its_ids(capsys):
+    cap = capture(json_logs=True, sampling_ratio=1.0)
+    try:
+        with cap.telemetry.tracer("t").start_as_current_span("work") as span:
+            logging.getLogger(__name__).info("inside")
+        (line,) = _lines(capsys)
+        context = span.get_span_context()
+        assert line["trace_id"] == format(context.trace_id, "032x")
+        assert line["span_id"] == format(context.span_id, "016x")
+        assert line["trace_sampled"] is True
+        (record,) = cap.logs()
+        assert record.log_record.trace_id == context.trace_id
+        assert record.log_record.span_id == context.span_id
+        assert record.log_record.body == "inside"
+    finally:
+        cap.shutdown()
+
+
+def test_unsampled_trace_still_has_ids(capsys):
+    cap = capture(json_logs=True, sampling_ratio=0.0)
+    try:
+        with cap.telemetry.tracer("t").start_as_current_span("work"):
+            logging.getLogger(__name__).info("inside")
+        (line,) = _lines(capsys)
+        assert len(line["trace_id"]) == 32 and line["trace_sampled"] is False
+    finally:
+        cap.shutdown()
+
+
+def test_exception_is_rendered():
+    record = logging.LogRecord("l", logging.ERROR, __file__, 1, "boom", None, None)
+    try:
+        raise KeyError("k")
+    except KeyError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    payload = json.loads(JsonFormatter("s").format(record))
+    assert "KeyError" in payload["exception"]
+
+
+def test_log_level_is_applied_and_restored():
+    root = logging.getLogger()
+    before = root.level
+    cap = capture(log_level="ERROR")
+    assert root.level == logging.ERROR
+    cap.shutdown()
+    assert root.level == before
+
+
+def test_no_json_handler_when_disabled(capsys):
+    cap = capture(json_logs=False)
+    try:
+        logging.getLogger("x").warning("quiet")
+        assert capsys.readouterr().out == ""
+        assert len(cap.logs()) == 1
+    finally:
+        cap.shutdown()

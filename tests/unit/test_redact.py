@@ -1,0 +1,111 @@
+"""No secret shape survives: in text, span attributes and events, metric labels or logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from opentelemetry.trace import SpanKind
+
+import amas_telemetry
+from amas_telemetry.redact import API_KEYS, BEARER_TOKENS, REDACTED, SECRET_PAIRS, URL_PASSWORDS, Scrubber
+from amas_telemetry.testing import capture
+
+# (text containing a secret, the secret itself)
+SECRETS = [
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc123", "eyJhbGciOiJIUzI1NiJ9"),
+    ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+    ("calling with key sk-proj-4f9aQz8xYtR2mK7pL1nB0vC", "sk-proj-4f9aQz8xYtR2mK7pL1nB0vC"),
+    ("anthropic sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv", "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv"),
+    ("slack xoxb-123456789012-abcdefghijkl", "xoxb-123456789012-abcdefghijkl"),
+    ("aws AKIAIOSFODNN7EXAMPLE used", "AKIAIOSFODNN7EXAMPLE"),
+    ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG"),
+    ("github ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+    ("google AIzaSyA-1234567890abcdefghijklmnopqrstu", "AIzaSyA-1234567890abcdefghijklmnopqrstu"),
+    ("/login?user=ann&password=hunter2&next=/", "hunter2"),
+    ('{"password": "correct horse"}', "correct horse"),
+    ("secret=s3cr3t-value", "s3cr3t-value"),
+    ("token: abcdef123456", "abcdef123456"),
+    ("api_key=AKxyz789", "AKxyz789"),
+    ("postgresql://amas:pg-Pa55w0rd@db:5432/amas", "pg-Pa55w0rd"),
+    ("redis://:redis-secret@cache:6379/0", "redis-secret"),
+    ("Cookie: session=abc; token=tok-99887766", "tok-99887766"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), SECRETS)
+def test_no_secret_shape_survives_the_scrubber(text, secret):
+    scrubbed = Scrubber().text(text)
+    assert secret not in scrubbed
+    assert REDACTED in scrubbed
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["GET /tasks/42 200", "tokens used: 1200", "gen_ai.token.type=input", "skill-based routing", "password reset page"],
+)
+def test_ordinary_text_is_left_alone(text):
+    assert Scrubber().text(text) == text
+
+
+def test_each_redactor_does_one_job():
+    assert BEARER_TOKENS("Bearer abcdefgh1234") == "Bearer [REDACTED]"
+    assert API_KEYS("key sk-abcdefghijklmnopqrst") == "key [REDACTED]"
+    assert SECRET_PAIRS("pwd=x1") == "pwd=[REDACTED]"
+    assert URL_PASSWORDS("amqp://u:p@h/") == "amqp://u:[REDACTED]@h/"
+
+
+def test_secret_header_attributes_are_replaced_whole():
+    scrubbed = Scrubber().attributes(
+        {"http.request.header.authorization": "opaque-value", "http.request.header.cookie": ["a=b"], "n": 3}
+    )
+    assert scrubbed == {"http.request.header.authorization": REDACTED, "http.request.header.cookie": [REDACTED], "n": 3}
+
+
+def test_exported_spans_carry_no_secret():
+    cap = capture()
+    try:
+        tracer = cap.telemetry.tracer("t")
+        with tracer.start_as_current_span("call", kind=SpanKind.CLIENT) as span:
+            for i, (text, _) in enumerate(SECRETS):
+                span.set_attribute(f"attr.{i}", text)
+            span.set_attribute("http.request.header.authorization", "Bearer abcdefghijkl")
+            span.add_event("retry", {"url": "https://u:hunter2@api/"})
+        with pytest.raises(ValueError), tracer.start_as_current_span("fail"):
+            raise ValueError("rejected key sk-abcdefghijklmnopqrstuv")
+        exported = repr([(s.attributes, [(e.name, e.attributes) for e in s.events], s.status) for s in cap.spans()])
+        for _, secret in [*SECRETS, ("", "hunter2"), ("", "sk-abcdefghijklmnopqrstuv")]:
+            assert secret not in exported
+    finally:
+        cap.shutdown()
+
+
+def test_prompts_are_dropped_unless_enabled():
+    for record, expected in ((False, None), (True, "summarize the report")):
+        cap = capture(record_prompts=record)
+        try:
+            with amas_telemetry.genai_span("openai", "gpt-4o") as span:
+                span.set_attribute("gen_ai.prompt", "summarize the report")
+            (exported,) = cap.spans()
+            assert exported.attributes.get("gen_ai.prompt") == expected
+        finally:
+            cap.shutdown()
+
+
+def test_logs_carry_no_secret(capsys):
+    cap = capture(json_logs=True)
+    try:
+        log = logging.getLogger("amas.test")
+        log.warning("connecting to %s", "postgresql://amas:pg-Pa55w0rd@db/amas", extra={"api_key": "sk-abcdefghijklmnopqrst"})
+        try:
+            raise RuntimeError("token=tok-1234567")
+        except RuntimeError:
+            log.exception("failed with Bearer abcdefghijkl")
+        out = capsys.readouterr().out
+        otlp = repr([(r.log_record.body, r.log_record.attributes) for r in cap.logs()])
+        for secret in ("pg-Pa55w0rd", "sk-abcdefghijklmnopqrst", "tok-1234567", "abcdefghijkl"):
+            assert secret not in out
+            assert secret not in otlp
+        assert out.count("\n") == 2
+    finally:
+        cap.shutdown()
