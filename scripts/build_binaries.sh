@@ -42,6 +42,7 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 fi
 export CGO_ENABLED="${CGO_ENABLED:-0}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+export GOWORK=off   # module zips may ship a go.work naming folders that are not in the zip
 
 log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[build] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -98,18 +99,31 @@ module_dir() {
 # Build ./PKG of MODULE@VERSION inside a writable copy of the module (go install mod@ver
 # refuses modules with replace directives; a copy keeps the module's own go.mod/go.sum).
 build_from_module() {
-  local name="$1" mod="$2" ver="$3" pkg="$4" out="$5" logfile="$6" tags="${7:-}" ldflags="${8:-}"
+  local name="$1" mod="$2" ver="$3" pkg="$4" out="$5" logfile="$6" tags="${7:-}" ldflags="${8:-}" prepare="${9:-}"
   local src work
   src="$(module_dir "$name" "$mod" "$ver" "$logfile")" || return 1
   work="$(mktemp -d "$WORK_ROOT/$name.XXXXXX")"
   cp -r "$src/." "$work/"
   chmod -R u+w "$work"
+  if [ -n "$prepare" ]; then ( cd "$work" && "$prepare" ) || { rm -rf "$work"; return 1; }; fi
   local args=(build -trimpath -o "$out")
   [ -n "$tags" ] && args+=(-tags "$tags")
   args+=(-ldflags "-s -w $ldflags")
   args+=("./$pkg")
   ( cd "$work" && run_logged "$name" "$logfile" go "${args[@]}" ) || { rm -rf "$work"; return 1; }
   rm -rf "$work"
+}
+
+# Alertmanager embeds its web UI from ui/app/dist, which is built by npm and not part of the
+# Go module; the API is all the stack needs, so the UI is replaced by a placeholder page.
+prepare_alertmanager_ui() {
+  local d
+  for d in ui/app/dist/elm ui/app/dist/mantine; do
+    if [ ! -e "$d" ]; then
+      mkdir -p "$d"
+      printf '<!doctype html><title>Alertmanager</title><p>UI not built (API only: /api/v2/).\n' >"$d/index.html"
+    fi
+  done
 }
 
 key_for() {
@@ -153,7 +167,8 @@ do_build() {  # NAME OUT LOGFILE
       ;;
     alertmanager|amtool)
       build_from_module "$name" "$ALERTMANAGER_MODULE" "$ALERTMANAGER_VERSION" "cmd/$name" "$out" "$logfile" "" \
-        "-X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${ALERTMANAGER_VERSION}"
+        "-X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${ALERTMANAGER_VERSION}" \
+        prepare_alertmanager_ui
       ;;
     jaeger)
       build_from_module jaeger "$JAEGER_MODULE" "$JAEGER_VERSION" "cmd/jaeger" "$out" "$logfile"

@@ -1,0 +1,65 @@
+"""Shared fixtures of the end-to-end tests: the native stack on random free ports.
+
+The binaries come from scripts/build_binaries.sh (``${AMAS_BUILD_DIR:-~/.cache/amas-telemetry}/bin``).
+When one is missing, the test fails (never skips) with the command that builds it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+
+import native_stack  # noqa: E402  (scripts/native_stack.py)
+from native_stack import NativeStack, Ports  # noqa: E402
+
+#: what the e2e tests need by default (Alertmanager is left out: nothing here alerts)
+E2E_COMPONENTS = ("victorialogs", "jaeger", "prometheus", "collector")
+
+
+@pytest.fixture
+def stack_factory(tmp_path: Path) -> Iterator[Callable[..., NativeStack]]:
+    """Start stacks on random free ports in tmp run folders; all are stopped at teardown.
+
+    ``stack_factory(components=..., collector_env=...)`` returns a healthy stack.
+    """
+    started: list[NativeStack] = []
+
+    def make(components: tuple[str, ...] = E2E_COMPONENTS, **kwargs: object) -> NativeStack:
+        stack = NativeStack(tmp_path / f"stack{len(started)}", Ports.random(), components, **kwargs)  # type: ignore[arg-type]
+        started.append(stack)
+        stack.up(timeout=90)
+        return stack
+
+    try:
+        yield make
+    finally:
+        errors = []
+        for stack in reversed(started):
+            try:
+                stack.down()
+            except Exception as e:  # stop every stack even if one fails
+                errors.append(e)
+        if errors:
+            raise errors[0]
+
+
+@pytest.fixture
+def stack(stack_factory: Callable[..., NativeStack]) -> NativeStack:
+    """The whole native stack (Collector, Prometheus, Jaeger, VictoriaLogs), healthy."""
+    return stack_factory()
+
+
+@pytest.fixture(scope="session")
+def collector_binary() -> Path:
+    """The built otelcol-amas; fails with the build command when it is missing."""
+    try:
+        return native_stack.binary("collector")
+    except native_stack.BinaryMissing as e:
+        pytest.fail(str(e), pytrace=False)

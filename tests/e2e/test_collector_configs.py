@@ -1,0 +1,110 @@
+"""Every Collector config in collector/ is accepted by the built otelcol-amas.
+
+`otelcol-amas validate` runs with no AMAS_* variable set, so the env placeholders' defaults
+must make a valid config on their own. The binary is found like the native stack finds it;
+when it is missing the tests fail with the build command (they never skip).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COLLECTOR_DIR = REPO_ROOT / "collector"
+CONFIGS = sorted(p for p in COLLECTOR_DIR.glob("*.yaml") if p.name != "builder-config.yaml")
+
+pytestmark = pytest.mark.e2e
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AMAS_", "OTEL_"))}
+
+
+def _validate(binary: Path, config: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binary), "validate", "--config", str(config)],
+        env=env if env is not None else _clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+    )
+
+
+def test_there_are_configs_to_validate() -> None:
+    names = {p.name for p in CONFIGS}
+    assert {"config.yaml", "gateway.yaml", "agent-loadbalancing.yaml"} <= names, names
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_config_validates_with_defaults(collector_binary: Path, config: Path) -> None:
+    result = _validate(collector_binary, config)
+    assert result.returncode == 0, f"{config.name} rejected:\n{result.stdout}\n{result.stderr}"
+
+
+def test_config_validates_with_compose_env(collector_binary: Path) -> None:
+    env = _clean_env() | {
+        "AMAS_COLLECTOR_OTLP_GRPC": "0.0.0.0:4317",
+        "AMAS_COLLECTOR_OTLP_HTTP": "0.0.0.0:4318",
+        "AMAS_COLLECTOR_HEALTH": "0.0.0.0:13133",
+        "AMAS_TRACES_ENDPOINT": "tempo:4317",
+        "AMAS_METRICS_ENDPOINT": "http://prometheus:9090/api/v1/otlp",
+        "AMAS_LOGS_ENDPOINT": "http://loki:3100/otlp/v1/logs",
+        "AMAS_COLLECTOR_STORAGE_DIR": "/var/lib/otelcol/storage",
+        "AMAS_COLLECTOR_FSYNC": "true",
+        "AMAS_COLLECTOR_METRICS_HOST": "0.0.0.0",
+    }
+    result = _validate(collector_binary, COLLECTOR_DIR / "config.yaml", env)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+
+
+def test_agent_takes_a_gateway_list_from_env(collector_binary: Path) -> None:
+    env = _clean_env() | {"AMAS_GATEWAYS": "[gw-1:4317, gw-2:4317, gw-3:4317]"}
+    result = _validate(collector_binary, COLLECTOR_DIR / "agent-loadbalancing.yaml", env)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+
+
+def test_validate_rejects_a_broken_config(collector_binary: Path, tmp_path: Path) -> None:
+    """The check above means something: an unknown field is refused."""
+    broken = tmp_path / "broken.yaml"
+    text = (COLLECTOR_DIR / "config.yaml").read_text()
+    broken.write_text(text.replace("create_directory: true", "create_directory: true\n    no_such_field: 1"))
+    result = _validate(collector_binary, broken)
+    assert result.returncode != 0
+    assert "no_such_field" in result.stdout + result.stderr
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load((COLLECTOR_DIR / name).read_text())
+
+
+def test_no_in_memory_stage_between_ack_and_persistent_queue() -> None:
+    """Design invariant (DESIGN.md, 'Nothing lost in the pipeline')."""
+    for name in ("config.yaml", "gateway.yaml"):
+        cfg = _load(name)
+        assert set(cfg["processors"]) == {"memory_limiter"}, f"{name}: only memory_limiter may sit in front"
+        for pipeline, spec in cfg["service"]["pipelines"].items():
+            assert spec["processors"] == ["memory_limiter"], f"{name}/{pipeline}"
+        assert "file_storage" in cfg["service"]["extensions"]
+        for exp_name, exp in cfg["exporters"].items():
+            queue = exp["sending_queue"]
+            assert queue["storage"] == "file_storage", f"{name}/{exp_name}: queue not persistent"
+            assert not queue.get("wait_for_result"), f"{name}/{exp_name}"
+            retry = exp["retry_on_failure"]
+            assert retry["enabled"] is True
+            assert retry["max_elapsed_time"] in ("0s", 0, "0"), f"{name}/{exp_name}: retries give up"
+
+
+def test_gateway_pipelines_are_those_of_the_single_collector() -> None:
+    """gateway.yaml repeats config.yaml's pipelines; only listen/storage defaults differ."""
+    single, gateway = _load("config.yaml"), _load("gateway.yaml")
+    for key in ("receivers", "processors", "exporters"):
+        assert set(single[key]) == set(gateway[key]), key
+    assert single["exporters"] == gateway["exporters"]
+    assert single["processors"] == gateway["processors"]
+    assert single["service"]["pipelines"] == gateway["service"]["pipelines"]
