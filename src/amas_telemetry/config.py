@@ -188,7 +188,9 @@ def _sampling_ratio_from_env(env: Mapping[str, str]) -> tuple[str, Any] | None:
     if sampler in _RATIO_SAMPLERS:
         return "OTEL_TRACES_SAMPLER_ARG", env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
     accepted = ", ".join([*_SAMPLER_RATIOS, *_RATIO_SAMPLERS])
-    raise ConfigError(f"Invalid OTEL_TRACES_SAMPLER (for sampling_ratio): expected one of {accepted}, got {sampler!r}")
+    raise ConfigError(
+        f"Invalid OTEL_TRACES_SAMPLER (for sampling_ratio): expected one of {accepted}, got {sampler!r}"
+    )
 
 
 @dataclass(frozen=True)
@@ -204,39 +206,104 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("service_name", "amas-service", _parse_str, ("AMAS_SERVICE_NAME", "OTEL_SERVICE_NAME"),
-            "service.name of every signal"),
+    Setting(
+        "service_name",
+        "amas-service",
+        _parse_str,
+        ("AMAS_SERVICE_NAME", "OTEL_SERVICE_NAME"),
+        "service.name of every signal",
+    ),
     Setting("service_version", None, _parse_optional_str, ("AMAS_SERVICE_VERSION",), "service.version"),
     Setting("environment", "development", _parse_str, ("AMAS_ENVIRONMENT",), "deployment.environment.name"),
-    Setting("sampling_ratio", 1.0, _parse_ratio, ("AMAS_SAMPLING_RATIO",),
-            "parent-based trace-id ratio of exported traces; metrics count every span regardless",
-            env_reader=_sampling_ratio_from_env),
-    Setting("otlp_endpoint", None, _parse_endpoint, ("AMAS_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
-            "OTLP endpoint of the Collector; None: no OTLP export at all"),
-    Setting("otlp_protocol", "grpc", _parse_protocol, ("AMAS_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
-            "grpc or http/protobuf"),
-    Setting("resource_attributes", {}, _parse_attributes, ("OTEL_RESOURCE_ATTRIBUTES",),
-            "extra resource attributes (merged over the environment's)"),
+    Setting(
+        "sampling_ratio",
+        1.0,
+        _parse_ratio,
+        ("AMAS_SAMPLING_RATIO",),
+        "parent-based trace-id ratio of exported traces; metrics count every span regardless",
+        env_reader=_sampling_ratio_from_env,
+    ),
+    Setting(
+        "otlp_endpoint",
+        None,
+        _parse_endpoint,
+        ("AMAS_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "OTLP endpoint of the Collector; None: no OTLP export at all",
+    ),
+    Setting(
+        "otlp_protocol",
+        "grpc",
+        _parse_protocol,
+        ("AMAS_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+        "grpc or http/protobuf",
+    ),
+    Setting(
+        "resource_attributes",
+        {},
+        _parse_attributes,
+        ("OTEL_RESOURCE_ATTRIBUTES",),
+        "extra resource attributes (merged over the environment's)",
+    ),
     Setting("log_level", "INFO", _parse_level, ("AMAS_LOG_LEVEL", "OTEL_LOG_LEVEL"), "root log level"),
     Setting("json_logs", True, _parse_bool, ("AMAS_JSON_LOGS",), "one JSON object per line on stdout"),
-    Setting("record_prompts", False, _parse_bool, ("AMAS_RECORD_PROMPTS",),
-            "keep prompt and completion text on spans"),
-    Setting("cardinality_limit", 2000, _parse_positive_int, ("AMAS_CARDINALITY_LIMIT",),
-            "attribute sets per span-derived instrument before overflow"),
-    Setting("system_metrics", True, _parse_bool, ("AMAS_SYSTEM_METRICS",), "psutil CPU, memory, disk, network"),
-    Setting("metrics_path", "/metrics", _parse_path, ("AMAS_METRICS_PATH",),
-            "route serving the Prometheus exposition; None: no route"),
-    Setting("metric_export_interval", 10.0, _parse_seconds, ("AMAS_METRIC_EXPORT_INTERVAL",),
-            "seconds between OTLP metric exports (OTEL_METRIC_EXPORT_INTERVAL is read in ms)",
-            env_reader=lambda env: ("OTEL_METRIC_EXPORT_INTERVAL", _ms_to_seconds(env["OTEL_METRIC_EXPORT_INTERVAL"]))
-            if "OTEL_METRIC_EXPORT_INTERVAL" in env else None),
-    Setting("excluded_urls", ("/metrics",), _parse_url_list, ("AMAS_EXCLUDED_URLS",),
-            "request paths that are neither traced nor counted"),
-    Setting("http_send_receive_spans", False, _parse_bool, ("AMAS_HTTP_SEND_RECEIVE_SPANS",),
-            "FastAPI's per-message 'http send/receive' child spans"),
-    Setting("instrumentations", _LIBRARIES, _parse_libraries, ("AMAS_INSTRUMENTATIONS",),
-            "client libraries to instrument when installed"),
-)  # fmt: skip
+    Setting(
+        "record_prompts",
+        False,
+        _parse_bool,
+        ("AMAS_RECORD_PROMPTS",),
+        "keep prompt and completion text on spans",
+    ),
+    Setting(
+        "cardinality_limit",
+        2000,
+        _parse_positive_int,
+        ("AMAS_CARDINALITY_LIMIT",),
+        "attribute sets per span-derived instrument before overflow",
+    ),
+    Setting(
+        "system_metrics", True, _parse_bool, ("AMAS_SYSTEM_METRICS",), "psutil CPU, memory, disk, network"
+    ),
+    Setting(
+        "metrics_path",
+        "/metrics",
+        _parse_path,
+        ("AMAS_METRICS_PATH",),
+        "route serving the Prometheus exposition; None: no route",
+    ),
+    Setting(
+        "metric_export_interval",
+        10.0,
+        _parse_seconds,
+        ("AMAS_METRIC_EXPORT_INTERVAL",),
+        "seconds between OTLP metric exports (OTEL_METRIC_EXPORT_INTERVAL is read in ms)",
+        env_reader=lambda env: (
+            ("OTEL_METRIC_EXPORT_INTERVAL", _ms_to_seconds(env["OTEL_METRIC_EXPORT_INTERVAL"]))
+            if "OTEL_METRIC_EXPORT_INTERVAL" in env
+            else None
+        ),
+    ),
+    Setting(
+        "excluded_urls",
+        ("/metrics",),
+        _parse_url_list,
+        ("AMAS_EXCLUDED_URLS",),
+        "request paths that are neither traced nor counted",
+    ),
+    Setting(
+        "http_send_receive_spans",
+        False,
+        _parse_bool,
+        ("AMAS_HTTP_SEND_RECEIVE_SPANS",),
+        "FastAPI's per-message 'http send/receive' child spans",
+    ),
+    Setting(
+        "instrumentations",
+        _LIBRARIES,
+        _parse_libraries,
+        ("AMAS_INSTRUMENTATIONS",),
+        "client libraries to instrument when installed",
+    ),
+)
 
 
 def _ms_to_seconds(raw: str) -> Any:

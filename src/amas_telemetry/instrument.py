@@ -22,11 +22,19 @@ from opentelemetry.trace import Span, TracerProvider
 
 from amas_telemetry import semconv as sc
 
-__all__ = ["LIBRARIES", "acquire_libraries", "instrument_fastapi", "release_libraries", "uninstrument_fastapi"]
+__all__ = [
+    "LIBRARIES",
+    "acquire_libraries",
+    "instrument_fastapi",
+    "release_libraries",
+    "uninstrument_fastapi",
+]
 
 _log = logging.getLogger(__name__)
 
-_CACHE_READS = frozenset({"GET", "HGET", "MGET", "HMGET", "GETEX", "GETDEL", "HGETALL", "EXISTS", "LINDEX", "SMEMBERS"})
+_CACHE_READS = frozenset(
+    {"GET", "HGET", "MGET", "HMGET", "GETEX", "GETDEL", "HGETALL", "EXISTS", "LINDEX", "SMEMBERS"}
+)
 
 
 def redis_response_hook(span: Span, instance: Any, response: Any) -> None:
@@ -35,8 +43,16 @@ def redis_response_hook(span: Span, instance: Any, response: Any) -> None:
         return
     command = getattr(span, "name", "").split(" ", 1)[0].upper()
     if command in _CACHE_READS:
-        empty = response is None or response == 0 or (isinstance(response, list | dict) and not any(
-            v is not None for v in (response.values() if isinstance(response, dict) else response)))  # fmt: skip
+        empty = (
+            response is None
+            or response == 0
+            or (
+                isinstance(response, list | dict)
+                and not any(
+                    v is not None for v in (response.values() if isinstance(response, dict) else response)
+                )
+            )
+        )
         span.set_attribute(sc.AMAS_CACHE_RESULT, (sc.CacheResult.MISS if empty else sc.CacheResult.HIT).value)
     else:
         span.set_attribute(sc.AMAS_CACHE_RESULT, sc.CacheResult.OK.value)
@@ -61,11 +77,16 @@ LIBRARIES: dict[str, Library] = {
     lib.name: lib
     for lib in (
         Library("asyncpg", "asyncpg", "opentelemetry.instrumentation.asyncpg.AsyncPGInstrumentor", "asyncpg"),
-        Library("redis", "redis", "opentelemetry.instrumentation.redis.RedisInstrumentor", "redis",
-                lambda: {"response_hook": redis_response_hook}),
+        Library(
+            "redis",
+            "redis",
+            "opentelemetry.instrumentation.redis.RedisInstrumentor",
+            "redis",
+            lambda: {"response_hook": redis_response_hook},
+        ),
         Library("httpx", "httpx", "opentelemetry.instrumentation.httpx.HTTPXClientInstrumentor", "httpx"),
     )
-}  # fmt: skip
+}
 
 _lock = threading.Lock()
 _users: dict[str, int] = {}
@@ -78,8 +99,9 @@ def _available(library: Library) -> bool:
     if importlib.util.find_spec(library.instrumentor.rpartition(".")[0]) is None:
         _log.warning(
             "amas_telemetry: %s is installed but not instrumented; pip install 'amas-telemetry[%s]'",
-            library.name, library.extra,
-        )  # fmt: skip
+            library.name,
+            library.extra,
+        )
         return False
     return True
 
@@ -134,6 +156,7 @@ def instrument_fastapi(
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
     except ImportError:
         raise ImportError("FastAPI instrumentation needs: pip install 'amas-telemetry[fastapi]'") from None
+    _native_telemetry_off(app)
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=tracer_provider,
@@ -141,9 +164,32 @@ def instrument_fastapi(
         excluded_urls=_excluded_urls_pattern(excluded_urls),
         exclude_spans=None if send_receive_spans else ["send", "receive"],
     )
+    # instrument_app only patches build_middleware_stack; a stack that is already built (a
+    # second configure() after shutdown()) would keep serving without the middleware.
+    app.middleware_stack = None
 
 
 def uninstrument_fastapi(app: Any) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.uninstrument_app(app)
+    _native_telemetry_restore(app)
+
+
+_NATIVE_SWITCHES = ("tracing", "metrics", "logs")
+
+
+def _native_telemetry_off(app: Any) -> None:
+    """FastAPI >= 0.16x traces itself once a global provider exists (three extra spans per
+    request: dependencies, endpoint, serialization). The contrib instrumentor already
+    records the request, so the app's native telemetry is switched off while we wire it."""
+    config = getattr(app, "_telemetry", None)
+    if isinstance(config, dict) and "_amas_saved" not in config:
+        config["_amas_saved"] = {k: config.get(k) for k in _NATIVE_SWITCHES}
+        config.update(dict.fromkeys(_NATIVE_SWITCHES, False))
+
+
+def _native_telemetry_restore(app: Any) -> None:
+    config = getattr(app, "_telemetry", None)
+    if isinstance(config, dict) and "_amas_saved" in config:
+        config.update(config.pop("_amas_saved"))

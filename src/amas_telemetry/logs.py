@@ -20,7 +20,11 @@ from amas_telemetry.redact import Scrubber
 __all__ = ["JsonFormatter", "RedactingFilter", "json_stdout_handler"]
 
 # Attributes every LogRecord has; everything else on a record is an "extra" field.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 _STACKTRACE = "exception.stacktrace"
 _OURS = frozenset({"trace_id", "span_id", "trace_sampled", _STACKTRACE})
 

@@ -16,7 +16,11 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    LogRecordExporter,
+    SimpleLogRecordProcessor,
+)
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
@@ -156,7 +160,9 @@ class Telemetry:
             SpanMetricsProcessor(meter, cardinality_limit=settings.cardinality_limit, scrubber=self.scrubber)
         ]
         log_processors: list[Any] = [SimpleLogRecordProcessor(e) for e in extras.log_exporters]
-        processors.extend(RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters)
+        processors.extend(
+            RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
+        )
         with _sdk_self_metrics():
             if settings.otlp_endpoint:
                 span_exporter = _otlp_exporter(settings, "traces", self.meter_provider)
@@ -170,7 +176,9 @@ class Telemetry:
             self.logger_provider = LoggerProvider(resource=resource)
             for log_processor in log_processors:
                 self.logger_provider.add_log_record_processor(log_processor)
-        self.tracer_provider: TracerProvider = build_tracer_provider(resource, settings.sampling_ratio, processors)
+        self.tracer_provider: TracerProvider = build_tracer_provider(
+            resource, settings.sampling_ratio, processors
+        )
 
     # --- wiring, undone by shutdown() ------------------------------------------------------
     def _start(self) -> None:
@@ -179,7 +187,10 @@ class Telemetry:
         self._held_libraries = acquire_libraries(self.settings.instrumentations, global_tracer_provider())
         if self.app is not None:
             instrument_fastapi(
-                self.app, self.tracer_provider, self.settings.excluded_urls, self.settings.http_send_receive_spans
+                self.app,
+                self.tracer_provider,
+                self.settings.excluded_urls,
+                self.settings.http_send_receive_spans,
             )
             self._add_metrics_route()
 
@@ -226,7 +237,9 @@ class Telemetry:
         collection time (each scrape or export), never on the request path.
         """
         if name not in STATE_GAUGES:
-            raise ValueError(f"unknown state gauge {name!r}: expected one of {', '.join(sorted(STATE_GAUGES))}")
+            raise ValueError(
+                f"unknown state gauge {name!r}: expected one of {', '.join(sorted(STATE_GAUGES))}"
+            )
         if name in self._gauges:
             raise ValueError(f"state gauge {name!r} already has a callback")
         unit, description = STATE_GAUGES[name]
@@ -324,7 +337,9 @@ def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
     try:
         settings = resolve_settings(kwargs)
         if app is not None and not is_fastapi_app(app):
-            raise ConfigError(f"Invalid app: expected a fastapi.FastAPI instance or None, got {type(app).__name__}")
+            raise ConfigError(
+                f"Invalid app: expected a fastapi.FastAPI instance or None, got {type(app).__name__}"
+            )
     except ConfigError as error:
         raise error.with_traceback(None) from None
 

@@ -39,7 +39,9 @@ class PatternRedactor:
         return self._sub(self._replacement, text)
 
 
-BEARER_TOKENS: Final = PatternRedactor(r"\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=-]{8,}", rf"\1\2{REDACTED}")
+BEARER_TOKENS: Final = PatternRedactor(
+    r"\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=-]{8,}", rf"\1\2{REDACTED}"
+)
 """``Authorization: Bearer abc…`` → ``Bearer [REDACTED]``."""
 
 API_KEYS: Final = PatternRedactor(
@@ -81,7 +83,9 @@ _SECRET_KEY = re.compile(
 class Scrubber:
     """Applies redactors to strings, and to every string inside attribute mappings."""
 
-    def __init__(self, redactors: Iterable[Redactor] = DEFAULT_REDACTORS, drop_keys: Iterable[str] = ()) -> None:
+    def __init__(
+        self, redactors: Iterable[Redactor] = DEFAULT_REDACTORS, drop_keys: Iterable[str] = ()
+    ) -> None:
         self._redactors = tuple(redactors)
         self._drop_keys = frozenset(drop_keys)
 

@@ -11,7 +11,7 @@ docstring: dots become underscores, the unit is appended (``_seconds``, ``_bytes
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Final
 
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
@@ -119,7 +119,7 @@ PROMPT_ATTRIBUTES: Final = frozenset(
 )
 
 
-class AmasOperation(str, Enum):
+class AmasOperation(StrEnum):
     """Values of :data:`AMAS_OPERATION`."""
 
     TASK = "task"
@@ -128,7 +128,7 @@ class AmasOperation(str, Enum):
     LOGIN = "login"
 
 
-class CacheResult(str, Enum):
+class CacheResult(StrEnum):
     HIT = "hit"
     MISS = "miss"
     OK = "ok"
@@ -143,7 +143,7 @@ class BreakerState(int, Enum):
     HALF_OPEN = 2
 
 
-class TokenType(str, Enum):
+class TokenType(StrEnum):
     INPUT = "input"
     OUTPUT = "output"
 
@@ -211,17 +211,58 @@ PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
 """Gauge, By (resident set). Prometheus: ``process_memory_usage_bytes``."""
 
 # --- Bucket boundaries -----------------------------------------------------------------------
-HTTP_DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+HTTP_DURATION_BUCKETS: Final = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
 """Advised by the HTTP semantic conventions."""
 DB_DURATION_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 """Advised by the DB semantic conventions."""
 GEN_AI_DURATION_BUCKETS: Final = (
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
-)  # fmt: skip
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
+)
 """Advised by the GenAI semantic conventions."""
 GEN_AI_TOKEN_BUCKETS: Final = (
-    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
-)  # fmt: skip
+    1,
+    4,
+    16,
+    64,
+    256,
+    1024,
+    4096,
+    16384,
+    65536,
+    262144,
+    1048576,
+    4194304,
+    16777216,
+    67108864,
+)
 """Advised by the GenAI semantic conventions."""
 TASK_DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 """The original plan's task buckets (0.5 s .. 600 s) plus sub-second ones."""

@@ -82,7 +82,9 @@ def has_attribute(key: str) -> Predicate:
 
 
 def is_http_server(span: ReadableSpan, attrs: Any) -> bool:
-    return span.kind is SpanKind.SERVER and (sc.HTTP_REQUEST_METHOD in attrs or sc.LEGACY_HTTP_METHOD in attrs)
+    return span.kind is SpanKind.SERVER and (
+        sc.HTTP_REQUEST_METHOD in attrs or sc.LEGACY_HTTP_METHOD in attrs
+    )
 
 
 def is_db_client(span: ReadableSpan, attrs: Any) -> bool:
@@ -182,7 +184,9 @@ def cache_result(span: ReadableSpan, attrs: Any) -> str:
     value = attrs.get(sc.AMAS_CACHE_RESULT)
     if value is not None:
         return str(value)
-    return sc.CacheResult.ERROR.value if span.status.status_code is StatusCode.ERROR else sc.CacheResult.OK.value
+    return (
+        sc.CacheResult.ERROR.value if span.status.status_code is StatusCode.ERROR else sc.CacheResult.OK.value
+    )
 
 
 # --- Values ------------------------------------------------------------------------------------
@@ -231,12 +235,26 @@ _AGENT = amas_operation(sc.AmasOperation.AGENT)
 _AGENT_ATTRS: tuple[tuple[str, Getter], ...] = ((sc.AMAS_AGENT_NAME, attr(sc.AMAS_AGENT_NAME)),)
 
 
-def _token_rules(when: Predicate, metric: str, kind: InstrumentKind, description: str,
-                 attributes: tuple[tuple[str, Getter], ...], buckets: tuple[float, ...] | None) -> tuple[MetricRule, ...]:  # fmt: skip
+def _token_rules(
+    when: Predicate,
+    metric: str,
+    kind: InstrumentKind,
+    description: str,
+    attributes: tuple[tuple[str, Getter], ...],
+    buckets: tuple[float, ...] | None,
+) -> tuple[MetricRule, ...]:
     """One rule per token type, sharing one instrument."""
     return tuple(
-        MetricRule(when, metric, kind, "{token}", description,
-                   (*attributes, (sc.GEN_AI_TOKEN_TYPE, const(token_type.value))), number(key), buckets)  # fmt: skip
+        MetricRule(
+            when,
+            metric,
+            kind,
+            "{token}",
+            description,
+            (*attributes, (sc.GEN_AI_TOKEN_TYPE, const(token_type.value))),
+            number(key),
+            buckets,
+        )
         for token_type, key in (
             (sc.TokenType.INPUT, sc.GEN_AI_USAGE_INPUT_TOKENS),
             (sc.TokenType.OUTPUT, sc.GEN_AI_USAGE_OUTPUT_TOKENS),
@@ -245,42 +263,137 @@ def _token_rules(when: Predicate, metric: str, kind: InstrumentKind, description
 
 
 DEFAULT_RULES: tuple[MetricRule, ...] = (
-    MetricRule(is_http_server, sc.HTTP_SERVER_REQUEST_DURATION, H, "s",
-               "Duration of HTTP server requests.", _HTTP_ATTRS, duration_seconds, sc.HTTP_DURATION_BUCKETS),
-    MetricRule(is_db_client, sc.DB_CLIENT_OPERATION_DURATION, H, "s",
-               "Duration of database client operations.", _DB_ATTRS, duration_seconds, sc.DB_DURATION_BUCKETS),
-    MetricRule(is_cache_client, sc.AMAS_CACHE_OPERATIONS, C, "{operation}",
-               "Cache operations by result (hit, miss, ok, error).",
-               ((sc.DB_OPERATION_NAME, db_operation), (sc.AMAS_CACHE_RESULT, cache_result)), one),
-    MetricRule(is_genai, sc.GEN_AI_CLIENT_OPERATION_DURATION, H, "s", "GenAI operation duration.",
-               (*_GENAI_ATTRS, (sc.ERROR_TYPE, error_type)), duration_seconds, sc.GEN_AI_DURATION_BUCKETS),
-    *_token_rules(is_genai, sc.GEN_AI_CLIENT_TOKEN_USAGE, H, "Number of input and output tokens used.",
-                  _GENAI_ATTRS, sc.GEN_AI_TOKEN_BUCKETS),
-    MetricRule(is_genai, sc.AMAS_AI_COST, C, "{USD}", "Cost of AI-provider calls in US dollars.",
-               _GENAI_ATTRS[1:], number(sc.AMAS_AI_COST_USD)),
-    MetricRule(is_genai_fallback, sc.AMAS_AI_FALLBACKS, C, "{fallback}",
-               "AI-provider calls served by a fallback provider.",
-               ((sc.AMAS_AI_FALLBACK_FROM, attr(sc.AMAS_AI_FALLBACK_FROM)),
-                (sc.GEN_AI_PROVIDER_NAME, attr(sc.GEN_AI_PROVIDER_NAME))), one),
-    MetricRule(_TASK, sc.AMAS_TASK_DURATION, H, "s", "Duration of AMAS tasks; count by error.type gives outcomes.",
-               ((sc.AMAS_TASK_TYPE, attr(sc.AMAS_TASK_TYPE)), (sc.ERROR_TYPE, error_type)),
-               duration_seconds, sc.TASK_DURATION_BUCKETS),
-    MetricRule(_TASK, sc.AMAS_TASK_QUALITY, H, "{score}", "Quality score (0..1) of finished tasks.",
-               ((sc.AMAS_TASK_TYPE, attr(sc.AMAS_TASK_TYPE)),), number(sc.AMAS_TASK_QUALITY_SCORE),
-               sc.QUALITY_BUCKETS),
-    MetricRule(_AGENT, sc.AMAS_AGENT_DURATION, H, "s", "Duration of agent runs.",
-               (*_AGENT_ATTRS, (sc.ERROR_TYPE, error_type)), duration_seconds, sc.AGENT_DURATION_BUCKETS),
+    MetricRule(
+        is_http_server,
+        sc.HTTP_SERVER_REQUEST_DURATION,
+        H,
+        "s",
+        "Duration of HTTP server requests.",
+        _HTTP_ATTRS,
+        duration_seconds,
+        sc.HTTP_DURATION_BUCKETS,
+    ),
+    MetricRule(
+        is_db_client,
+        sc.DB_CLIENT_OPERATION_DURATION,
+        H,
+        "s",
+        "Duration of database client operations.",
+        _DB_ATTRS,
+        duration_seconds,
+        sc.DB_DURATION_BUCKETS,
+    ),
+    MetricRule(
+        is_cache_client,
+        sc.AMAS_CACHE_OPERATIONS,
+        C,
+        "{operation}",
+        "Cache operations by result (hit, miss, ok, error).",
+        ((sc.DB_OPERATION_NAME, db_operation), (sc.AMAS_CACHE_RESULT, cache_result)),
+        one,
+    ),
+    MetricRule(
+        is_genai,
+        sc.GEN_AI_CLIENT_OPERATION_DURATION,
+        H,
+        "s",
+        "GenAI operation duration.",
+        (*_GENAI_ATTRS, (sc.ERROR_TYPE, error_type)),
+        duration_seconds,
+        sc.GEN_AI_DURATION_BUCKETS,
+    ),
+    *_token_rules(
+        is_genai,
+        sc.GEN_AI_CLIENT_TOKEN_USAGE,
+        H,
+        "Number of input and output tokens used.",
+        _GENAI_ATTRS,
+        sc.GEN_AI_TOKEN_BUCKETS,
+    ),
+    MetricRule(
+        is_genai,
+        sc.AMAS_AI_COST,
+        C,
+        "{USD}",
+        "Cost of AI-provider calls in US dollars.",
+        _GENAI_ATTRS[1:],
+        number(sc.AMAS_AI_COST_USD),
+    ),
+    MetricRule(
+        is_genai_fallback,
+        sc.AMAS_AI_FALLBACKS,
+        C,
+        "{fallback}",
+        "AI-provider calls served by a fallback provider.",
+        (
+            (sc.AMAS_AI_FALLBACK_FROM, attr(sc.AMAS_AI_FALLBACK_FROM)),
+            (sc.GEN_AI_PROVIDER_NAME, attr(sc.GEN_AI_PROVIDER_NAME)),
+        ),
+        one,
+    ),
+    MetricRule(
+        _TASK,
+        sc.AMAS_TASK_DURATION,
+        H,
+        "s",
+        "Duration of AMAS tasks; count by error.type gives outcomes.",
+        ((sc.AMAS_TASK_TYPE, attr(sc.AMAS_TASK_TYPE)), (sc.ERROR_TYPE, error_type)),
+        duration_seconds,
+        sc.TASK_DURATION_BUCKETS,
+    ),
+    MetricRule(
+        _TASK,
+        sc.AMAS_TASK_QUALITY,
+        H,
+        "{score}",
+        "Quality score (0..1) of finished tasks.",
+        ((sc.AMAS_TASK_TYPE, attr(sc.AMAS_TASK_TYPE)),),
+        number(sc.AMAS_TASK_QUALITY_SCORE),
+        sc.QUALITY_BUCKETS,
+    ),
+    MetricRule(
+        _AGENT,
+        sc.AMAS_AGENT_DURATION,
+        H,
+        "s",
+        "Duration of agent runs.",
+        (*_AGENT_ATTRS, (sc.ERROR_TYPE, error_type)),
+        duration_seconds,
+        sc.AGENT_DURATION_BUCKETS,
+    ),
     *_token_rules(_AGENT, sc.AMAS_AGENT_TOKEN_USAGE, C, "Tokens used by agent runs.", _AGENT_ATTRS, None),
-    MetricRule(_AGENT, sc.AMAS_AGENT_COST, C, "{USD}", "Cost of agent runs in US dollars.",
-               _AGENT_ATTRS, number(sc.AMAS_AI_COST_USD)),
-    MetricRule(amas_operation(sc.AmasOperation.INTEGRATION), sc.AMAS_INTEGRATION_TRIGGERS, C, "{trigger}",
-               "Integration events handled.",
-               ((sc.AMAS_INTEGRATION_PLATFORM, attr(sc.AMAS_INTEGRATION_PLATFORM)),
-                (sc.AMAS_INTEGRATION_EVENT_TYPE, attr(sc.AMAS_INTEGRATION_EVENT_TYPE)),
-                (sc.ERROR_TYPE, error_type)), one),
-    MetricRule(amas_operation(sc.AmasOperation.LOGIN), sc.AMAS_USER_LOGINS, C, "{login}", "User logins by result.",
-               ((sc.AMAS_LOGIN_RESULT, attr(sc.AMAS_LOGIN_RESULT)),), one),
-)  # fmt: skip
+    MetricRule(
+        _AGENT,
+        sc.AMAS_AGENT_COST,
+        C,
+        "{USD}",
+        "Cost of agent runs in US dollars.",
+        _AGENT_ATTRS,
+        number(sc.AMAS_AI_COST_USD),
+    ),
+    MetricRule(
+        amas_operation(sc.AmasOperation.INTEGRATION),
+        sc.AMAS_INTEGRATION_TRIGGERS,
+        C,
+        "{trigger}",
+        "Integration events handled.",
+        (
+            (sc.AMAS_INTEGRATION_PLATFORM, attr(sc.AMAS_INTEGRATION_PLATFORM)),
+            (sc.AMAS_INTEGRATION_EVENT_TYPE, attr(sc.AMAS_INTEGRATION_EVENT_TYPE)),
+            (sc.ERROR_TYPE, error_type),
+        ),
+        one,
+    ),
+    MetricRule(
+        amas_operation(sc.AmasOperation.LOGIN),
+        sc.AMAS_USER_LOGINS,
+        C,
+        "{login}",
+        "User logins by result.",
+        ((sc.AMAS_LOGIN_RESULT, attr(sc.AMAS_LOGIN_RESULT)),),
+        one,
+    ),
+)
 
 _OVERFLOW: Attributes = {sc.OTEL_METRIC_OVERFLOW: "true"}
 _UNSAMPLED_CONTEXT: Context = trace.set_span_in_context(trace.INVALID_SPAN)
@@ -340,17 +453,23 @@ class SpanMetricsProcessor(SpanProcessor):
             if rule.metric not in series:
                 if rule.kind is InstrumentKind.HISTOGRAM:
                     instrument = meter.create_histogram(
-                        rule.metric, unit=rule.unit, description=rule.description,
+                        rule.metric,
+                        unit=rule.unit,
+                        description=rule.description,
                         explicit_bucket_boundaries_advisory=list(rule.buckets) if rule.buckets else None,
-                    )  # fmt: skip
+                    )
                 else:
-                    instrument = meter.create_counter(rule.metric, unit=rule.unit, description=rule.description)
+                    instrument = meter.create_counter(
+                        rule.metric, unit=rule.unit, description=rule.description
+                    )
                 record = instrument.record if rule.kind is InstrumentKind.HISTOGRAM else instrument.add
                 series[rule.metric] = _Series(record, cardinality_limit, scrubber)
             groups.setdefault(rule.when, []).append(_CompiledRule(rule, series[rule.metric]))
         self._groups = tuple((when, tuple(compiled)) for when, compiled in groups.items())
         self._active = meter.create_up_down_counter(
-            sc.HTTP_SERVER_ACTIVE_REQUESTS, unit="{request}", description="Number of active HTTP server requests."
+            sc.HTTP_SERVER_ACTIVE_REQUESTS,
+            unit="{request}",
+            description="Number of active HTTP server requests.",
         )
         self._active_attrs: dict[Any, Attributes] = {}
         self._shutdown = False
@@ -369,7 +488,11 @@ class SpanMetricsProcessor(SpanProcessor):
         method = _first(attrs, sc.HTTP_REQUEST_METHOD, sc.LEGACY_HTTP_METHOD)
         cached = self._active_attrs.get(method)
         if cached is None:
-            cached = {sc.HTTP_REQUEST_METHOD: method} if len(self._active_attrs) < 64 else {sc.HTTP_REQUEST_METHOD: "_OTHER"}
+            cached = (
+                {sc.HTTP_REQUEST_METHOD: method}
+                if len(self._active_attrs) < 64
+                else {sc.HTTP_REQUEST_METHOD: "_OTHER"}
+            )
             self._active_attrs[method] = cached
         return cached
 

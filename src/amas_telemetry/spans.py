@@ -62,9 +62,13 @@ def task_span(task_type: str, *, task_id: str | None = None, priority: str | Non
     """One AMAS task, from dequeue to result: ``amas.task.duration`` by type and error.type."""
     with _domain_span(
         f"task {task_type}",
-        {sc.AMAS_OPERATION: sc.AmasOperation.TASK.value, sc.AMAS_TASK_TYPE: task_type,
-         sc.AMAS_TASK_ID: task_id, sc.AMAS_TASK_PRIORITY: priority},
-    ) as span:  # fmt: skip
+        {
+            sc.AMAS_OPERATION: sc.AmasOperation.TASK.value,
+            sc.AMAS_TASK_TYPE: task_type,
+            sc.AMAS_TASK_ID: task_id,
+            sc.AMAS_TASK_PRIORITY: priority,
+        },
+    ) as span:
         yield span
 
 
@@ -83,17 +87,22 @@ def agent_span(agent_name: str, *, agent_id: str | None = None) -> Iterator[Span
     try:
         with _domain_span(
             f"invoke_agent {agent_name}",
-            {sc.AMAS_OPERATION: sc.AmasOperation.AGENT.value, sc.AMAS_AGENT_NAME: agent_name,
-             sc.AMAS_AGENT_ID: agent_id},
-        ) as span:  # fmt: skip
+            {
+                sc.AMAS_OPERATION: sc.AmasOperation.AGENT.value,
+                sc.AMAS_AGENT_NAME: agent_name,
+                sc.AMAS_AGENT_ID: agent_id,
+            },
+        ) as span:
             try:
                 yield span
             finally:
-                span.set_attributes({
-                    sc.GEN_AI_USAGE_INPUT_TOKENS: totals.input_tokens,
-                    sc.GEN_AI_USAGE_OUTPUT_TOKENS: totals.output_tokens,
-                    sc.AMAS_AI_COST_USD: totals.cost_usd,
-                })  # fmt: skip
+                span.set_attributes(
+                    {
+                        sc.GEN_AI_USAGE_INPUT_TOKENS: totals.input_tokens,
+                        sc.GEN_AI_USAGE_OUTPUT_TOKENS: totals.output_tokens,
+                        sc.AMAS_AI_COST_USD: totals.cost_usd,
+                    }
+                )
     finally:
         _agent_totals.reset(token)
 
@@ -103,7 +112,11 @@ def genai_span(provider: str, model: str, *, operation: str = "chat") -> Iterato
     """One call to an AI provider (a CLIENT span named ``{operation} {model}``)."""
     with _domain_span(
         f"{operation} {model}",
-        {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider, sc.GEN_AI_REQUEST_MODEL: model},
+        {
+            sc.GEN_AI_OPERATION_NAME: operation,
+            sc.GEN_AI_PROVIDER_NAME: provider,
+            sc.GEN_AI_REQUEST_MODEL: model,
+        },
         kind=SpanKind.CLIENT,
     ) as span:
         yield span
@@ -118,7 +131,10 @@ def record_genai_usage(
     response_model: str | None = None,
 ) -> None:
     """Token usage and cost of one GenAI call; also added to the enclosing agent run."""
-    attributes: dict[str, Any] = {sc.GEN_AI_USAGE_INPUT_TOKENS: input_tokens, sc.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens}
+    attributes: dict[str, Any] = {
+        sc.GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
+    }
     if cost_usd is not None:
         attributes[sc.AMAS_AI_COST_USD] = float(cost_usd)
     if response_model is not None:
@@ -141,9 +157,12 @@ def integration_span(platform: str, event_type: str) -> Iterator[Span]:
     """An incoming integration event (``amas.integration.triggers``)."""
     with _domain_span(
         f"integration {platform}",
-        {sc.AMAS_OPERATION: sc.AmasOperation.INTEGRATION.value, sc.AMAS_INTEGRATION_PLATFORM: platform,
-         sc.AMAS_INTEGRATION_EVENT_TYPE: event_type},
-    ) as span:  # fmt: skip
+        {
+            sc.AMAS_OPERATION: sc.AmasOperation.INTEGRATION.value,
+            sc.AMAS_INTEGRATION_PLATFORM: platform,
+            sc.AMAS_INTEGRATION_EVENT_TYPE: event_type,
+        },
+    ) as span:
         yield span
 
 

@@ -51,7 +51,9 @@ class RecordEverythingSampler(Sampler):
         links: Sequence[trace.Link] | None = None,
         trace_state: trace.TraceState | None = None,
     ) -> SamplingResult:
-        result = self._root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+        result = self._root.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
         if result.decision is Decision.DROP:
             return SamplingResult(Decision.RECORD_ONLY, attributes, result.trace_state)
         return result
@@ -128,7 +130,9 @@ def build_tracer_provider(
 def export_processor(exporter: SpanExporter, scrubber: Scrubber, meter_provider: Any) -> SpanProcessor:
     """Redact → batch → export. Bounded queue: a dead Collector drops (and counts) spans."""
     return RedactingProcessor(
-        BatchSpanProcessor(exporter, max_queue_size=4096, export_timeout_millis=5000, meter_provider=meter_provider),
+        BatchSpanProcessor(
+            exporter, max_queue_size=4096, export_timeout_millis=5000, meter_provider=meter_provider
+        ),
         scrubber,
     )
 
@@ -196,7 +200,9 @@ class DelegatingTracerProvider(trace.TracerProvider):
         schema_url: str | None = None,
         attributes: Attributes | None = None,
     ) -> trace.Tracer:
-        return _DelegatingTracer(self, (instrumenting_module_name, instrumenting_library_version, schema_url, attributes))
+        return _DelegatingTracer(
+            self, (instrumenting_module_name, instrumenting_library_version, schema_url, attributes)
+        )
 
 
 _GLOBAL: DelegatingTracerProvider | None = None

@@ -17,11 +17,21 @@ CASES = {
     "service_version": ("1.2.3", "1.2.3", "AMAS_SERVICE_VERSION", "2.0", "2.0"),
     "environment": ("prod", "prod", "AMAS_ENVIRONMENT", "staging", "staging"),
     "sampling_ratio": (0.25, 0.25, "AMAS_SAMPLING_RATIO", "0.5", 0.5),
-    "otlp_endpoint": ("http://kw:4317", "http://kw:4317", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4317/",
-                      "http://env:4317"),
+    "otlp_endpoint": (
+        "http://kw:4317",
+        "http://kw:4317",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "http://env:4317/",
+        "http://env:4317",
+    ),
     "otlp_protocol": ("http/protobuf", "http/protobuf", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "grpc"),
-    "resource_attributes": ({"team": "ai"}, {"team": "ai"}, "OTEL_RESOURCE_ATTRIBUTES", "region=eu%2D1",
-                            {"region": "eu-1"}),
+    "resource_attributes": (
+        {"team": "ai"},
+        {"team": "ai"},
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "region=eu%2D1",
+        {"region": "eu-1"},
+    ),
     "log_level": ("debug", "DEBUG", "AMAS_LOG_LEVEL", "warn", "WARNING"),
     "json_logs": (False, False, "AMAS_JSON_LOGS", "off", False),
     "record_prompts": (True, True, "AMAS_RECORD_PROMPTS", "yes", True),
@@ -31,8 +41,14 @@ CASES = {
     "metric_export_interval": (2.5, 2.5, "OTEL_METRIC_EXPORT_INTERVAL", "1500", 1.5),
     "excluded_urls": (["/a", "/b"], ("/a", "/b"), "AMAS_EXCLUDED_URLS", "/x,/y", ("/x", "/y")),
     "http_send_receive_spans": (True, True, "AMAS_HTTP_SEND_RECEIVE_SPANS", "true", True),
-    "instrumentations": (["redis"], ("redis",), "AMAS_INSTRUMENTATIONS", "httpx,asyncpg", ("httpx", "asyncpg")),
-}  # fmt: skip
+    "instrumentations": (
+        ["redis"],
+        ("redis",),
+        "AMAS_INSTRUMENTATIONS",
+        "httpx,asyncpg",
+        ("httpx", "asyncpg"),
+    ),
+}
 
 
 def test_every_setting_has_a_case():
@@ -62,7 +78,9 @@ def test_keyword_beats_env(name):
 
 
 def test_keyword_wins_even_over_a_bad_env_value():
-    assert resolve_settings({"sampling_ratio": 0.5}, env={"AMAS_SAMPLING_RATIO": "lots"}).sampling_ratio == 0.5
+    assert (
+        resolve_settings({"sampling_ratio": 0.5}, env={"AMAS_SAMPLING_RATIO": "lots"}).sampling_ratio == 0.5
+    )
 
 
 def test_amas_env_beats_otel_env():
@@ -89,11 +107,22 @@ BAD = [
     ({"sampling_ratio": 2}, {}, ["sampling_ratio", "0 to 1", "2"]),
     ({"sampling_ratio": "half"}, {}, ["sampling_ratio", "0 to 1", "'half'"]),
     ({"sampling_ratio": True}, {}, ["sampling_ratio", "0 to 1"]),
-    ({}, {"OTEL_TRACES_SAMPLER_ARG": "1.5", "OTEL_TRACES_SAMPLER": "traceidratio"},
-     ["OTEL_TRACES_SAMPLER_ARG", "sampling_ratio", "'1.5'"]),
-    ({}, {"OTEL_TRACES_SAMPLER": "jaeger_remote"}, ["OTEL_TRACES_SAMPLER", "parentbased_traceidratio", "jaeger_remote"]),
+    (
+        {},
+        {"OTEL_TRACES_SAMPLER_ARG": "1.5", "OTEL_TRACES_SAMPLER": "traceidratio"},
+        ["OTEL_TRACES_SAMPLER_ARG", "sampling_ratio", "'1.5'"],
+    ),
+    (
+        {},
+        {"OTEL_TRACES_SAMPLER": "jaeger_remote"},
+        ["OTEL_TRACES_SAMPLER", "parentbased_traceidratio", "jaeger_remote"],
+    ),
     ({"otlp_endpoint": "collector:4317"}, {}, ["otlp_endpoint", "http://", "'collector:4317'"]),
-    ({}, {"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"}, ["OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint", "http://"]),
+    (
+        {},
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"},
+        ["OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint", "http://"],
+    ),
     ({"otlp_protocol": "http/json"}, {}, ["otlp_protocol", "grpc or http/protobuf", "'http/json'"]),
     ({"log_level": "LOUD"}, {}, ["log_level", "DEBUG", "'LOUD'"]),
     ({"json_logs": "maybe"}, {}, ["json_logs", "true or false", "'maybe'"]),
@@ -107,7 +136,7 @@ BAD = [
     ({}, {"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, ["OTEL_RESOURCE_ATTRIBUTES", "key1=value1"]),
     ({"instrumentations": ["kafka"]}, {}, ["instrumentations", "asyncpg, redis, httpx", "kafka"]),
     ({"colour": "blue"}, {}, ["Unknown setting", "colour", "service_name"]),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("kwargs", "env", "words"), BAD)
@@ -143,5 +172,5 @@ def test_configure_leaves_nothing_half_configured_after_an_error():
 
 
 def test_configure_rejects_an_app_that_is_not_fastapi():
-    with pytest.raises(ConfigError, match="Invalid app: expected a fastapi.FastAPI instance"):
+    with pytest.raises(ConfigError, match=r"Invalid app: expected a fastapi\.FastAPI instance"):
         amas_telemetry.configure(object())

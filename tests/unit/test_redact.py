@@ -42,7 +42,13 @@ def test_no_secret_shape_survives_the_scrubber(text, secret):
 
 @pytest.mark.parametrize(
     "text",
-    ["GET /tasks/42 200", "tokens used: 1200", "gen_ai.token.type=input", "skill-based routing", "password reset page"],
+    [
+        "GET /tasks/42 200",
+        "tokens used: 1200",
+        "gen_ai.token.type=input",
+        "skill-based routing",
+        "password reset page",
+    ],
 )
 def test_ordinary_text_is_left_alone(text):
     assert Scrubber().text(text) == text
@@ -59,7 +65,11 @@ def test_secret_header_attributes_are_replaced_whole():
     scrubbed = Scrubber().attributes(
         {"http.request.header.authorization": "opaque-value", "http.request.header.cookie": ["a=b"], "n": 3}
     )
-    assert scrubbed == {"http.request.header.authorization": REDACTED, "http.request.header.cookie": [REDACTED], "n": 3}
+    assert scrubbed == {
+        "http.request.header.authorization": REDACTED,
+        "http.request.header.cookie": [REDACTED],
+        "n": 3,
+    }
 
 
 def test_exported_spans_carry_no_secret():
@@ -73,7 +83,9 @@ def test_exported_spans_carry_no_secret():
             span.add_event("retry", {"url": "https://u:hunter2@api/"})
         with pytest.raises(ValueError), tracer.start_as_current_span("fail"):
             raise ValueError("rejected key sk-abcdefghijklmnopqrstuv")
-        exported = repr([(s.attributes, [(e.name, e.attributes) for e in s.events], s.status) for s in cap.spans()])
+        exported = repr(
+            [(s.attributes, [(e.name, e.attributes) for e in s.events], s.status) for s in cap.spans()]
+        )
         for _, secret in [*SECRETS, ("", "hunter2"), ("", "sk-abcdefghijklmnopqrstuv")]:
             assert secret not in exported
     finally:
@@ -96,7 +108,11 @@ def test_logs_carry_no_secret(capsys):
     cap = capture(json_logs=True)
     try:
         log = logging.getLogger("amas.test")
-        log.warning("connecting to %s", "postgresql://amas:pg-Pa55w0rd@db/amas", extra={"api_key": "sk-abcdefghijklmnopqrst"})
+        log.warning(
+            "connecting to %s",
+            "postgresql://amas:pg-Pa55w0rd@db/amas",
+            extra={"api_key": "sk-abcdefghijklmnopqrst"},
+        )
         try:
             raise RuntimeError("token=tok-1234567")
         except RuntimeError:

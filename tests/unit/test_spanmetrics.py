@@ -21,7 +21,9 @@ def cap():
 def _server_span(tracer, route="/tasks/{task_id}", status=200, method="GET", legacy=False):
     method_key = sc.LEGACY_HTTP_METHOD if legacy else sc.HTTP_REQUEST_METHOD
     status_key = sc.LEGACY_HTTP_STATUS_CODE if legacy else sc.HTTP_RESPONSE_STATUS_CODE
-    with tracer.start_as_current_span(f"{method} {route}", kind=SpanKind.SERVER, attributes={method_key: method}) as span:
+    with tracer.start_as_current_span(
+        f"{method} {route}", kind=SpanKind.SERVER, attributes={method_key: method}
+    ) as span:
         span.set_attribute(sc.HTTP_ROUTE, route)
         span.set_attribute(status_key, status)
         if status >= 500:
@@ -60,13 +62,17 @@ class TestHttpRule:
 
     def test_active_requests_go_up_and_down(self, cap):
         tracer = cap.telemetry.tracer("t")
-        with tracer.start_as_current_span("GET /", kind=SpanKind.SERVER, attributes={sc.HTTP_REQUEST_METHOD: "GET"}):
+        with tracer.start_as_current_span(
+            "GET /", kind=SpanKind.SERVER, attributes={sc.HTTP_REQUEST_METHOD: "GET"}
+        ):
             assert cap.point(sc.HTTP_SERVER_ACTIVE_REQUESTS).value == 1
         assert cap.point(sc.HTTP_SERVER_ACTIVE_REQUESTS).value == 0
 
     def test_client_and_internal_spans_are_not_requests(self, cap):
         tracer = cap.telemetry.tracer("t")
-        with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes={sc.HTTP_REQUEST_METHOD: "GET"}):
+        with tracer.start_as_current_span(
+            "GET", kind=SpanKind.CLIENT, attributes={sc.HTTP_REQUEST_METHOD: "GET"}
+        ):
             pass
         with tracer.start_as_current_span("work"):
             pass
@@ -76,16 +82,25 @@ class TestHttpRule:
 class TestDbAndCacheRules:
     def test_stable_db_attributes(self, cap):
         tracer = cap.telemetry.tracer("t")
-        attrs = {sc.DB_SYSTEM_NAME: "postgresql", sc.DB_OPERATION_NAME: "SELECT", sc.DB_COLLECTION_NAME: "tasks"}
+        attrs = {
+            sc.DB_SYSTEM_NAME: "postgresql",
+            sc.DB_OPERATION_NAME: "SELECT",
+            sc.DB_COLLECTION_NAME: "tasks",
+        }
         with tracer.start_as_current_span("SELECT tasks", kind=SpanKind.CLIENT, attributes=attrs):
             pass
         assert dict(cap.point(sc.DB_CLIENT_OPERATION_DURATION).attributes) == {
-            "db.system.name": "postgresql", "db.operation.name": "SELECT", "db.collection.name": "tasks",
-        }  # fmt: skip
+            "db.system.name": "postgresql",
+            "db.operation.name": "SELECT",
+            "db.collection.name": "tasks",
+        }
 
     def test_operation_and_table_parsed_from_legacy_statement(self, cap):
         tracer = cap.telemetry.tracer("t")
-        attrs = {sc.LEGACY_DB_SYSTEM: "postgresql", sc.LEGACY_DB_STATEMENT: 'insert into "tasks" (id) values ($1)'}
+        attrs = {
+            sc.LEGACY_DB_SYSTEM: "postgresql",
+            sc.LEGACY_DB_STATEMENT: 'insert into "tasks" (id) values ($1)',
+        }
         with tracer.start_as_current_span("INSERT", kind=SpanKind.CLIENT, attributes=attrs):
             pass
         point = cap.point(sc.DB_CLIENT_OPERATION_DURATION)
@@ -94,8 +109,11 @@ class TestDbAndCacheRules:
 
     def test_failed_query_has_error_type(self, cap):
         tracer = cap.telemetry.tracer("t")
-        with pytest.raises(TimeoutError), tracer.start_as_current_span(
-            "SELECT", kind=SpanKind.CLIENT, attributes={sc.DB_SYSTEM_NAME: "postgresql"}
+        with (
+            pytest.raises(TimeoutError),
+            tracer.start_as_current_span(
+                "SELECT", kind=SpanKind.CLIENT, attributes={sc.DB_SYSTEM_NAME: "postgresql"}
+            ),
         ):
             raise TimeoutError("slow")
         assert cap.point(sc.DB_CLIENT_OPERATION_DURATION).attributes["error.type"] == "TimeoutError"
@@ -103,10 +121,13 @@ class TestDbAndCacheRules:
     def test_cache_hits_misses_and_errors(self, cap):
         tracer = cap.telemetry.tracer("t")
         for result in ("hit", "hit", "miss"):
-            with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT,
-                                              attributes={sc.LEGACY_DB_SYSTEM: "redis"}) as span:  # fmt: skip
+            with tracer.start_as_current_span(
+                "GET", kind=SpanKind.CLIENT, attributes={sc.LEGACY_DB_SYSTEM: "redis"}
+            ) as span:
                 span.set_attribute(sc.AMAS_CACHE_RESULT, result)
-        with tracer.start_as_current_span("SET", kind=SpanKind.CLIENT, attributes={sc.LEGACY_DB_SYSTEM: "redis"}) as s:
+        with tracer.start_as_current_span(
+            "SET", kind=SpanKind.CLIENT, attributes={sc.LEGACY_DB_SYSTEM: "redis"}
+        ) as s:
             s.set_status(Status(StatusCode.ERROR))
         assert cap.counter_total(sc.AMAS_CACHE_OPERATIONS, amas__cache__result="hit") == 2
         assert cap.counter_total(sc.AMAS_CACHE_OPERATIONS, amas__cache__result="miss") == 1
@@ -116,7 +137,9 @@ class TestDbAndCacheRules:
 
     def test_postgres_is_not_a_cache(self, cap):
         tracer = cap.telemetry.tracer("t")
-        with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes={sc.DB_SYSTEM_NAME: "postgresql"}):
+        with tracer.start_as_current_span(
+            "SELECT", kind=SpanKind.CLIENT, attributes={sc.DB_SYSTEM_NAME: "postgresql"}
+        ):
             pass
         assert cap.points(sc.AMAS_CACHE_OPERATIONS) == []
 
@@ -126,13 +149,16 @@ class TestGenAiAndDomainRules:
         with amas_telemetry.genai_span("openai", "gpt-4o") as span:
             amas_telemetry.record_genai_usage(span, input_tokens=120, output_tokens=30, cost_usd=0.0042)
         labels = {"gen_ai__provider__name": "openai", "gen_ai__request__model": "gpt-4o"}
-        assert cap.histogram_count(sc.GEN_AI_CLIENT_OPERATION_DURATION, gen_ai__operation__name="chat", **labels) == 1
+        assert (
+            cap.histogram_count(sc.GEN_AI_CLIENT_OPERATION_DURATION, gen_ai__operation__name="chat", **labels)
+            == 1
+        )
         assert cap.point(sc.GEN_AI_CLIENT_TOKEN_USAGE, gen_ai__token__type="input").sum == 120
         assert cap.point(sc.GEN_AI_CLIENT_TOKEN_USAGE, gen_ai__token__type="output").sum == 30
         assert cap.counter_total(sc.AMAS_AI_COST, **labels) == pytest.approx(0.0042)
-        assert tuple(cap.point(sc.GEN_AI_CLIENT_TOKEN_USAGE, gen_ai__token__type="input").explicit_bounds) == (
-            sc.GEN_AI_TOKEN_BUCKETS
-        )
+        assert tuple(
+            cap.point(sc.GEN_AI_CLIENT_TOKEN_USAGE, gen_ai__token__type="input").explicit_bounds
+        ) == (sc.GEN_AI_TOKEN_BUCKETS)
 
     def test_failed_genai_call(self, cap):
         with pytest.raises(ConnectionError), amas_telemetry.genai_span("anthropic", "claude"):
@@ -147,7 +173,10 @@ class TestGenAiAndDomainRules:
             pass
         point = cap.point(sc.AMAS_AI_FALLBACKS)
         assert point.value == 1
-        assert dict(point.attributes) == {"amas.ai.fallback_from": "openai", "gen_ai.provider.name": "anthropic"}
+        assert dict(point.attributes) == {
+            "amas.ai.fallback_from": "openai",
+            "gen_ai.provider.name": "anthropic",
+        }
 
     def test_task_with_quality_and_failure(self, cap):
         with amas_telemetry.task_span("research", task_id="t-1") as span:
@@ -161,14 +190,16 @@ class TestGenAiAndDomainRules:
         assert cap.point(sc.AMAS_TASK_QUALITY).sum == pytest.approx(0.8)
 
     def test_quality_must_be_a_fraction(self, cap):
-        with amas_telemetry.task_span("x") as span, pytest.raises(ValueError, match="0..1"):
+        with amas_telemetry.task_span("x") as span, pytest.raises(ValueError, match=r"0\.\.1"):
             amas_telemetry.record_quality(span, 7)
 
     def test_agent_sums_its_genai_calls(self, cap):
         with amas_telemetry.agent_span("researcher"):
             for tokens in (100, 50):
                 with amas_telemetry.genai_span("openai", "gpt-4o") as span:
-                    amas_telemetry.record_genai_usage(span, input_tokens=tokens, output_tokens=10, cost_usd=0.01)
+                    amas_telemetry.record_genai_usage(
+                        span, input_tokens=tokens, output_tokens=10, cost_usd=0.01
+                    )
         assert cap.histogram_count(sc.AMAS_AGENT_DURATION, amas__agent__name="researcher") == 1
         assert cap.counter_total(sc.AMAS_AGENT_TOKEN_USAGE, gen_ai__token__type="input") == 150
         assert cap.counter_total(sc.AMAS_AGENT_TOKEN_USAGE, gen_ai__token__type="output") == 20
@@ -196,9 +227,12 @@ class TestSampling:
             exported = len(cap.spans())
             assert exported < 40  # ~4 expected at 1 %
             prometheus = cap.telemetry.render_metrics().decode()
-            assert 'http_server_request_duration_seconds_count{' in prometheus
-            line = next(line for line in prometheus.splitlines()
-                        if line.startswith("http_server_request_duration_seconds_count"))  # fmt: skip
+            assert "http_server_request_duration_seconds_count{" in prometheus
+            line = next(
+                line
+                for line in prometheus.splitlines()
+                if line.startswith("http_server_request_duration_seconds_count")
+            )
             assert line.endswith(" 400.0")
         finally:
             cap.shutdown()
@@ -281,7 +315,9 @@ class TestRobustness:
         def explode(span, attrs):
             raise KeyError("bug")
 
-        rule = MetricRule(lambda s, a: True, "x", InstrumentKind.COUNTER, "1", "x", (("k", explode),), lambda s, a: 1)
+        rule = MetricRule(
+            lambda s, a: True, "x", InstrumentKind.COUNTER, "1", "x", (("k", explode),), lambda s, a: 1
+        )
         processor = SpanMetricsProcessor(MeterProvider().get_meter("t"), [rule])
         from opentelemetry.sdk.trace import TracerProvider
 
