@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for amas-telemetry: Debian packages, the Python venv, the Go binaries.
+# Idempotent: what is already there is kept. Safe to run again after a pull.
+#
+#   bash scripts/setup.sh            # everything (Go binaries take ~6 min on 2 cores the first time)
+#   bash scripts/setup.sh --no-go    # only what the demo needs (PostgreSQL, Redis, Python)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+with_go=1
+[ "${1:-}" = "--no-go" ] && with_go=0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+missing=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  # The packages' own services are not used: tests and the demo start private servers.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $SUDO systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
+  $SUDO service redis-server stop >/dev/null 2>&1 || true
+  $SUDO service postgresql stop >/dev/null 2>&1 || true
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  step "creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+step "installing the Python package (editable, with dev extras)"
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+if [ "$with_go" = 1 ]; then
+  step "building the Go binaries of the native stack (cached in \$HOME/.cache/amas-telemetry)"
+  bash scripts/build_binaries.sh
+fi
+step "setup done"
