@@ -1,0 +1,76 @@
+"""Agents: each builds its prompt from the task and earlier results, then asks a provider."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from amas_service.db import TaskRecord
+from amas_service.providers import Completion, ProviderClient
+from amas_telemetry import agent_span
+
+__all__ = ["AGENTS", "Agent", "AgentResult"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    agent: str
+    completion: Completion
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    instructions: str
+    max_tokens: int = 256
+
+    def prompt(self, task: TaskRecord, inputs: Sequence[AgentResult]) -> list[dict[str, str]]:
+        context = "\n\n".join(f"[{r.agent}]\n{r.completion.content}" for r in inputs)
+        user = f"Task ({task.type}): {task.prompt}"
+        if context:
+            user += f"\n\nWork so far:\n{context}"
+        return [{"role": "system", "content": self.instructions}, {"role": "user", "content": user}]
+
+    async def run(
+        self, providers: ProviderClient, task: TaskRecord, inputs: Sequence[AgentResult]
+    ) -> AgentResult:
+        with agent_span(self.name, agent_id=f"{self.name}:{task.id}"):
+            completion = await providers.chat(self.prompt(task, inputs), max_tokens=self.max_tokens)
+            _log.info(
+                "agent %s answered via %s/%s: %d input and %d output tokens",
+                self.name,
+                completion.provider,
+                completion.model,
+                completion.input_tokens,
+                completion.output_tokens,
+            )
+            return AgentResult(self.name, completion)
+
+
+_SCORE = re.compile(r"\bscore[:=\s]+([01](?:\.\d+)?)", re.IGNORECASE)
+
+
+def review_score(result: AgentResult) -> float:
+    """The reviewer's score (0..1) in its answer; 0.5 if it gave none."""
+    match = _SCORE.search(result.completion.content)
+    return min(1.0, max(0.0, float(match.group(1)))) if match else 0.5
+
+
+AGENTS: Mapping[str, Agent] = {
+    agent.name: agent
+    for agent in (
+        Agent("planner", "Break the task into at most five concrete steps."),
+        Agent("researcher", "Collect the facts the plan needs; cite sources.", 384),
+        Agent("analyst", "Analyse the facts: trade-offs, risks, numbers.", 384),
+        Agent("security_reviewer", "Review the change for security problems.", 320),
+        Agent("style_reviewer", "Review the change for readability and style.", 256),
+        Agent("test_reviewer", "Review the change's tests and missing cases.", 256),
+        Agent("summarizer", "Summarize the input faithfully and briefly.", 320),
+        Agent("writer", "Write the final answer from the work so far.", 512),
+        Agent("reviewer", "Rate the final answer: reply with 'score: <0..1>' and one sentence.", 64),
+    )
+}
