@@ -180,6 +180,10 @@ AMAS_INTEGRATION_TRIGGERS: Final = "amas.integration.triggers"
 AMAS_USER_LOGINS: Final = "amas.user.logins"
 """Counter, {login}. Prometheus: ``amas_user_logins_total``."""
 
+AMAS_TELEMETRY_SPAN_METRICS_RECORDED: Final = "amas.telemetry.span_metrics.recorded"
+"""Counter, {measurement}: measurements derived from spans so far (self-observability).
+Prometheus: ``amas_telemetry_span_metrics_recorded_total``."""
+
 # --- State gauges, read at collection time from callbacks the app registers ----------------
 AMAS_TASK_QUEUE_DEPTH: Final = "amas.task.queue.depth"
 """Gauge, {task}, by amas.task.priority. Prometheus: ``amas_task_queue_depth``."""
