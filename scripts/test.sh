@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Run every test: unit, integration (real PostgreSQL + Redis), rules/dashboards/compose checks,
-# and end-to-end (real Collector, Prometheus, Jaeger, VictoriaLogs). Extra args go to pytest.
+# and end-to-end (real Collector, Prometheus, Jaeger, VictoriaLogs). Sets the machine up first
+# (scripts/setup.sh: idempotent, seconds when all is there). Extra args go to pytest.
 #
 #   bash scripts/test.sh                 # all
 #   bash scripts/test.sh tests/unit -x   # a part
+#   AMAS_SKIP_SETUP=1 bash scripts/test.sh ...   # skip the setup check
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-[ -x .venv/bin/python ] || { echo "no .venv: run 'bash scripts/setup.sh' first" >&2; exit 2; }
+[ "${AMAS_SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"
