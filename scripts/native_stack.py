@@ -647,7 +647,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", default="run/stack", help="data, logs and state (default ./run/stack)")
     parser.add_argument("--random-ports", action="store_true", help="pick free ports instead of the defaults")
     parser.add_argument(
-        "--without", action="append", default=[], choices=ALL_COMPONENTS, help="leave a component out (repeatable)"
+        "--without",
+        action="append",
+        default=[],
+        choices=ALL_COMPONENTS,
+        help="leave a component out (repeatable)",
     )
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for health (up)")
     args = parser.parse_args(argv)

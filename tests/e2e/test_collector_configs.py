@@ -25,7 +25,9 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AMAS_", "OTEL_"))}
 
 
-def _validate(binary: Path, config: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _validate(
+    binary: Path, config: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(binary), "validate", "--config", str(config)],
         env=env if env is not None else _clean_env(),

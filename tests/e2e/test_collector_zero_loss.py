@@ -59,7 +59,9 @@ def _kv(key: str, value: str | int) -> common_pb2.KeyValue:
 
 
 def _resource(run_id: str) -> resource_pb2.Resource:
-    return resource_pb2.Resource(attributes=[_kv("service.name", f"zero-loss-{run_id}"), _kv("amas.test.run", run_id)])
+    return resource_pb2.Resource(
+        attributes=[_kv("service.name", f"zero-loss-{run_id}"), _kv("amas.test.run", run_id)]
+    )
 
 
 @dataclass
@@ -91,7 +93,9 @@ def make_trace(run_id: str, seq: int) -> TraceBatch:
         root_id = root_id or span_id
     req = trace_service_pb2.ExportTraceServiceRequest(
         resource_spans=[
-            trace_pb2.ResourceSpans(resource=_resource(run_id), scope_spans=[trace_pb2.ScopeSpans(spans=spans)])
+            trace_pb2.ResourceSpans(
+                resource=_resource(run_id), scope_spans=[trace_pb2.ScopeSpans(spans=spans)]
+            )
         ]
     )
     return TraceBatch(trace_id.hex(), frozenset(s.span_id.hex() for s in spans), req.SerializeToString())
@@ -118,7 +122,11 @@ def make_logs(run_id: str, seq: int) -> LogBatch:
         for log_id in ids
     ]
     req = logs_service_pb2.ExportLogsServiceRequest(
-        resource_logs=[logs_pb2.ResourceLogs(resource=_resource(run_id), scope_logs=[logs_pb2.ScopeLogs(log_records=records)])]
+        resource_logs=[
+            logs_pb2.ResourceLogs(
+                resource=_resource(run_id), scope_logs=[logs_pb2.ScopeLogs(log_records=records)]
+            )
+        ]
     )
     return LogBatch(frozenset(ids), req.SerializeToString())
 
@@ -213,7 +221,9 @@ class Sender(threading.Thread):
     def wait_progress(self, fraction: float, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while self.done_requests < fraction * self.total:
-            assert self.is_alive() or self.done_requests >= fraction * self.total, f"sender stopped: {self.error}"
+            assert self.is_alive() or self.done_requests >= fraction * self.total, (
+                f"sender stopped: {self.error}"
+            )
             assert time.monotonic() < deadline, f"sender too slow: {self.done_requests}/{self.total}"
             time.sleep(0.02)
 
@@ -241,7 +251,9 @@ def jaeger_spans_of(stack: NativeStack, trace_id: str) -> set[str]:
 
 def victorialogs_ids(stack: NativeStack, run_id: str) -> set[str]:
     query = f'amas.test.run:="{run_id}" | fields amas.test.id'
-    url = f"{stack.victorialogs_url}/select/logsql/query?" + urllib.parse.urlencode({"query": query, "limit": "10000000"})
+    url = f"{stack.victorialogs_url}/select/logsql/query?" + urllib.parse.urlencode(
+        {"query": query, "limit": "10000000"}
+    )
     with urllib.request.urlopen(url, timeout=30) as resp:
         lines = resp.read().decode().splitlines()
     return {json.loads(ln)["amas.test.id"] for ln in lines if ln.strip()}
@@ -276,7 +288,9 @@ def wait_until_found(
 def collector_queue_sizes(stack: NativeStack) -> dict[str, float]:
     """otelcol_exporter_queue_size per exporter, from the Collector's own metrics."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.collector_metrics}/metrics", timeout=5) as r:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{stack.ports.collector_metrics}/metrics", timeout=5
+        ) as r:
             text = r.read().decode()
     except OSError:
         return {}
@@ -289,7 +303,10 @@ def collector_queue_sizes(stack: NativeStack) -> dict[str, float]:
 def _report(title: str, rows: Iterable[tuple[str, int, int, int]], extra: str = "") -> None:
     print(f"\n[{title}]")
     for signal_name, sent, acked, found in rows:
-        print(f"  {signal_name:<5} sent {sent:6d}   acked {acked:6d}   found {found:6d}   not acked {sent - acked:5d}")
+        print(
+            f"  {signal_name:<5} sent {sent:6d}   acked {acked:6d}   found {found:6d}"
+            f"   not acked {sent - acked:5d}"
+        )
     if extra:
         print(f"  {extra}")
 
@@ -298,7 +315,9 @@ def _report(title: str, rows: Iterable[tuple[str, int, int, int]], extra: str = 
 # tests
 
 
-def test_kill_9_of_the_collector_loses_no_acknowledged_item(stack_factory: Callable[..., NativeStack]) -> None:
+def test_kill_9_of_the_collector_loses_no_acknowledged_item(
+    stack_factory: Callable[..., NativeStack],
+) -> None:
     t0 = time.monotonic()
     stack = stack_factory()
     run_id = uuid.uuid4().hex[:12]
@@ -338,19 +357,27 @@ def test_kill_9_of_the_collector_loses_no_acknowledged_item(stack_factory: Calla
             ("spans", tally.spans_sent, tally.spans_acked, spans_found),
             ("logs", tally.logs_sent, len(tally.acked_logs), logs_found),
         ],
-        f"killed after request {killed_at}/{requests}, restarted at {restarted_at}; acked while the stores were down (still queued at the "
-        f"kill): {tally.acked_in_window['spans']} spans, {tally.acked_in_window['logs']} logs; queue sizes at the "
-        f"kill: {queued}; total {time.monotonic() - t0:.1f} s",
+        f"killed after request {killed_at}/{requests}, restarted at {restarted_at}; "
+        f"acked while the stores were down (still queued at the kill): "
+        f"{tally.acked_in_window['spans']} spans, {tally.acked_in_window['logs']} logs; "
+        f"queue sizes at the kill: {queued}; total {time.monotonic() - t0:.1f} s",
     )
     # the crash really hit acknowledged, not yet exported data, and traffic went on afterwards
     assert tally.acked_in_window["spans"] > 0 and tally.acked_in_window["logs"] > 0
     assert tally.spans_acked > spans_acked_before_restart, "nothing was acknowledged after the restart"
-    assert not missing_traces, f"{len(missing_traces)} acknowledged traces missing in Jaeger, e.g. {next(iter(missing_traces))}"
-    assert not missing_logs, f"{len(missing_logs)} acknowledged log records missing in VictoriaLogs, e.g. {sorted(missing_logs)[:5]}"
+    assert not missing_traces, (
+        f"{len(missing_traces)} acknowledged traces missing in Jaeger, e.g. {next(iter(missing_traces))}"
+    )
+    assert not missing_logs, (
+        f"{len(missing_logs)} acknowledged log records missing in VictoriaLogs, "
+        f"e.g. {sorted(missing_logs)[:5]}"
+    )
     assert spans_found == tally.spans_acked and logs_found == len(tally.acked_logs)
 
 
-def test_trace_store_outage_of_30s_loses_no_acknowledged_span(stack_factory: Callable[..., NativeStack]) -> None:
+def test_trace_store_outage_of_30s_loses_no_acknowledged_span(
+    stack_factory: Callable[..., NativeStack],
+) -> None:
     t0 = time.monotonic()
     stack = stack_factory()
     run_id = uuid.uuid4().hex[:12]
@@ -382,5 +409,7 @@ def test_trace_store_outage_of_30s_loses_no_acknowledged_span(stack_factory: Cal
         f"queue sizes at the end of the outage: {queued}; total {time.monotonic() - t0:.1f} s",
     )
     assert tally.acked_in_window["spans"] > 0, "the Collector did not keep accepting during the outage"
-    assert not missing_traces, f"{len(missing_traces)} acknowledged traces missing in Jaeger, e.g. {next(iter(missing_traces))}"
+    assert not missing_traces, (
+        f"{len(missing_traces)} acknowledged traces missing in Jaeger, e.g. {next(iter(missing_traces))}"
+    )
     assert spans_found == tally.spans_acked
