@@ -143,7 +143,7 @@ def test_every_alert_fires_in_a_test_and_stays_silent_in_another():
         if not any(severity in sev for _, sev in mine):
             missing.append(f"{name} ({severity}): no case where it fires")
         if not any(severity not in sev and t > hold for t, sev in mine):
-            missing.append(f"{name} ({severity}): no silent case evaluated after its `for: {rule.get('for')}`")
+            missing.append(f"{name} ({severity}): no silent case evaluated after `for: {rule.get('for')}`")
     assert not missing, "\n".join(missing)
 
 
@@ -198,9 +198,11 @@ def test_tiers_under_one_name_share_component_so_inhibition_applies():
 def test_prometheus_config_matches_the_stack():
     config = yaml.safe_load((RULES / "prometheus.yml").read_text())
     assert config["rule_files"] == ["recording.yml", "alerts.yml"]
-    assert {"service.version", "deployment.environment.name"} <= set(config["otlp"]["promote_resource_attributes"])
+    promoted = set(config["otlp"]["promote_resource_attributes"])
+    assert {"service.version", "deployment.environment.name"} <= promoted
     assert config["storage"]["exemplars"]["max_exemplars"] > 0
-    targets = [t for am in config["alerting"]["alertmanagers"] for sc in am["static_configs"] for t in sc["targets"]]
+    alertmanagers = config["alerting"]["alertmanagers"]
+    targets = [t for am in alertmanagers for static in am["static_configs"] for t in static["targets"]]
     # natively and in compose (Alertmanager shares Prometheus's network namespace)
     assert targets == ["127.0.0.1:9093"]
     assert not config.get("scrape_configs"), "metrics arrive by OTLP only; nothing scrapes the app"
