@@ -275,7 +275,7 @@ SETTINGS: tuple[Setting, ...] = (
         10.0,
         _parse_seconds,
         ("AMAS_METRIC_EXPORT_INTERVAL",),
-        "seconds between OTLP metric exports (OTEL_METRIC_EXPORT_INTERVAL is read in ms)",
+        "seconds between OTLP metric exports; OTEL_METRIC_EXPORT_INTERVAL is read in ms",
         env_reader=lambda env: (
             ("OTEL_METRIC_EXPORT_INTERVAL", _ms_to_seconds(env["OTEL_METRIC_EXPORT_INTERVAL"]))
             if "OTEL_METRIC_EXPORT_INTERVAL" in env
