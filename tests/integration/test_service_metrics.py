@@ -1,0 +1,131 @@
+"""Metrics derived from the service's spans: counts, token sums, cost, cache results, state gauges."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from amas_service.orchestrator import PLANS
+from amas_service.pricing import PRICES
+from amas_telemetry import semconv as sc
+
+
+def _samples(text: str, name: str) -> dict[frozenset, float]:
+    """Prometheus samples of one name: labels (without otel_scope_*) → value."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                labels = frozenset((k, v) for k, v in sample.labels.items() if not k.startswith("otel_scope"))
+                found[labels] = sample.value
+    return found
+
+
+async def test_counts_tokens_and_cost_match_the_providers(start_service, providers):
+    service = await start_service(workers=3)
+    mix = ["research"] * 3 + ["summarize"] * 2 + ["code_review"]
+    ids = await asyncio.gather(*(service.submit(t) for t in mix))
+    rows = await service.wait_done(list(ids))
+    assert {r["status"] for r in rows} == {"completed"}
+
+    # tasks, by type, none failed
+    for task_type, n in Counter(mix).items():
+        assert service.count(sc.AMAS_TASK_DURATION, {sc.AMAS_TASK_TYPE: task_type}) == n
+        assert service.count(sc.AMAS_TASK_QUALITY, {sc.AMAS_TASK_TYPE: task_type}) == n
+    assert not [p for p in service.points(sc.AMAS_TASK_DURATION) if sc.ERROR_TYPE in p.attributes]
+
+    # agents: one run per agent of each plan
+    runs = Counter(agent for t in mix for step in PLANS[t] for agent in step.agents)
+    for agent, n in runs.items():
+        assert service.count(sc.AMAS_AGENT_DURATION, {sc.AMAS_AGENT_NAME: agent}) == n, agent
+
+    # GenAI calls and tokens == what the providers served and reported
+    stats = {name: p.stats() for name, p in providers.items()}
+    served = sum(s["ok"] for s in stats.values())
+    assert served == sum(runs.values()) == service.count(sc.GEN_AI_CLIENT_OPERATION_DURATION)
+    prompt_tokens = sum(s["prompt_tokens"] for s in stats.values())
+    completion_tokens = sum(s["completion_tokens"] for s in stats.values())
+    assert prompt_tokens > 0 and completion_tokens > 0
+    usage = sc.GEN_AI_CLIENT_TOKEN_USAGE
+    assert service.total(usage, {sc.GEN_AI_TOKEN_TYPE: "input"}) == prompt_tokens
+    assert service.total(usage, {sc.GEN_AI_TOKEN_TYPE: "output"}) == completion_tokens
+    assert service.count(usage, {sc.GEN_AI_TOKEN_TYPE: "input"}) == served
+    assert service.total(sc.AMAS_AGENT_TOKEN_USAGE, {sc.GEN_AI_TOKEN_TYPE: "input"}) == prompt_tokens
+    assert service.total(sc.AMAS_AGENT_TOKEN_USAGE, {sc.GEN_AI_TOKEN_TYPE: "output"}) == completion_tokens
+
+    # cost: the price table applied to the reported usage, equal on GenAI spans, agents and rows
+    price_in, price_out = PRICES["gpt-4o-mini"]
+    expected_cost = (prompt_tokens * price_in + completion_tokens * price_out) / 1e6
+    assert service.total(sc.AMAS_AI_COST, {sc.GEN_AI_PROVIDER_NAME: "openai"}) == pytest.approx(expected_cost)
+    assert service.total(sc.AMAS_AGENT_COST) == pytest.approx(expected_cost)
+    assert sum(r["cost_usd"] for r in rows) == pytest.approx(expected_cost)
+
+    # HTTP: six accepted submissions; /metrics and /health are not counted
+    await service.client.get("/health")
+    text = await service.metrics_text()
+    accepted = {sc.HTTP_REQUEST_METHOD: "POST", sc.HTTP_ROUTE: "/tasks", sc.HTTP_RESPONSE_STATUS_CODE: 202}
+    assert service.count(sc.HTTP_SERVER_REQUEST_DURATION, accepted) == 6
+    assert service.count(sc.HTTP_SERVER_REQUEST_DURATION) == 6
+    assert "/metrics" not in text and "/health" not in text
+
+    # the same numbers reach Prometheus
+    counts = _samples(text, "amas_task_duration_seconds_count")
+    assert counts[frozenset({("amas_task_type", "research")})] == 3
+    tokens = _samples(text, "gen_ai_client_token_usage_sum")
+    assert sum(v for k, v in tokens.items() if ("gen_ai_token_type", "input") in k) == prompt_tokens
+
+
+async def test_cache_hits_and_misses_are_counted(start_service):
+    service = await start_service()
+    task_id = await service.submit("summarize")
+    await service.wait_done([task_id])
+    for _ in range(3):
+        assert (await service.client.get(f"/tasks/{task_id}")).status_code == 200
+    unknown = await service.client.get("/tasks/3f2504e0-4f89-11d3-9a0c-0305e82c3301")
+    assert unknown.status_code == 404
+
+    def cache(result: str) -> float:
+        return service.total(
+            sc.AMAS_CACHE_OPERATIONS, {sc.DB_OPERATION_NAME: "GET", sc.AMAS_CACHE_RESULT: result}
+        )
+
+    assert cache("miss") == 2  # first read of the task, the unknown id
+    assert cache("hit") == 2
+    assert service.total(sc.AMAS_CACHE_OPERATIONS, {sc.DB_OPERATION_NAME: "SET"}) == 1
+    # queue polling and the depth poller are not cache traffic
+    assert not service.points(sc.AMAS_CACHE_OPERATIONS, {sc.DB_OPERATION_NAME: "BLPOP"})
+    assert not service.points(sc.AMAS_CACHE_OPERATIONS, {sc.DB_OPERATION_NAME: "LLEN"})
+
+
+async def test_state_gauges(start_service):
+    service = await start_service(workers=0, db_pool_max=7)  # nothing takes tasks: they stay queued
+    for priority, n in (("high", 2), ("low", 3)):
+        for _ in range(n):
+            await service.submit("research", priority=priority, user_id=f"user-{priority}")
+    login = await service.client.post("/login", json={"username": "bob", "password": "wrong"})
+    assert login.status_code == 401
+    await asyncio.sleep(1.3)  # the depth poller reads Redis once a second
+
+    text = await service.metrics_text()
+    depth = _samples(text, "amas_task_queue_depth")
+    assert depth == {
+        frozenset({("amas_task_priority", "high")}): 2,
+        frozenset({("amas_task_priority", "normal")}): 0,
+        frozenset({("amas_task_priority", "low")}): 3,
+    }
+    assert set(_samples(text, "amas_tasks_active").values()) == {0}
+    assert _samples(text, "amas_users_active") == {frozenset(): 2}  # a refused login is not activity
+    assert _samples(text, "amas_ai_breaker_state") == {
+        frozenset({("gen_ai_provider_name", name)}): 0 for name in ("openai", "anthropic", "mistral_ai")
+    }
+    pool = {
+        dict(k)["db_client_connection_state"]: v
+        for k, v in _samples(text, "db_client_connection_count").items()
+    }
+    assert set(pool) == {"idle", "used"} and 1 <= pool["idle"] + pool["used"] <= 7
+    assert _samples(text, "db_client_connection_max") == {
+        frozenset({("db_client_connection_pool_name", "amas-postgresql")}): 7
+    }

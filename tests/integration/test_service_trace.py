@@ -1,0 +1,113 @@
+"""A task submitted over HTTP is one trace: request → task → steps → agents → GenAI calls → HTTP."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+
+from amas_service.orchestrator import PLANS
+from amas_telemetry import semconv as sc
+
+
+def _children(spans: list[ReadableSpan], parent: ReadableSpan) -> list[ReadableSpan]:
+    return [s for s in spans if s.parent is not None and s.parent.span_id == parent.context.span_id]
+
+
+def _db_system(span: ReadableSpan) -> object:
+    attributes = span.attributes or {}
+    return attributes.get(sc.DB_SYSTEM_NAME, attributes.get(sc.LEGACY_DB_SYSTEM))
+
+
+async def test_task_span_tree(start_service):
+    service = await start_service()
+    task_id = await service.submit("research", priority="high")
+    (row,) = await service.wait_done([task_id])
+    assert row["status"] == "completed"
+
+    request = service.server_span("POST /tasks")
+    spans = service.trace_spans(request.context.trace_id)
+    ids = {s.context.span_id for s in spans}
+    assert request.parent is None
+    assert all(s.parent.span_id in ids for s in spans if s is not request), (
+        "a span of the trace lost its parent"
+    )
+
+    # the request stores the row, then queues it
+    request_children = _children(spans, request)
+    insert = [s for s in request_children if _db_system(s) == "postgresql" and s.name == "INSERT"]
+    rpush = [s for s in request_children if _db_system(s) == "redis" and s.name == "RPUSH"]
+    assert len(insert) == 1 and len(rpush) == 1
+    assert insert[0].end_time <= rpush[0].start_time, "queued before it was stored"
+
+    # the worker continues the request's trace through the queue entry
+    (task,) = [s for s in spans if s.name == "task research"]
+    assert task.parent.span_id == request.context.span_id and task.parent.is_remote
+    assert task.attributes[sc.AMAS_OPERATION] == "task"
+    assert task.attributes[sc.AMAS_TASK_TYPE] == "research"
+    assert task.attributes[sc.AMAS_TASK_ID] == task_id
+    assert task.attributes[sc.AMAS_TASK_PRIORITY] == "high"
+    assert task.attributes[sc.AMAS_TASK_QUALITY_SCORE] == row["quality_score"]
+    assert task.status.status_code is not StatusCode.ERROR
+
+    steps = [s for s in _children(spans, task) if s.name.startswith("step ")]
+    assert [s.name for s in sorted(steps, key=lambda s: s.start_time)] == [
+        f"step {p.name}" for p in PLANS["research"]
+    ]
+    assert any(_db_system(s) == "postgresql" and s.name == "UPDATE" for s in _children(spans, task)), (
+        "result not stored"
+    )
+
+    agents_seen = []
+    for step, plan in zip(sorted(steps, key=lambda s: s.start_time), PLANS["research"], strict=True):
+        agents = _children(spans, step)
+        assert sorted(a.name for a in agents) == sorted(f"invoke_agent {n}" for n in plan.agents)
+        for agent in agents:
+            agents_seen.append(agent.attributes[sc.AMAS_AGENT_NAME])
+            assert agent.attributes[sc.AMAS_OPERATION] == "agent"
+            (chat,) = _children(spans, agent)
+            assert chat.name == "chat gpt-4o-mini" and chat.kind is SpanKind.CLIENT
+            assert chat.attributes[sc.GEN_AI_OPERATION_NAME] == "chat"
+            assert chat.attributes[sc.GEN_AI_PROVIDER_NAME] == "openai"
+            assert chat.attributes[sc.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+            assert chat.attributes[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini-2024-07-18"
+            assert chat.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0
+            assert chat.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+            assert chat.attributes[sc.AMAS_AI_COST_USD] > 0
+            assert sc.AMAS_AI_FALLBACK_FROM not in chat.attributes
+            # the agent span sums its GenAI calls
+            for key in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.AMAS_AI_COST_USD):
+                assert agent.attributes[key] == chat.attributes[key]
+            (http,) = _children(spans, chat)
+            assert http.kind is SpanKind.CLIENT
+            assert (
+                http.attributes.get("http.request.method") or http.attributes.get("http.method")
+            ) == "POST"
+            assert (
+                http.attributes.get("http.response.status_code") or http.attributes.get("http.status_code")
+            ) == 200
+    assert sorted(agents_seen) == sorted(n for p in PLANS["research"] for n in p.agents)
+
+    # the parallel step really ran its agents concurrently
+    (gather,) = [s for s in steps if s.name == "step gather"]
+    a, b = _children(spans, gather)
+    assert a.start_time < b.end_time and b.start_time < a.end_time
+
+
+async def test_get_task_reads_cache_then_database(start_service):
+    service = await start_service()
+    task_id = await service.submit("summarize")
+    await service.wait_done([task_id])
+    first = await service.client.get(f"/tasks/{task_id}")
+    second = await service.client.get(f"/tasks/{task_id}")
+    assert first.status_code == second.status_code == 200
+    assert (first.headers["x-cache"], second.headers["x-cache"]) == ("miss", "hit")
+    assert first.json() == second.json()
+    assert first.json()["status"] == "completed"
+
+    miss_trace = service.trace_spans(
+        next(
+            s for s in service.spans() if s.kind is SpanKind.SERVER and s.name == "GET /tasks/{task_id}"
+        ).context.trace_id
+    )
+    names = sorted(s.name for s in miss_trace if s.kind is SpanKind.CLIENT)
+    assert names == ["GET", "SELECT", "SET"], names  # cache miss, the row, cache fill
