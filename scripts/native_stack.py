@@ -171,6 +171,26 @@ class Spec:
     data_dirs: list[Path] = dataclasses.field(default_factory=list)
 
 
+@dataclasses.dataclass(frozen=True)
+class CollectorInstance:
+    """One more Collector process (e.g. an agent or a gateway) next to the main one."""
+
+    config: Path
+    grpc: int
+    http: int
+    health: int
+    metrics: int
+    env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.grpc}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http}"
+
+
 def _first_existing(*paths: Path) -> Path:
     for p in paths:
         if p.is_file():
@@ -208,6 +228,7 @@ class NativeStack:
         )
         self.collector_env = dict(collector_env or {})
         self.grace_seconds = grace_seconds
+        self.extra_collectors: dict[str, CollectorInstance] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._pids: dict[str, int] = {}
         self._bins: dict[str, str] = {}
@@ -252,32 +273,17 @@ class NativeStack:
     def spec(self, name: str) -> Spec:
         p = self.ports
         if name == "collector":
-            storage = self.data_dir("collector") / "storage"
-            env = {
-                "AMAS_COLLECTOR_OTLP_GRPC": f"127.0.0.1:{p.collector_grpc}",
-                "AMAS_COLLECTOR_OTLP_HTTP": f"127.0.0.1:{p.collector_http}",
-                "AMAS_COLLECTOR_HEALTH": f"127.0.0.1:{p.collector_health}",
-                "AMAS_COLLECTOR_METRICS_HOST": "127.0.0.1",
-                "AMAS_COLLECTOR_METRICS_PORT": str(p.collector_metrics),
-                "AMAS_COLLECTOR_STORAGE_DIR": str(storage),
-                "AMAS_TRACES_ENDPOINT": f"127.0.0.1:{p.jaeger_otlp_grpc}",
-                "AMAS_METRICS_ENDPOINT": f"http://127.0.0.1:{p.prometheus}/api/v1/otlp",
-                "AMAS_LOGS_ENDPOINT": f"http://127.0.0.1:{p.victorialogs}/insert/opentelemetry/v1/logs",
-            }
-            env.update(self.collector_env)
-            return Spec(
-                name,
-                [str(binary("collector")), "--config", str(self.collector_config)],
-                env,
-                {
-                    "OTLP gRPC": p.collector_grpc,
-                    "OTLP HTTP": p.collector_http,
-                    "health": p.collector_health,
-                    "metrics": p.collector_metrics,
-                },
-                f"http://127.0.0.1:{p.collector_health}/",
-                [storage],
+            main = CollectorInstance(
+                self.collector_config,
+                p.collector_grpc,
+                p.collector_http,
+                p.collector_health,
+                p.collector_metrics,
+                self.collector_env,
             )
+            return self._collector_spec(name, main)
+        if name in self.extra_collectors:
+            return self._collector_spec(name, self.extra_collectors[name])
         if name == "prometheus":
             data = self.data_dir("prometheus")
             return Spec(
@@ -353,6 +359,56 @@ class NativeStack:
                 [data],
             )
         raise StackError(f"unknown component {name!r}")
+
+    def _collector_spec(self, name: str, c: CollectorInstance) -> Spec:
+        p = self.ports
+        storage = self.data_dir(name) / "storage"
+        env = {
+            "AMAS_COLLECTOR_OTLP_GRPC": f"127.0.0.1:{c.grpc}",
+            "AMAS_COLLECTOR_OTLP_HTTP": f"127.0.0.1:{c.http}",
+            "AMAS_COLLECTOR_HEALTH": f"127.0.0.1:{c.health}",
+            "AMAS_COLLECTOR_METRICS_HOST": "127.0.0.1",
+            "AMAS_COLLECTOR_METRICS_PORT": str(c.metrics),
+            "AMAS_COLLECTOR_STORAGE_DIR": str(storage),
+            "AMAS_TRACES_ENDPOINT": f"127.0.0.1:{p.jaeger_otlp_grpc}",
+            "AMAS_METRICS_ENDPOINT": f"http://127.0.0.1:{p.prometheus}/api/v1/otlp",
+            "AMAS_LOGS_ENDPOINT": f"http://127.0.0.1:{p.victorialogs}/insert/opentelemetry/v1/logs",
+            **c.env,
+        }
+        return Spec(
+            name,
+            [str(binary("collector")), "--config", str(c.config)],
+            env,
+            {"OTLP gRPC": c.grpc, "OTLP HTTP": c.http, "health": c.health, "metrics": c.metrics},
+            f"http://127.0.0.1:{c.health}/",
+            [storage],
+        )
+
+    def add_collector(
+        self, name: str, config: Path, env: Mapping[str, str] | None = None, *, start: bool = True
+    ) -> CollectorInstance:
+        """Register (and by default start) one more Collector on free ports, e.g. a gateway
+        (collector/gateway.yaml) or an agent (collector/agent-loadbalancing.yaml). It gets
+        the stores' endpoints and its own storage folder like the main Collector; `env`
+        adds to or overrides that. kill/stop/start/restart/down work on it by name."""
+        if name in ALL_COMPONENTS or name in self.extra_collectors:
+            raise StackError(f"component name {name!r} is taken")
+        socks = []
+        try:
+            for _ in range(4):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.bind(("127.0.0.1", 0))
+                socks.append(s)
+            ports = [s.getsockname()[1] for s in socks]
+        finally:
+            for s in socks:
+                s.close()
+        inst = CollectorInstance(Path(config).resolve(), *ports, env=dict(env or {}))
+        self.extra_collectors[name] = inst
+        self._save_state()
+        if start:
+            self.start(name)
+        return inst
 
     # -- process control ------------------------------------------------------------------
     def check_binaries(self) -> None:
@@ -490,7 +546,7 @@ class NativeStack:
     def down(self) -> None:
         """Stop everything this stack started (reverse order: the Collector first)."""
         errors = []
-        for name in reversed(ALL_COMPONENTS):
+        for name in [*reversed(self.extra_collectors), *reversed(ALL_COMPONENTS)]:
             if name in self._pids:
                 try:
                     self.stop(name)
@@ -546,7 +602,7 @@ class NativeStack:
 
     def status(self) -> list[dict[str, object]]:
         rows = []
-        for name in self.components:
+        for name in [*self.components, *self.extra_collectors]:
             spec = None
             with contextlib.suppress(StackError):
                 spec = self.spec(name)
@@ -574,6 +630,10 @@ class NativeStack:
             "prometheus_config": str(self.prometheus_config),
             "alertmanager_config": str(self.alertmanager_config),
             "collector_env": self.collector_env,
+            "extra_collectors": {
+                n: {**dataclasses.asdict(c), "config": str(c.config), "env": dict(c.env)}
+                for n, c in self.extra_collectors.items()
+            },
         }
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
@@ -595,6 +655,8 @@ class NativeStack:
             alertmanager_config=Path(state["alertmanager_config"]),
             collector_env=state.get("collector_env") or {},
         )
+        for n, c in (state.get("extra_collectors") or {}).items():
+            stack.extra_collectors[n] = CollectorInstance(**{**c, "config": Path(c["config"])})
         stack._pids = {k: int(v) for k, v in state["pids"].items()}
         stack._bins = dict(state.get("binaries", {}))
         return stack

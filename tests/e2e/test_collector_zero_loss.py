@@ -11,6 +11,8 @@ only counted: the client would retry them.
    persistent queue when it dies; the stores come back after the Collector's restart.
 2. Trace store outage: Jaeger (badger storage, so it keeps what it had) is stopped for 30 s
    under load and started again.
+3. Agent and gateways (collector/agent-loadbalancing.yaml -> 2 x collector/gateway.yaml):
+   ``kill -9`` of a gateway holding acknowledged data, as in 1; the agent keeps nothing.
 
 Each test is bounded in time; the stack is always stopped by the fixture.
 """
@@ -39,7 +41,7 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from native_stack import NativeStack
+from native_stack import REPO_ROOT, NativeStack
 
 pytestmark = pytest.mark.e2e
 
@@ -285,12 +287,11 @@ def wait_until_found(
     return spans_found, logs_found, missing_traces, missing_logs
 
 
-def collector_queue_sizes(stack: NativeStack) -> dict[str, float]:
-    """otelcol_exporter_queue_size per exporter, from the Collector's own metrics."""
+def collector_queue_sizes(stack: NativeStack, metrics_port: int | None = None) -> dict[str, float]:
+    """otelcol_exporter_queue_size per exporter, from a Collector's own metrics."""
+    port = metrics_port or stack.ports.collector_metrics
     try:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{stack.ports.collector_metrics}/metrics", timeout=5
-        ) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
             text = r.read().decode()
     except OSError:
         return {}
@@ -413,3 +414,66 @@ def test_trace_store_outage_of_30s_loses_no_acknowledged_span(
         f"{len(missing_traces)} acknowledged traces missing in Jaeger, e.g. {next(iter(missing_traces))}"
     )
     assert spans_found == tally.spans_acked
+
+
+def test_kill_9_of_a_gateway_behind_the_agent_loses_no_acknowledged_item(
+    stack_factory: Callable[..., NativeStack],
+) -> None:
+    t0 = time.monotonic()
+    stack = stack_factory(components=("victorialogs", "jaeger", "prometheus"))
+    gateway_config = REPO_ROOT / "collector" / "gateway.yaml"
+    gw1 = stack.add_collector("gateway1", gateway_config)
+    gw2 = stack.add_collector("gateway2", gateway_config)
+    agent = stack.add_collector(
+        "agent",
+        REPO_ROOT / "collector" / "agent-loadbalancing.yaml",
+        {"AMAS_GATEWAYS": f"[{gw1.grpc_endpoint}, {gw2.grpc_endpoint}]"},
+    )
+    run_id = uuid.uuid4().hex[:12]
+    requests = 2000 // SPANS_PER_REQUEST
+    sender = Sender(agent.http, run_id, requests, logs=True, pause_s=0.01)
+    sender.start()
+    try:
+        sender.wait_progress(0.3, timeout=60)
+        stack.stop("jaeger")
+        stack.stop("victorialogs")
+        sender.window = True
+        sender.wait_progress(0.55, timeout=60)
+        sender.window = False
+        queued = {n: collector_queue_sizes(stack, g.metrics) for n, g in (("gw1", gw1), ("gw2", gw2))}
+        stack.kill("gateway1")
+        killed_at = sender.done_requests
+        # requests routed to gateway1 now wait in the agent's bounded retry, then fail
+        time.sleep(2.0)
+        stack.start("gateway1", timeout=30)
+        stack.start("jaeger", timeout=30)
+        stack.start("victorialogs", timeout=30)
+        sender.join(timeout=120)
+        assert not sender.is_alive(), "sender did not finish"
+        assert sender.error is None, sender.error
+    finally:
+        sender.stop_flag.set()
+        sender.join(timeout=30)
+
+    tally = sender.tally
+    spans_found, logs_found, missing_traces, missing_logs = wait_until_found(stack, run_id, tally, logs=True)
+    _report(
+        "gateway kill -9 behind the agent",
+        [
+            ("spans", tally.spans_sent, tally.spans_acked, spans_found),
+            ("logs", tally.logs_sent, len(tally.acked_logs), logs_found),
+        ],
+        f"gateway1 killed after request {killed_at}/{requests}; acked while the stores were down: "
+        f"{tally.acked_in_window['spans']} spans, {tally.acked_in_window['logs']} logs; "
+        f"gateway queue sizes at the kill: {queued}; total {time.monotonic() - t0:.1f} s",
+    )
+    # gateway1 really held acknowledged, not yet exported data when it died
+    assert queued["gw1"].get("otlp_grpc/traces", 0) > 0 and queued["gw1"].get("otlp_http/logs", 0) > 0
+    assert not missing_traces, (
+        f"{len(missing_traces)} acknowledged traces missing in Jaeger, e.g. {next(iter(missing_traces))}"
+    )
+    assert not missing_logs, (
+        f"{len(missing_logs)} acknowledged log records missing in VictoriaLogs, "
+        f"e.g. {sorted(missing_logs)[:5]}"
+    )
+    assert spans_found == tally.spans_acked and logs_found == len(tally.acked_logs)
