@@ -29,6 +29,7 @@ import pytest
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
+from prometheus_client.parser import text_string_to_metric_families
 
 from amas_service.app import EXCLUDED_URLS, SERVICE_NAME, create_app
 from amas_service.devservers import FakeProviderProcess, PostgresServer, RedisServer
@@ -203,6 +204,18 @@ class Service:
         response = await self.client.get("/metrics")
         assert response.status_code == 200
         return response.text
+
+    async def prometheus(self, name: str) -> dict[frozenset[tuple[str, str]], float]:
+        """Samples of one name as ``/metrics`` serves them: labels (minus otel_scope_*) → value."""
+        found = {}
+        for family in text_string_to_metric_families(await self.metrics_text()):
+            for sample in family.samples:
+                if sample.name == name:
+                    labels = frozenset(
+                        (k, v) for k, v in sample.labels.items() if not k.startswith("otel_scope")
+                    )
+                    found[labels] = sample.value
+        return found
 
 
 @pytest.fixture

@@ -6,22 +6,10 @@ import asyncio
 from collections import Counter
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from amas_service.orchestrator import PLANS
 from amas_service.pricing import PRICES
 from amas_telemetry import semconv as sc
-
-
-def _samples(text: str, name: str) -> dict[frozenset, float]:
-    """Prometheus samples of one name: labels (without otel_scope_*) → value."""
-    found = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                labels = frozenset((k, v) for k, v in sample.labels.items() if not k.startswith("otel_scope"))
-                found[labels] = sample.value
-    return found
 
 
 async def test_counts_tokens_and_cost_match_the_providers(start_service, providers):
@@ -65,16 +53,16 @@ async def test_counts_tokens_and_cost_match_the_providers(start_service, provide
 
     # HTTP: six accepted submissions; /metrics and /health are not counted
     await service.client.get("/health")
-    text = await service.metrics_text()
     accepted = {sc.HTTP_REQUEST_METHOD: "POST", sc.HTTP_ROUTE: "/tasks", sc.HTTP_RESPONSE_STATUS_CODE: 202}
     assert service.count(sc.HTTP_SERVER_REQUEST_DURATION, accepted) == 6
     assert service.count(sc.HTTP_SERVER_REQUEST_DURATION) == 6
+    text = await service.metrics_text()
     assert "/metrics" not in text and "/health" not in text
 
     # the same numbers reach Prometheus
-    counts = _samples(text, "amas_task_duration_seconds_count")
+    counts = await service.prometheus("amas_task_duration_seconds_count")
     assert counts[frozenset({("amas_task_type", "research")})] == 3
-    tokens = _samples(text, "gen_ai_client_token_usage_sum")
+    tokens = await service.prometheus("gen_ai_client_token_usage_sum")
     assert sum(v for k, v in tokens.items() if ("gen_ai_token_type", "input") in k) == prompt_tokens
 
 
@@ -109,23 +97,24 @@ async def test_state_gauges(start_service):
     assert login.status_code == 401
     await asyncio.sleep(1.3)  # the depth poller reads Redis once a second
 
-    text = await service.metrics_text()
-    depth = _samples(text, "amas_task_queue_depth")
+    depth = await service.prometheus("amas_task_queue_depth")
     assert depth == {
         frozenset({("amas_task_priority", "high")}): 2,
         frozenset({("amas_task_priority", "normal")}): 0,
         frozenset({("amas_task_priority", "low")}): 3,
     }
-    assert set(_samples(text, "amas_tasks_active").values()) == {0}
-    assert _samples(text, "amas_users_active") == {frozenset(): 2}  # a refused login is not activity
-    assert _samples(text, "amas_ai_breaker_state") == {
+    assert set((await service.prometheus("amas_tasks_active")).values()) == {0}
+    assert await service.prometheus("amas_users_active") == {
+        frozenset(): 2
+    }  # a refused login is not activity
+    assert await service.prometheus("amas_ai_breaker_state") == {
         frozenset({("gen_ai_provider_name", name)}): 0 for name in ("openai", "anthropic", "mistral_ai")
     }
     pool = {
         dict(k)["db_client_connection_state"]: v
-        for k, v in _samples(text, "db_client_connection_count").items()
+        for k, v in (await service.prometheus("db_client_connection_count")).items()
     }
     assert set(pool) == {"idle", "used"} and 1 <= pool["idle"] + pool["used"] <= 7
-    assert _samples(text, "db_client_connection_max") == {
+    assert await service.prometheus("db_client_connection_max") == {
         frozenset({("db_client_connection_pool_name", "amas-postgresql")}): 7
     }
