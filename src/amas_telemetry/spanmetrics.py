@@ -75,9 +75,22 @@ def _first(attrs: Any, *keys: str) -> Any:
     return None
 
 
+@dataclass(frozen=True)
+class AttributeIs:
+    """Predicate: the span has ``key`` set to ``value``.
+
+    The processor indexes these by key, so any number of them costs one lookup per span.
+    """
+
+    key: str
+    value: str
+
+    def __call__(self, span: ReadableSpan, attrs: Any) -> bool:
+        return attrs.get(self.key) == self.value
+
+
 def amas_operation(operation: sc.AmasOperation) -> Predicate:
-    value = operation.value
-    return lambda span, attrs: attrs.get(sc.AMAS_OPERATION) == value
+    return AttributeIs(sc.AMAS_OPERATION, operation.value)
 
 
 def has_attribute(key: str) -> Predicate:
@@ -107,12 +120,17 @@ is_genai = has_attribute(sc.GEN_AI_OPERATION_NAME)
 # --- Getters -----------------------------------------------------------------------------------
 
 
-def attr(*keys: str) -> Getter:
-    """The first of ``keys`` present on the span."""
-    if len(keys) == 1:
-        key = keys[0]
-        return lambda span, attrs: attrs.get(key)
-    return lambda span, attrs: _first(attrs, *keys)
+@dataclass(frozen=True)
+class attr:  # lowercase: reads as a function in the rule table
+    """Getter: the first of ``keys`` present on the span (one key is read inline)."""
+
+    keys: tuple[str, ...]
+
+    def __init__(self, *keys: str) -> None:
+        object.__setattr__(self, "keys", keys)
+
+    def __call__(self, span: ReadableSpan, attrs: Any) -> Any:
+        return _first(attrs, *self.keys)
 
 
 def const(value: str) -> Getter:
@@ -443,7 +461,10 @@ class _CompiledRule:
 
     def __init__(self, rule: MetricRule, series: _Series) -> None:
         self.names = tuple(name for name, _ in rule.attributes)
-        self.getters = tuple(getter for _, getter in rule.attributes)
+        # A plain string stands for "read this key": the hot loop does attrs.get inline.
+        self.getters = tuple(
+            g.keys[0] if isinstance(g, attr) and len(g.keys) == 1 else g for _, g in rule.attributes
+        )
         self.value = rule.value
         self.series = series
 
@@ -483,7 +504,12 @@ class SpanMetricsProcessor(SpanProcessor):
                     )
                 series[rule.metric] = _Series(self._pending.sink_for(instrument), cardinality_limit, scrubber)
             groups.setdefault(rule.when, []).append(_CompiledRule(rule, series[rule.metric]))
-        self._groups = tuple((when, tuple(compiled)) for when, compiled in groups.items())
+        indexed: dict[str, dict[str, list[_CompiledRule]]] = {}
+        for when, compiled in groups.items():
+            if isinstance(when, AttributeIs):
+                indexed.setdefault(when.key, {}).setdefault(when.value, []).extend(compiled)
+        self._indexed = tuple((k, {v: tuple(c) for v, c in table.items()}) for k, table in indexed.items())
+        self._groups = tuple((w, tuple(c)) for w, c in groups.items() if not isinstance(w, AttributeIs))
         # Active requests are counted in a dict and read at collection time.
         self._active: dict[Any, int] = {}
         self._active_lock = threading.Lock()
@@ -536,15 +562,16 @@ class SpanMetricsProcessor(SpanProcessor):
             add = self._pending.add
             end_time = span.end_time or time_ns()
             span_context = span.context
-            for when, compiled in self._groups:
-                if not when(span, attrs):
-                    continue
+            get = attrs.get
+            matched = [table.get(get(key), ()) for key, table in self._indexed if key in attrs]
+            matched.extend(compiled for when, compiled in self._groups if when(span, attrs))
+            for compiled in matched:
                 for rule in compiled:
                     value = rule.value(span, attrs)
                     if value is None:
                         continue
                     series = rule.series
-                    key = tuple([getter(span, attrs) for getter in rule.getters])
+                    key = tuple([get(g) if g.__class__ is str else g(span, attrs) for g in rule.getters])
                     add(series.sink, value, end_time, span_context, series.attributes(rule.names, key))
             if span.kind is SpanKind.SERVER and is_http_server(span, attrs):
                 self._count_active(attrs, -1)
