@@ -151,6 +151,10 @@ class Service:
         with untraced():
             return await self.app.state.services.db.get_task(uuid.UUID(task_id))
 
+    async def task_count(self) -> int:
+        with untraced():
+            return await self.app.state.services.db.pool.fetchval("SELECT count(*) FROM tasks")
+
     async def wait_done(self, task_ids: list[str], timeout: float = 30.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
