@@ -15,7 +15,9 @@ victorialogs   VictoriaLogs (Loki's stand-in, OTLP logs)        9428
 alertmanager   Alertmanager (optional)                          9093
 =============  ===============================================  ==========================
 
-Data, logs, pid/state file live in a run folder (default ``./run/stack``)::
+Prometheus and Alertmanager read rules/prometheus.yml and rules/alertmanager.yml; Jaeger
+reads scripts/native/jaeger.yaml. Data, logs and a state file (pids, ports) live in a run
+folder (default ``./run/stack``)::
 
     scripts/native_stack.py up [--run-dir DIR] [--random-ports] [--without alertmanager]
     scripts/native_stack.py status [--run-dir DIR]
@@ -26,7 +28,9 @@ As a module (the e2e tests do this)::
     stack = NativeStack(run_dir, ports=Ports.random())
     stack.up()
     try:
-        stack.kill("collector"); stack.start("collector")
+        stack.kill("collector")      # kill -9
+        stack.start("collector")     # waits until healthy
+        gw = stack.add_collector("gateway1", Path("collector/gateway.yaml"))
     finally:
         stack.down()
 """
@@ -51,6 +55,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NATIVE_DIR = REPO_ROOT / "scripts" / "native"
 COLLECTOR_CONFIG = REPO_ROOT / "collector" / "config.yaml"
+PROMETHEUS_CONFIG = REPO_ROOT / "rules" / "prometheus.yml"  # the one config, with rule_files
+ALERTMANAGER_CONFIG = REPO_ROOT / "rules" / "alertmanager.yml"
 BUILD_SCRIPT = "scripts/build_binaries.sh"
 
 #: component -> (file name in the bin folder, argument of the build script)
@@ -191,13 +197,6 @@ class CollectorInstance:
         return f"http://127.0.0.1:{self.http}"
 
 
-def _first_existing(*paths: Path) -> Path:
-    for p in paths:
-        if p.is_file():
-            return p
-    return paths[-1]
-
-
 class NativeStack:
     """Start, check, kill, restart and stop the native stack's processes."""
 
@@ -220,12 +219,8 @@ class NativeStack:
             raise StackError(f"unknown components {sorted(unknown)}; known: {list(ALL_COMPONENTS)}")
         self.components = tuple(c for c in ALL_COMPONENTS if c in set(components))
         self.collector_config = collector_config or COLLECTOR_CONFIG
-        self.prometheus_config = prometheus_config or _first_existing(
-            REPO_ROOT / "rules" / "prometheus.yml", NATIVE_DIR / "prometheus.yml"
-        )
-        self.alertmanager_config = alertmanager_config or _first_existing(
-            REPO_ROOT / "rules" / "alertmanager.yml", NATIVE_DIR / "alertmanager.yml"
-        )
+        self.prometheus_config = prometheus_config or PROMETHEUS_CONFIG
+        self.alertmanager_config = alertmanager_config or ALERTMANAGER_CONFIG
         self.collector_env = dict(collector_env or {})
         self.grace_seconds = grace_seconds
         self.extra_collectors: dict[str, CollectorInstance] = {}
@@ -412,14 +407,26 @@ class NativeStack:
 
     # -- process control ------------------------------------------------------------------
     def check_binaries(self) -> None:
-        missing = []
+        """Every binary and config file the chosen components need is there."""
+        missing, no_config = [], []
+        configs = {
+            "collector": self.collector_config,
+            "prometheus": self.prometheus_config,
+            "alertmanager": self.alertmanager_config,
+            "jaeger": NATIVE_DIR / "jaeger.yaml",
+        }
+        for name, path in configs.items():
+            if name in self.components and not Path(path).is_file():
+                no_config.append(f"{name}: config file {path} not found")
         for name in self.components:
             try:
                 binary(name)
             except BinaryMissing as e:
                 missing.append(str(e))
         if missing:
-            raise BinaryMissing("\n".join(missing))
+            raise BinaryMissing("\n".join(missing + no_config))
+        if no_config:
+            raise StackError("\n".join(no_config))
 
     def _check_ports(self, spec: Spec) -> None:
         taken = [f"{what} port {port}" for what, port in spec.ports.items() if port_in_use(port)]
