@@ -118,3 +118,41 @@ async def test_state_gauges(start_service):
     assert await service.prometheus("db_client_connection_max") == {
         frozenset({("db_client_connection_pool_name", "amas-postgresql")}): 7
     }
+
+
+async def test_logins_and_integration_events(start_service, user_password):
+    service = await start_service()
+    for password, status in ((user_password, 200), ("wrong", 401), (user_password, 200)):
+        response = await service.client.post("/login", json={"username": "alice", "password": password})
+        assert response.status_code == status
+    assert service.total(sc.AMAS_USER_LOGINS, {sc.AMAS_LOGIN_RESULT: "success"}) == 2
+    assert service.total(sc.AMAS_USER_LOGINS, {sc.AMAS_LOGIN_RESULT: "failure"}) == 1
+
+    events = [("github", "pull_request"), ("github", "push"), ("github", "fork"), ("jira", "issue_created")]
+    task_ids = []
+    for platform, event_type in events:
+        body = {"event_type": event_type, "payload": {"title": f"{platform} {event_type}"}}
+        response = await service.client.post(f"/integrations/{platform}/events", json=body)
+        assert response.status_code == 202
+        if response.json()["task_id"]:
+            task_ids.append(response.json()["task_id"])
+    assert len(task_ids) == 2  # pull_request → code_review, issue_created → research
+    rows = await service.wait_done(task_ids)
+    assert sorted(r["type"] for r in rows) == ["code_review", "research"]
+
+    def triggers(platform: str, event_type: str) -> float:
+        attributes = {sc.AMAS_INTEGRATION_PLATFORM: platform, sc.AMAS_INTEGRATION_EVENT_TYPE: event_type}
+        return service.total(sc.AMAS_INTEGRATION_TRIGGERS, attributes)
+
+    assert (
+        triggers("github", "pull_request")
+        == triggers("github", "push")
+        == triggers("jira", "issue_created")
+        == 1
+    )
+    assert triggers("github", "other") == 1  # an unknown event type is not a new label value
+    # the task started by an event continues the event's trace
+    (integration,) = [s for s in service.spans() if s.name == "integration github" and s.attributes[
+        sc.AMAS_INTEGRATION_EVENT_TYPE] == "pull_request"]  # fmt: skip
+    (task,) = [s for s in service.spans() if s.name == "task code_review"]
+    assert task.context.trace_id == integration.context.trace_id
