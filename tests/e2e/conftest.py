@@ -19,6 +19,23 @@ if str(REPO_ROOT / "scripts") not in sys.path:
 import native_stack  # noqa: E402  (scripts/native_stack.py)
 from native_stack import NativeStack, Ports  # noqa: E402
 
+#: lines the e2e tests report (sent / acked / found ...), shown at the end of the run
+E2E_SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if E2E_SUMMARY:
+        terminalreporter.section("end-to-end numbers")
+        for line in E2E_SUMMARY:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def e2e_summary() -> list[str]:
+    """Append report lines here; they are printed at the end of the pytest run."""
+    return E2E_SUMMARY
+
+
 #: what the e2e tests need by default (Alertmanager is left out: nothing here alerts)
 E2E_COMPONENTS = ("victorialogs", "jaeger", "prometheus", "collector")
 

@@ -301,15 +301,20 @@ def collector_queue_sizes(stack: NativeStack, metrics_port: int | None = None) -
     return sizes
 
 
-def _report(title: str, rows: Iterable[tuple[str, int, int, int]], extra: str = "") -> None:
-    print(f"\n[{title}]")
+def _report(
+    summary: list[str], title: str, rows: Iterable[tuple[str, int, int, int]], extra: str = ""
+) -> None:
+    """Print the numbers, and keep them for the end-of-run summary (fixture e2e_summary)."""
+    lines = [f"[{title}]"]
     for signal_name, sent, acked, found in rows:
-        print(
+        lines.append(
             f"  {signal_name:<5} sent {sent:6d}   acked {acked:6d}   found {found:6d}"
             f"   not acked {sent - acked:5d}"
         )
     if extra:
-        print(f"  {extra}")
+        lines.append(f"  {extra}")
+    print("\n" + "\n".join(lines))
+    summary.extend(lines)
 
 
 # ---------------------------------------------------------------------------------------
@@ -317,7 +322,7 @@ def _report(title: str, rows: Iterable[tuple[str, int, int, int]], extra: str = 
 
 
 def test_kill_9_of_the_collector_loses_no_acknowledged_item(
-    stack_factory: Callable[..., NativeStack],
+    stack_factory: Callable[..., NativeStack], e2e_summary: list[str]
 ) -> None:
     t0 = time.monotonic()
     stack = stack_factory()
@@ -353,6 +358,7 @@ def test_kill_9_of_the_collector_loses_no_acknowledged_item(
     tally = sender.tally
     spans_found, logs_found, missing_traces, missing_logs = wait_until_found(stack, run_id, tally, logs=True)
     _report(
+        e2e_summary,
         "collector kill -9",
         [
             ("spans", tally.spans_sent, tally.spans_acked, spans_found),
@@ -377,7 +383,7 @@ def test_kill_9_of_the_collector_loses_no_acknowledged_item(
 
 
 def test_trace_store_outage_of_30s_loses_no_acknowledged_span(
-    stack_factory: Callable[..., NativeStack],
+    stack_factory: Callable[..., NativeStack], e2e_summary: list[str]
 ) -> None:
     t0 = time.monotonic()
     stack = stack_factory()
@@ -404,6 +410,7 @@ def test_trace_store_outage_of_30s_loses_no_acknowledged_span(
     tally = sender.tally
     spans_found, _, missing_traces, _ = wait_until_found(stack, run_id, tally, logs=False)
     _report(
+        e2e_summary,
         "trace store outage",
         [("spans", tally.spans_sent, tally.spans_acked, spans_found)],
         f"Jaeger down {outage:.1f} s; acked during the outage: {tally.acked_in_window['spans']} spans; "
@@ -417,7 +424,7 @@ def test_trace_store_outage_of_30s_loses_no_acknowledged_span(
 
 
 def test_kill_9_of_a_gateway_behind_the_agent_loses_no_acknowledged_item(
-    stack_factory: Callable[..., NativeStack],
+    stack_factory: Callable[..., NativeStack], e2e_summary: list[str]
 ) -> None:
     t0 = time.monotonic()
     stack = stack_factory(components=("victorialogs", "jaeger", "prometheus"))
@@ -458,6 +465,7 @@ def test_kill_9_of_a_gateway_behind_the_agent_loses_no_acknowledged_item(
     tally = sender.tally
     spans_found, logs_found, missing_traces, missing_logs = wait_until_found(stack, run_id, tally, logs=True)
     _report(
+        e2e_summary,
         "gateway kill -9 behind the agent",
         [
             ("spans", tally.spans_sent, tally.spans_acked, spans_found),
