@@ -427,9 +427,11 @@ class FakeProviderProcess:
         error_rate: float = 0.0,
         api_key: str | None = None,
         seed: int = 0,
+        max_context_tokens: int = 8192,
     ) -> None:
         self.name = name
         self.latency_ms, self.error_rate, self.api_key, self.seed = latency_ms, error_rate, api_key, seed
+        self.max_context_tokens = max_context_tokens
         self.process = _Process(f"fake provider {name}", Path(base) / f"provider-{name}.log")
         self.base_url = ""
 
@@ -453,6 +455,8 @@ class FakeProviderProcess:
                 str(self.error_rate),
                 "--seed",
                 str(self.seed),
+                "--max-context-tokens",
+                str(self.max_context_tokens),
             ],
             env=env,
             stdout_pipe=True,
