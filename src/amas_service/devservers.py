@@ -76,13 +76,12 @@ def find_redis_server() -> Path | None:
 
 
 def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan's zombie may wait long for its reaper)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
