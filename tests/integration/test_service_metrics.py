@@ -156,3 +156,19 @@ async def test_logins_and_integration_events(start_service, user_password):
         sc.AMAS_INTEGRATION_EVENT_TYPE] == "pull_request"]  # fmt: skip
     (task,) = [s for s in service.spans() if s.name == "task code_review"]
     assert task.context.trace_id == integration.context.trace_id
+
+
+async def test_metrics_are_exact_when_no_trace_is_sampled(start_service, providers):
+    service = await start_service(telemetry={"sampling_ratio": 0.0})
+    ids = [await service.submit(t) for t in ("research", "summarize", "summarize")]
+    await service.wait_done(ids)
+
+    assert service.spans() == ()  # nothing exported ...
+    assert service.count(sc.AMAS_TASK_DURATION) == 3  # ... yet every span was counted
+    assert service.count(sc.HTTP_SERVER_REQUEST_DURATION) == 3
+    prompt_tokens = sum(p.stats()["prompt_tokens"] for p in providers.values())
+    assert service.total(sc.GEN_AI_CLIENT_TOKEN_USAGE, {sc.GEN_AI_TOKEN_TYPE: "input"}) == prompt_tokens
+    # the request's "not sampled" travels through the queue: the worker's logs say so, with the trace id
+    completed = [line for line in service.logs() if " completed: " in line["message"]]
+    assert len(completed) == 3
+    assert all(line["trace_id"] and line["trace_sampled"] is False for line in completed)
