@@ -1,7 +1,12 @@
-"""In-process state read by the gauges: tasks running now, users seen recently."""
+"""In-process state read by the gauges: tasks running now, users seen recently.
+
+Written on the event loop, read by gauge callbacks in the metric readers' threads: a lock
+guards the user table, which the read also prunes.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +29,7 @@ class Activity:
         self._window = user_window_seconds
         self._clock = clock
         self._last_seen: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def task_started(self, task_type: str) -> None:
         self._running[task_type] += 1
@@ -36,11 +42,13 @@ class Activity:
         return [(float(self._running[t]), {sc.AMAS_TASK_TYPE: t}) for t in self._task_types]
 
     def user_seen(self, user: str) -> None:
-        self._last_seen[user] = self._clock()
+        with self._lock:
+            self._last_seen[user] = self._clock()
 
     def active_users(self) -> int:
         """Users seen within the window (drops the older ones)."""
         horizon = self._clock() - self._window
-        for user in [u for u, seen in self._last_seen.items() if seen < horizon]:
-            del self._last_seen[user]
-        return len(self._last_seen)
+        with self._lock:
+            for user in [u for u, seen in self._last_seen.items() if seen < horizon]:
+                del self._last_seen[user]
+            return len(self._last_seen)

@@ -37,8 +37,15 @@ class CircuitBreaker:
         self._probing = False
         self.times_opened = 0
 
+    def peek(self) -> BreakerState:
+        """The state now, without changing anything (the gauge reads it from another thread)."""
+        if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self._reset_seconds:
+            return BreakerState.HALF_OPEN
+        return self._state
+
     @property
     def state(self) -> BreakerState:
+        """The state now; an open breaker whose reset time has passed becomes half-open."""
         if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self._reset_seconds:
             self._state = BreakerState.HALF_OPEN
             self._probing = False

@@ -103,7 +103,7 @@ class ProviderClient:
 
     def breaker_states(self) -> Iterable[tuple[float, Mapping[str, Any]]]:
         """Readings of the ``amas.ai.breaker.state`` gauge."""
-        return [(float(b.state.value), {sc.GEN_AI_PROVIDER_NAME: name}) for name, b in self.breakers.items()]
+        return [(float(b.peek().value), {sc.GEN_AI_PROVIDER_NAME: name}) for name, b in self.breakers.items()]
 
     async def chat(self, messages: list[dict[str, str]], *, max_tokens: int = 256) -> Completion:
         failed_first: str | None = None
