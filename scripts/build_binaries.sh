@@ -53,7 +53,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     --print-dir) echo "$BIN_DIR"; exit 0 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     all) targets+=("${ALL[@]}") ;;
     collector|prometheus|promtool|alertmanager|amtool|jaeger|victorialogs) targets+=("$arg") ;;
     *) die "unknown binary '$arg' (known: ${ALL[*]})" ;;
@@ -63,6 +63,15 @@ done
 
 command -v go >/dev/null 2>&1 || die "go not found (expected on PATH or at /usr/local/go/bin)"
 mkdir -p "$BIN_DIR" "$STORE_DIR" "$WORK_ROOT"
+
+# one build at a time per cache (two clones building at once would share work folders)
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$CACHE_DIR/.build.lock"
+  if ! flock -n 9; then
+    log "another build is running in $CACHE_DIR; waiting for it"
+    flock 9
+  fi
+fi
 
 # repo-local build/ -> cache (only when build/ does not exist as something else)
 if [ ! -e "$REPO_ROOT/build" ] && [ ! -L "$REPO_ROOT/build" ]; then
