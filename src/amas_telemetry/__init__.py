@@ -12,6 +12,7 @@ count, error rate, duration, token and cost metric is derived from those spans.
 
 from amas_telemetry import semconv
 from amas_telemetry.config import ConfigError
+from amas_telemetry.instrument import untraced
 from amas_telemetry.pipeline import STATE_GAUGES, Telemetry, configure
 from amas_telemetry.spans import (
     agent_span,
@@ -40,4 +41,5 @@ __all__ = [
     "semconv",
     "set_login_result",
     "task_span",
+    "untraced",
 ]

@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,34 +29,78 @@ __all__ = [
     "instrument_fastapi",
     "release_libraries",
     "uninstrument_fastapi",
+    "untraced",
 ]
 
 _log = logging.getLogger(__name__)
 
-_CACHE_READS = frozenset(
-    {"GET", "HGET", "MGET", "HMGET", "GETEX", "GETDEL", "HGETALL", "EXISTS", "LINDEX", "SMEMBERS"}
+CACHE_READS = frozenset({"GET", "HGET", "MGET", "HMGET", "GETEX", "GETDEL", "HGETALL", "EXISTS"})
+"""Redis commands counted as cache reads (hit or miss)."""
+CACHE_WRITES = frozenset(
+    {"SET", "SETEX", "PSETEX", "SETNX", "MSET", "HSET", "HMSET", "DEL", "UNLINK", "EXPIRE"}
 )
+"""Redis commands counted as cache writes; queue, pub/sub and admin commands are not cache operations."""
+
+
+def _command(span: Span) -> str:
+    return getattr(span, "name", "").split(" ", 1)[0].upper()
+
+
+def redis_request_hook(span: Span, instance: Any, args: Any, kwargs: Any) -> None:
+    """Cache commands start as "error": the response hook only runs when the call succeeds."""
+    if span.is_recording() and _command(span) in CACHE_READS | CACHE_WRITES:
+        span.set_attribute(sc.AMAS_CACHE_RESULT, sc.CacheResult.ERROR.value)
 
 
 def redis_response_hook(span: Span, instance: Any, response: Any) -> None:
-    """Marks read commands hit or miss, so the cache rule can count both."""
+    """Marks cache reads hit or miss and cache writes ok, so the cache rule counts them."""
     if not span.is_recording():
         return
-    command = getattr(span, "name", "").split(" ", 1)[0].upper()
-    if command in _CACHE_READS:
+    command = _command(span)
+    if command in CACHE_READS:
+        values = response.values() if isinstance(response, dict) else response
         empty = (
             response is None
             or response == 0
-            or (
-                isinstance(response, list | dict)
-                and not any(
-                    v is not None for v in (response.values() if isinstance(response, dict) else response)
-                )
-            )
+            or (isinstance(response, list | dict) and all(v is None for v in values))
         )
         span.set_attribute(sc.AMAS_CACHE_RESULT, (sc.CacheResult.MISS if empty else sc.CacheResult.HIT).value)
-    else:
+    elif command in CACHE_WRITES:
         span.set_attribute(sc.AMAS_CACHE_RESULT, sc.CacheResult.OK.value)
+
+
+def untraced() -> AbstractContextManager[None]:
+    """Inside this block, instrumentations make no spans (so no derived metrics either).
+
+    For housekeeping I/O nobody asked for: idle queue polling, health probes, pool resets.
+    """
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    return suppress_instrumentation()
+
+
+def _quiet_asyncpg_reset() -> tuple[Callable[[], None], Callable[[], None]]:
+    """Runs ``Connection.reset`` (the pool's query on every release) without a span.
+
+    Traced, it adds one ``SELECT`` span per pooled query and doubles the DB metrics.
+    Returns (install, remove).
+    """
+    import asyncpg
+
+    original = asyncpg.Connection.reset
+
+    async def reset(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with untraced():
+            return await original(self, *args, **kwargs)
+
+    def install() -> None:
+        asyncpg.Connection.reset = reset
+
+    def remove() -> None:
+        if asyncpg.Connection.reset is reset:
+            asyncpg.Connection.reset = original
+
+    return install, remove
 
 
 @dataclass(frozen=True)
@@ -67,6 +112,8 @@ class Library:
     instrumentor: str
     extra: str
     options: Callable[[], dict[str, Any]] = dict
+    patch: Callable[[], tuple[Any, Any]] | None = None
+    """Extra patching next to the instrumentor's: returns (install, remove)."""
 
     def make(self) -> Any:
         module_name, _, cls = self.instrumentor.rpartition(".")
@@ -76,13 +123,19 @@ class Library:
 LIBRARIES: dict[str, Library] = {
     lib.name: lib
     for lib in (
-        Library("asyncpg", "asyncpg", "opentelemetry.instrumentation.asyncpg.AsyncPGInstrumentor", "asyncpg"),
+        Library(
+            "asyncpg",
+            "asyncpg",
+            "opentelemetry.instrumentation.asyncpg.AsyncPGInstrumentor",
+            "asyncpg",
+            patch=_quiet_asyncpg_reset,
+        ),
         Library(
             "redis",
             "redis",
             "opentelemetry.instrumentation.redis.RedisInstrumentor",
             "redis",
-            lambda: {"response_hook": redis_response_hook},
+            lambda: {"request_hook": redis_request_hook, "response_hook": redis_response_hook},
         ),
         Library("httpx", "httpx", "opentelemetry.instrumentation.httpx.HTTPXClientInstrumentor", "httpx"),
     )
@@ -91,6 +144,7 @@ LIBRARIES: dict[str, Library] = {
 _lock = threading.Lock()
 _users: dict[str, int] = {}
 _instrumentors: dict[str, Any] = {}
+_patches: dict[str, Any] = {}
 
 
 def _available(library: Library) -> bool:
@@ -118,6 +172,10 @@ def acquire_libraries(names: tuple[str, ...], tracer_provider: TracerProvider) -
                 instrumentor = library.make()
                 instrumentor.instrument(tracer_provider=tracer_provider, **library.options())
                 _instrumentors[name] = instrumentor
+                if library.patch is not None:
+                    install, remove = library.patch()
+                    install()
+                    _patches[name] = remove
             _users[name] = _users.get(name, 0) + 1
             held.append(name)
     return tuple(held)
@@ -129,6 +187,9 @@ def release_libraries(names: tuple[str, ...]) -> None:
             _users[name] -= 1
             if _users[name] == 0:
                 _instrumentors.pop(name).uninstrument()
+                remove = _patches.pop(name, None)
+                if remove is not None:
+                    remove()
 
 
 def _excluded_urls_pattern(paths: tuple[str, ...]) -> str | None:

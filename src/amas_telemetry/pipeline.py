@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, Literal
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk._logs import LoggerProvider
@@ -128,6 +128,8 @@ class Extras:
     span_exporters: tuple[SpanExporter, ...] = ()
     metric_readers: tuple[MetricReader, ...] = ()
     log_exporters: tuple[LogRecordExporter, ...] = ()
+    json_log_stream: IO[str] | None = None
+    """Where the JSON log lines go instead of stdout."""
 
 
 class Telemetry:
@@ -135,6 +137,7 @@ class Telemetry:
 
     def __init__(self, settings: Settings, app: Any = None, extras: Extras | None = None) -> None:
         extras = extras or Extras()
+        self._extras = extras
         self.settings = settings
         self.app = app
         self._closed = False
@@ -197,7 +200,8 @@ class Telemetry:
     def _setup_logging(self) -> None:
         redacting = RedactingFilter(self.scrubber)
         if self.settings.json_logs:
-            self._log_handlers.append(json_stdout_handler(self.settings.service_name, sys.stdout))
+            stream = self._extras.json_log_stream or sys.stdout
+            self._log_handlers.append(json_stdout_handler(self.settings.service_name, stream))
         if self.logger_provider is not None:
             from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
@@ -303,7 +307,7 @@ def configure(
     service_version: str | None = None,
     environment: str | None = None,
     sampling_ratio: float | None = None,
-    otlp_endpoint: str | None = None,
+    otlp_endpoint: str | Literal[False] | None = None,
     otlp_protocol: str | None = None,
     resource_attributes: Mapping[str, str] | None = None,
     log_level: str | None = None,
@@ -320,7 +324,8 @@ def configure(
     """Wire traces, span-derived metrics and trace-correlated logs; return the handle.
 
     Every keyword left ``None`` is read from the environment (``AMAS_*``, then ``OTEL_*``)
-    or takes its default; see ``amas_telemetry.config.SETTINGS``. A bad value raises
+    or takes its default; see ``amas_telemetry.config.SETTINGS``. ``otlp_endpoint=False``
+    turns OTLP off whatever the environment says. A bad value raises
     :class:`ConfigError` before anything is touched. Called again for an app that a live
     handle already wires, it returns that handle instead of instrumenting twice.
     """

@@ -108,7 +108,8 @@ def is_db_client(span: ReadableSpan, attrs: Any) -> bool:
 
 
 def is_cache_client(span: ReadableSpan, attrs: Any) -> bool:
-    return span.kind is SpanKind.CLIENT and _first(attrs, sc.DB_SYSTEM_NAME, sc.LEGACY_DB_SYSTEM) == "redis"
+    """Client spans the redis hooks marked as cache commands (queue traffic is not caching)."""
+    return span.kind is SpanKind.CLIENT and sc.AMAS_CACHE_RESULT in attrs
 
 
 def is_genai_fallback(span: ReadableSpan, attrs: Any) -> bool:

@@ -8,14 +8,14 @@ Token usage and cost recorded on GenAI spans are summed into the enclosing agent
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Link, Span, SpanKind
 
 from amas_telemetry import semconv as sc
 
@@ -45,21 +45,43 @@ _agent_totals: ContextVar[_AgentTotals | None] = ContextVar("amas_agent_totals",
 
 
 @contextmanager
-def _domain_span(name: str, attributes: dict[str, Any], kind: SpanKind = SpanKind.INTERNAL) -> Iterator[Span]:
+def _domain_span(
+    name: str,
+    attributes: dict[str, Any],
+    kind: SpanKind = SpanKind.INTERNAL,
+    links: Sequence[Link] | None = None,
+) -> Iterator[Span]:
     attributes = {k: v for k, v in attributes.items() if v is not None}
     with _tracer.start_as_current_span(
-        name, kind=kind, attributes=attributes, record_exception=True, set_status_on_exception=True
+        name,
+        kind=kind,
+        attributes=attributes,
+        links=links,
+        record_exception=True,
+        set_status_on_exception=True,
     ) as span:
         try:
             yield span
         except BaseException as exc:
-            span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
+            # an error.type the app chose (e.g. the provider's HTTP status) wins
+            if sc.ERROR_TYPE not in (getattr(span, "attributes", None) or {}):
+                span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
             raise
 
 
 @contextmanager
-def task_span(task_type: str, *, task_id: str | None = None, priority: str | None = None) -> Iterator[Span]:
-    """One AMAS task, from dequeue to result: ``amas.task.duration`` by type and error.type."""
+def task_span(
+    task_type: str,
+    *,
+    task_id: str | None = None,
+    priority: str | None = None,
+    links: Sequence[Link] | None = None,
+) -> Iterator[Span]:
+    """One AMAS task, from dequeue to result: ``amas.task.duration`` by type and error.type.
+
+    ``links``: start a new trace linked to the request that queued the task, instead of
+    continuing the request's trace (for long-delayed or batched work).
+    """
     with _domain_span(
         f"task {task_type}",
         {
@@ -68,6 +90,7 @@ def task_span(task_type: str, *, task_id: str | None = None, priority: str | Non
             sc.AMAS_TASK_ID: task_id,
             sc.AMAS_TASK_PRIORITY: priority,
         },
+        links=links,
     ) as span:
         yield span
 

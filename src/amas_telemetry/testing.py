@@ -12,6 +12,8 @@ enough. Spans and logs pass the same redaction as the OTLP path; metrics come fr
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -35,13 +37,18 @@ class CapturedTelemetry:
         self.metric_reader = InMemoryMetricReader()
         self.log_exporter = InMemoryLogRecordExporter()
         settings.setdefault("system_metrics", False)
-        settings.setdefault("otlp_endpoint", None)
+        settings.setdefault("otlp_endpoint", False)  # off, even when OTEL_EXPORTER_OTLP_ENDPOINT is set
         settings.setdefault("json_logs", False)
+        self.json_stream = io.StringIO()
         self.telemetry: Telemetry = configure_with(
             app,
-            Extras((self.span_exporter,), (self.metric_reader,), (self.log_exporter,)),
+            Extras((self.span_exporter,), (self.metric_reader,), (self.log_exporter,), self.json_stream),
             **settings,
         )
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        """The JSON log lines written so far (with ``json_logs=True``)."""
+        return [json.loads(line) for line in self.json_stream.getvalue().splitlines() if line.strip()]
 
     def spans(self) -> tuple[ReadableSpan, ...]:
         """Exported (sampled, redacted) spans."""

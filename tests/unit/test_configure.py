@@ -195,3 +195,100 @@ def test_fastapi_instrumentor_is_per_app():
         assert FastAPIInstrumentor  # imported: the contrib instrumentor does the patching
     finally:
         cap.shutdown()
+
+
+class _FakeSpan:
+    def __init__(self, name):
+        self.name = name
+        self.attributes = {}
+
+    def is_recording(self):
+        return True
+
+    def set_attribute(self, key, value):
+        self.attributes[key] = value
+
+
+@pytest.mark.parametrize(
+    ("command", "response", "result"),
+    [
+        ("GET", b"v", "hit"),
+        ("GET", None, "miss"),
+        ("MGET", [None, None], "miss"),
+        ("MGET", [None, b"v"], "hit"),
+        ("HGETALL", {}, "miss"),
+        ("EXISTS", 0, "miss"),
+        ("SET", True, "ok"),
+        ("DEL", 1, "ok"),
+        ("RPUSH", 3, None),
+        ("BLPOP", None, None),
+    ],
+)
+def test_redis_hooks_mark_cache_commands(command, response, result):
+    from amas_telemetry.instrument import redis_request_hook, redis_response_hook
+
+    span = _FakeSpan(command)
+    redis_request_hook(span, None, (command,), {})
+    if result is not None:
+        assert span.attributes[sc.AMAS_CACHE_RESULT] == "error"  # until the response says otherwise
+    redis_response_hook(span, None, response)
+    assert span.attributes.get(sc.AMAS_CACHE_RESULT) == result
+
+
+def test_untraced_makes_no_spans():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    cap = capture()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with httpx.Client() as client:
+            client.get(f"{base}/traced")
+            with amas_telemetry.untraced():
+                client.get(f"{base}/quiet")
+        urls = [s.attributes.get("url.full") or s.attributes.get("http.url") for s in cap.spans()]
+        assert urls == [f"{base}/traced"]
+    finally:
+        cap.shutdown()
+        server.shutdown()
+        server.server_close()
+
+
+def test_span_helpers_keep_an_error_type_the_app_set():
+    cap = capture()
+    try:
+        with pytest.raises(ConnectionError), amas_telemetry.genai_span("openai", "gpt-4o") as span:
+            span.set_attribute(sc.ERROR_TYPE, "503")
+            raise ConnectionError("down")
+        assert cap.point(sc.GEN_AI_CLIENT_OPERATION_DURATION).attributes["error.type"] == "503"
+    finally:
+        cap.shutdown()
+
+
+def test_task_span_can_link_instead_of_continuing():
+    from opentelemetry.trace import Link
+
+    cap = capture()
+    try:
+        tracer = cap.telemetry.tracer("t")
+        with tracer.start_as_current_span("request") as request:
+            pass
+        with amas_telemetry.task_span("research", links=[Link(request.get_span_context())]):
+            pass
+        task = next(s for s in cap.spans() if s.name == "task research")
+        assert task.parent is None
+        assert task.links[0].context.span_id == request.get_span_context().span_id
+    finally:
+        cap.shutdown()

@@ -9,15 +9,11 @@ from amas_telemetry.logs import JsonFormatter
 from amas_telemetry.testing import capture
 
 
-def _lines(capsys):
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-
-
-def test_json_line_fields_outside_a_span(capsys):
+def test_json_line_fields_outside_a_span():
     cap = capture(json_logs=True, service_name="svc")
     try:
         logging.getLogger("amas.x").info("queued %d tasks", 3, extra={"queue": "high"})
-        (line,) = _lines(capsys)
+        (line,) = cap.json_lines()
         assert line["message"] == "queued 3 tasks"
         assert line["level"] == "INFO"
         assert line["logger"] == "amas.x"
@@ -29,12 +25,12 @@ def test_json_line_fields_outside_a_span(capsys):
         cap.shutdown()
 
 
-def test_logs_inside_a_span_carry_its_ids(capsys):
+def test_logs_inside_a_span_carry_its_ids():
     cap = capture(json_logs=True, sampling_ratio=1.0)
     try:
         with cap.telemetry.tracer("t").start_as_current_span("work") as span:
             logging.getLogger(__name__).info("inside")
-        (line,) = _lines(capsys)
+        (line,) = cap.json_lines()
         context = span.get_span_context()
         assert line["trace_id"] == format(context.trace_id, "032x")
         assert line["span_id"] == format(context.span_id, "016x")
@@ -47,12 +43,12 @@ def test_logs_inside_a_span_carry_its_ids(capsys):
         cap.shutdown()
 
 
-def test_unsampled_trace_still_has_ids(capsys):
+def test_unsampled_trace_still_has_ids():
     cap = capture(json_logs=True, sampling_ratio=0.0)
     try:
         with cap.telemetry.tracer("t").start_as_current_span("work"):
             logging.getLogger(__name__).info("inside")
-        (line,) = _lines(capsys)
+        (line,) = cap.json_lines()
         assert len(line["trace_id"]) == 32 and line["trace_sampled"] is False
     finally:
         cap.shutdown()
@@ -79,11 +75,23 @@ def test_log_level_is_applied_and_restored():
     assert root.level == before
 
 
-def test_no_json_handler_when_disabled(capsys):
+def test_no_json_handler_when_disabled():
     cap = capture(json_logs=False)
     try:
         logging.getLogger("x").warning("quiet")
-        assert capsys.readouterr().out == ""
+        assert cap.json_lines() == []
         assert len(cap.logs()) == 1
     finally:
         cap.shutdown()
+
+
+def test_json_lines_go_to_stdout_by_default(capsys):
+    import amas_telemetry
+
+    telemetry = amas_telemetry.configure(otlp_endpoint=False, system_metrics=False)
+    try:
+        logging.getLogger("x").warning("to stdout")
+        (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        assert line["message"] == "to stdout"
+    finally:
+        telemetry.shutdown()
