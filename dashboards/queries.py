@@ -43,16 +43,21 @@ VARIABLES: dict[str, str] = {
 """Concrete values of the dashboards' template variables (Grafana's and ours)."""
 
 FAULTS: dict[str, str] = {
-    "http-5xx": "requests answered 5xx (e.g. PostgreSQL stopped while requests come in)",
-    "task-failures": "tasks that fail (their span ends with an error)",
-    "agent-failures": "agent runs that fail",
-    "ai-provider-errors": "AI provider calls that fail (the fake provider returns errors)",
-    "ai-fallbacks": "a primary AI provider failing so a fallback provider serves the call",
-    "db-errors": "database or cache operations that fail",
-    "cardinality-overflow": "more attribute sets than AMAS_CARDINALITY_LIMIT on one instrument",
-    "telemetry-drops": "the SDK dropping or failing to export telemetry (Collector unreachable)",
+    "http-5xx": "PostgreSQL stopped while GET /tasks/{task_id} requests come in (they answer 500)",
+    "task-failures": "a fake AI provider down or failing, so some tasks fail",
+    "agent-failures": "a fake AI provider down or failing, so some agent runs fail",
+    "ai-provider-errors": "a fake AI provider down or returning errors (--down / --error-rate)",
+    "ai-fallbacks": "the primary fake provider down, so a fallback provider serves the calls",
+    "db-errors": "Redis stopped while requests come in (cache operations fail; a stopped "
+    "PostgreSQL fails before any DB span starts)",
+    "cardinality-overflow": "more task types than AMAS_CARDINALITY_LIMIT (e.g. limit 3, ten types)",
+    "telemetry-drops": "the Collector killed for ~30 s while the service runs, then restarted "
+    "(failed exports are counted, and reach Prometheus once it is back)",
 }
-"""Faults the faulted Prometheus must have seen; each makes some queries return data."""
+"""Faults the faulted Prometheus must have seen; each makes some queries return data.
+Each was checked by hand against the native stack fed by scripts/demo.py (which already
+includes a provider outage): with all of them, every query of :func:`all_queries` returned
+series."""
 
 FAULT_ONLY: dict[str, str] = {
     # overview
