@@ -181,3 +181,14 @@ def test_every_query_parses():
     finally:
         path.unlink()
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_runbook_names_only_panels_and_dashboards_that_exist():
+    """rules/RUNBOOK.md points on-call at panels in *italics*: each must exist."""
+    runbook = (REPO_ROOT / "rules" / "RUNBOOK.md").read_text()
+    named = set(re.findall(r"\*([^* ][^*]*)\*", runbook))
+    known = {p["title"] for _, p in PANELS} | {m["title"] for m in MODELS.values()}
+    grafana_ui = {"AMAS", "Logs for this span"}  # the dashboards folder; a trace-view link
+    assert not named - known - grafana_ui, (
+        f"RUNBOOK.md names unknown panels: {sorted(named - known - grafana_ui)}"
+    )
