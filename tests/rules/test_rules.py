@@ -206,3 +206,13 @@ def test_prometheus_config_matches_the_stack():
     # natively and in compose (Alertmanager shares Prometheus's network namespace)
     assert targets == ["127.0.0.1:9093"]
     assert not config.get("scrape_configs"), "metrics arrive by OTLP only; nothing scrapes the app"
+
+
+def test_unit_tests_evaluate_recording_rules_before_alerts():
+    """promtool evaluates groups in no fixed order; alerts reading recorded series that
+    change between evaluations would flake. Every test file orders the recording groups first."""
+    recording = [g["name"] for g in yaml.safe_load(RECORDING.read_text())["groups"]]
+    alerting = [g["name"] for g in yaml.safe_load(ALERTS.read_text())["groups"]]
+    assert not set(recording) & set(alerting), "group names must be unique across rule files"
+    for path in TEST_FILES:
+        assert yaml.safe_load(path.read_text()).get("group_eval_order") == recording, path.name
