@@ -80,3 +80,12 @@ def collector_binary() -> Path:
         return native_stack.binary("collector")
     except native_stack.BinaryMissing as e:
         pytest.fail(str(e), pytrace=False)
+
+
+# The native stack fed by the reference service (session-scoped; see fed_stack.py).
+from fed_stack import (  # noqa: E402, F401  (fixtures are registered by being imported here)
+    faulted_prometheus_url,
+    faulted_stack,
+    fed_prometheus_url,
+    fed_stack,
+)

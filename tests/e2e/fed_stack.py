@@ -1,0 +1,294 @@
+"""The native stack fed by the reference AMAS service under load, then under faults.
+
+Session fixtures, imported by conftest.py:
+
+- ``fed_stack``: Collector, Prometheus (rules/prometheus.yml), Jaeger and VictoriaLogs on
+  random ports; PostgreSQL, Redis, three fake AI providers and the service (exporting
+  OTLP to the Collector at a sampling ratio of 0.5) in a tmp folder; a bounded load
+  driven through it. It waits until Prometheus holds exactly the request count the client
+  saw, and records that.
+- ``faulted_stack``: the same stack after every fault of ``dashboards.queries.FAULTS``:
+  provider outages (fallbacks, then every provider down: failed calls, agents, tasks), a
+  second service instance with a tiny cardinality limit, the Collector stopped under load
+  (telemetry the SDK cannot export), and Redis then PostgreSQL stopped (DB errors, 5xx).
+
+Everything started here is stopped at the end of the session, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+for extra in (REPO_ROOT / "scripts", REPO_ROOT):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+import demo  # noqa: E402  (scripts/demo.py: starts the service and its servers, drives load)
+from amas_service.devservers import free_port, stop_pid  # noqa: E402
+from native_stack import NativeStack, Ports  # noqa: E402
+
+SAMPLING_RATIO = 0.5
+EXPORT_INTERVAL_S = 2
+TASKS = 60
+COMPONENTS = ("victorialogs", "jaeger", "prometheus", "collector")
+REQUESTS_IN_PROMETHEUS = 'sum(http_server_request_duration_seconds_count{job="amas-service"})'
+
+
+def get_json(url: str, timeout: float = 30) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.load(response)
+
+
+def prom_query(stack: NativeStack, expr: str) -> list[dict[str, Any]]:
+    body = get_json(f"{stack.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+    assert body["status"] == "success", body
+    return body["data"]["result"]
+
+
+def prom_value(stack: NativeStack, expr: str) -> float | None:
+    result = prom_query(stack, expr)
+    return float(result[0]["value"][1]) if result else None
+
+
+def wait_for(what: str, check: Any, timeout: float = 90, interval: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Fed:
+    """What the load did, for the tests to compare with what the stores hold."""
+
+    stack: NativeStack
+    run: demo.Run
+    responses: Counter[str] = field(default_factory=Counter)
+    requests_sent: int = 0
+    prometheus_requests: float | None = None
+    tasks_accepted: int = 0
+    faults: dict[str, str] = field(default_factory=dict)
+    requests_while_collector_down: list[int] = field(default_factory=list)
+    extra_services: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def service_log_lines(self) -> list[dict[str, Any]]:
+        return demo.read_logs(self.run.service_log)
+
+
+def _service_env(stack: NativeStack) -> dict[str, str]:
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{stack.otlp_grpc_endpoint}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(SAMPLING_RATIO),
+        "AMAS_METRIC_EXPORT_INTERVAL": str(EXPORT_INTERVAL_S),
+        "AMAS_ENVIRONMENT": "e2e",
+    }
+
+
+@contextlib.contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+async def _drive(url: str, tasks: int, seed: int) -> demo.Load:
+    load = demo.Load(tasks, rate=20.0, seed=seed)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        await load.run(client)
+    return load
+
+
+def _wait_tasks_done(fed: Fed) -> None:
+    def done() -> bool:
+        metrics = demo.Metrics(httpx.get(fed.run.url + "/metrics", timeout=10).text)
+        return metrics.total("amas_task_duration_seconds_count") >= fed.tasks_accepted
+
+    wait_for("every accepted task to finish", done, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def fed_stack() -> Iterator[Fed]:
+    # not under pytest's 0700 tmp root: PostgreSQL runs as the postgres user and must reach it
+    base = Path(tempfile.mkdtemp(prefix="amas-e2e-"))
+    base.chmod(0o755)
+    stack = NativeStack(base / "stack", Ports.random(), COMPONENTS)
+    run: demo.Run | None = None
+    fed: Fed | None = None
+    try:
+        stack.up(timeout=120)
+        with _env(_service_env(stack)):
+            run = demo.start_everything(base / "service", workers=4, latency_scale=0.5)
+        fed = Fed(stack, run)
+        load = asyncio.run(_drive(run.url, TASKS, seed=7))
+        assert not load.errors, load.errors[:3]
+        fed.responses = load.results
+        fed.requests_sent = sum(load.results.values())
+        fed.tasks_accepted = len(load.accepted)
+        _wait_tasks_done(fed)
+        fed.prometheus_requests = wait_for(
+            f"Prometheus to count {fed.requests_sent} requests",
+            lambda: (
+                v
+                if (
+                    v := prom_value(
+                        stack, 'sum(http_server_request_duration_seconds_count{job="amas-service"})'
+                    )
+                )
+                == fed.requests_sent
+                else None
+            ),
+            timeout=90,
+        )
+        yield fed
+    finally:
+        if fed is not None:
+            for process in fed.extra_services:
+                if process.poll() is None:
+                    stop_pid(process.pid, timeout=20)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=5)
+        if run is not None:
+            run.stop()
+        stack.down()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fed_prometheus_url(fed_stack: Fed) -> str:
+    return fed_stack.stack.prometheus_url
+
+
+def _start_second_service(fed: Fed, cardinality_limit: int) -> str:
+    """Another instance on the same PostgreSQL/Redis/providers, with a tiny cardinality limit."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **_service_env(fed.stack),
+        "AMAS_CARDINALITY_LIMIT": str(cardinality_limit),
+        "AMAS_DATABASE_URL": fed.run.postgres.dsn,
+        "AMAS_REDIS_URL": fed.run.redis.url,
+        "AMAS_PROVIDERS": ",".join(f"{n}={p.base_url}" for n, p in fed.run.providers.items()),
+        **{demo.api_key_env_var(n): p.api_key for n, p in fed.run.providers.items()},
+    }
+    log = open(fed.run.run_dir / "service-overflow.log", "ab")  # noqa: SIM115 (the child holds it)
+    try:
+        argv = [sys.executable, "-m", "amas_service", "--host", "127.0.0.1", "--port", str(port)]
+        process = subprocess.Popen(
+            [*argv, "--workers", "1"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
+    finally:
+        log.close()
+    fed.extra_services.append(process)
+    url = f"http://127.0.0.1:{port}"
+    wait_for("the second service", lambda: _healthy(url), timeout=60, interval=0.3)
+    return url
+
+
+def _healthy(url: str) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(url + "/health", timeout=2).status_code == 200
+    return False
+
+
+def _submit(url: str, count: int, prefix: str = "fault") -> Counter[int]:
+    statuses: Counter[int] = Counter()
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for i in range(count):
+            body = {
+                "type": "summarize",
+                "prompt": f"{prefix} {i}: summarize the incident",
+                "priority": "high",
+            }
+            with contextlib.suppress(httpx.HTTPError):
+                statuses[client.post("/tasks", json=body).status_code] += 1
+    return statuses
+
+
+@pytest.fixture(scope="session")
+def faulted_stack(fed_stack: Fed) -> Fed:
+    fed, providers = fed_stack, fed_stack.run.providers
+    # ai-fallbacks: the primary provider is down, the others answer
+    providers["openai"].outage(True)
+    fed.tasks_accepted += _submit(fed.run.url, 8, "fallback")[202]
+    _wait_tasks_done(fed)
+    # ai-provider-errors, agent-failures, task-failures: every provider down
+    for provider in providers.values():
+        provider.outage(True)
+    fed.tasks_accepted += _submit(fed.run.url, 6, "outage")[202]
+    _wait_tasks_done(fed)
+    for provider in providers.values():
+        provider.outage(False)
+    fed.faults.update({"ai-fallbacks": "openai down", "ai-provider-errors": "all providers down"})
+    fed.faults.update({"task-failures": "all providers down", "agent-failures": "all providers down"})
+
+    # cardinality-overflow: a second instance whose limit is smaller than its route set
+    overflow_url = _start_second_service(fed, cardinality_limit=2)
+    with httpx.Client(base_url=overflow_url, timeout=30) as client:
+        for path in ("/tasks/unknown-1", "/nope", "/tasks/unknown-2", "/also-nope", "/health"):
+            client.get(path)
+        client.post("/login", json={"username": "nobody", "password": "wrong"})
+    fed.faults["cardinality-overflow"] = "second instance, AMAS_CARDINALITY_LIMIT=2"
+
+    # telemetry-drops: the Collector is down while requests come in; they must still succeed
+    fed.stack.stop("collector")
+    with httpx.Client(base_url=fed.run.url, timeout=30) as client:
+        for _ in range(20):
+            started = time.monotonic()
+            fed.requests_while_collector_down.append(client.get("/tasks/not-a-task").status_code)
+            assert time.monotonic() - started < 5, "a request waited on the dead Collector"
+    time.sleep(EXPORT_INTERVAL_S * 4)  # let the SDK try, fail and count
+    fed.stack.start("collector")
+    fed.faults["telemetry-drops"] = "Collector stopped for ~10 s"
+
+    # db-errors then http-5xx: Redis down (cache and queue calls fail), then PostgreSQL too
+    fed.run.redis.stop()
+    _submit(fed.run.url, 3, "no-redis")
+    with httpx.Client(base_url=fed.run.url, timeout=30) as client:
+        client.get("/tasks/00000000-0000-0000-0000-000000000000")
+    fed.run.postgres.stop()
+    _submit(fed.run.url, 3, "no-postgres")
+    fed.faults.update({"db-errors": "Redis then PostgreSQL stopped", "http-5xx": "PostgreSQL stopped"})
+    return fed
+
+
+@pytest.fixture(scope="session")
+def faulted_prometheus_url(faulted_stack: Fed) -> str:
+    return faulted_stack.stack.prometheus_url
