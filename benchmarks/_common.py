@@ -8,10 +8,12 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import socket
 import statistics
-import sys
+import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -202,8 +204,72 @@ def peak_rss_bytes(pid: int | None = None) -> int:
     return 0
 
 
-def ensure_repo_on_path() -> None:
-    """Lets ``python benchmarks/<name>.py`` import the ``benchmarks`` package too."""
-    root = str(REPO_ROOT)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+def binary(name: str) -> Path:
+    path = BIN_DIR / name
+    if not path.exists():
+        raise SystemExit(f"{path} not found: build it with `bash scripts/build_binaries.sh`")
+    return path
+
+
+def wait_http(url: str, timeout: float, process: Any = None) -> None:
+    """Polls ``url`` until it answers 2xx; fails early if ``process`` (a Popen) has exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if 200 <= response.status < 300:
+                    return
+        except OSError:
+            pass
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before {url} answered")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def popen(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess (output to log_path), terminated then killed on exit, even on failure."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            list(argv), env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+
+
+def prometheus_samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """(labels, value) of every sample of metric ``name`` in a Prometheus text exposition."""
+    found = []
+    for line in text.splitlines():
+        if not line.startswith(name) or line[len(name) : len(name) + 1] not in ("{", " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', head))
+        found.append((labels, float(value)))
+    return found
+
+
+def counter_total(text: str, name: str, **match: str) -> float:
+    """Sum of a counter over its series (with or without the ``_total`` suffix), filtered by labels."""
+    return sum(
+        v
+        for n in (name, f"{name}_total")
+        for labels, v in prometheus_samples(text, n)
+        if all(labels.get(k) == want for k, want in match.items())
+    )
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
