@@ -11,8 +11,6 @@ from typing import Any
 
 import asyncpg
 
-from amas_service.untraced import untraced
-
 __all__ = ["POOL_NAME", "Database", "TaskRecord"]
 
 _log = logging.getLogger(__name__)
@@ -70,14 +68,6 @@ class TaskRecord:
     prompt: str
 
 
-async def _quiet_reset(connection: asyncpg.Connection) -> None:
-    """The pool's reset query on release, without a span per release."""
-    query = connection.get_reset_query()
-    if query:
-        with untraced():
-            await connection.execute(query)
-
-
 def _task_json(row: asyncpg.Record) -> dict[str, Any]:
     task = dict(row)
     task["id"] = str(task["id"])
@@ -96,7 +86,8 @@ class Database:
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int, max_size: int) -> Database:
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_quiet_reset)
+        # the pool's reset query on release runs untraced: amas_telemetry patches Connection.reset
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
         return cls(pool)
 
     async def close(self) -> None:

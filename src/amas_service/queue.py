@@ -19,7 +19,7 @@ from opentelemetry import propagate
 from opentelemetry.context import Context
 from redis.asyncio import Redis
 
-from amas_service.untraced import untraced
+from amas_telemetry import untraced
 
 __all__ = ["PRIORITIES", "QueueEntry", "TaskQueue"]
 

@@ -17,8 +17,7 @@ from starlette.exceptions import HTTPException
 from amas_service.auth import verify_login
 from amas_service.models import IntegrationEventIn, LoginIn, Platform, TaskAccepted, TaskIn
 from amas_service.services import Services
-from amas_service.untraced import untraced
-from amas_telemetry import integration_span, login_span, set_login_result
+from amas_telemetry import integration_span, login_span, set_login_result, untraced
 
 __all__ = ["install", "router"]
 

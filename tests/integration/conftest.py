@@ -34,7 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from amas_service.app import EXCLUDED_URLS, SERVICE_NAME, create_app
 from amas_service.devservers import FakeProviderProcess, PostgresServer, RedisServer
 from amas_service.settings import Settings, api_key_env_var
-from amas_service.untraced import untraced
+from amas_telemetry import untraced
 from amas_telemetry.logs import JsonFormatter
 from amas_telemetry.testing import CapturedTelemetry, capture
 
