@@ -174,46 +174,47 @@ def start_everything(run_dir: Path, workers: int, latency_scale: float) -> Run:
         run.redis.start()
         for provider in run.providers.values():
             provider.start()
-        env = {
-            **os.environ,
-            "AMAS_DATABASE_URL": run.postgres.dsn,
-            "AMAS_REDIS_URL": run.redis.url,
-            "AMAS_PROVIDERS": ",".join(f"{n}={p.base_url}" for n, p in run.providers.items()),
-            "AMAS_USERS": ",".join(f"user{i:02d}:password-{i:02d}" for i in range(1, 26)),
-            "AMAS_BREAKER_FAILURE_THRESHOLD": "5",
-            "AMAS_BREAKER_RESET_SECONDS": "3",
-            "AMAS_ENVIRONMENT": os.environ.get("AMAS_ENVIRONMENT", "demo"),
-            **{api_key_env_var(n): k for n, k in keys.items()},
-        }
         say(f"starting the AMAS service on {run.url} with {workers} workers ...")
-        log = open(run.service_log, "ab")  # noqa: SIM115 (the child holds it; closed below)
-        try:
-            run.service = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "amas_service",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(run.service_port),
-                    "--workers",
-                    str(workers),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=REPO_ROOT,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
+        run.service = spawn_service(run, run.service_port, workers, run.service_log)
         wait_healthy(run)
     except BaseException:
         run.stop()
         raise
     return run
+
+
+def service_env(run: Run, **extra: str) -> dict[str, str]:
+    """The service's environment: this process's, plus the servers of ``run`` and ``extra``."""
+    return {
+        **os.environ,
+        "AMAS_DATABASE_URL": run.postgres.dsn,
+        "AMAS_REDIS_URL": run.redis.url,
+        "AMAS_PROVIDERS": ",".join(f"{n}={p.base_url}" for n, p in run.providers.items()),
+        "AMAS_USERS": ",".join(f"user{i:02d}:password-{i:02d}" for i in range(1, 26)),
+        "AMAS_BREAKER_FAILURE_THRESHOLD": "5",
+        "AMAS_BREAKER_RESET_SECONDS": "3",
+        "AMAS_ENVIRONMENT": os.environ.get("AMAS_ENVIRONMENT", "demo"),
+        **{api_key_env_var(n): p.api_key for n, p in run.providers.items()},
+        **extra,
+    }
+
+
+def spawn_service(run: Run, port: int, workers: int, log_path: Path, **env: str) -> subprocess.Popen[bytes]:
+    """Starts ``python -m amas_service`` on 127.0.0.1:``port``, its output appended to ``log_path``."""
+    log = open(log_path, "ab")  # noqa: SIM115 (the child holds it; closed below)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "amas_service", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=service_env(run, **env),
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )  # fmt: skip
+    finally:
+        log.close()
 
 
 def wait_healthy(run: Run, timeout: float = 60.0) -> None:

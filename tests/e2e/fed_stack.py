@@ -193,30 +193,9 @@ def fed_prometheus_url(fed_stack: Fed) -> str:
 def _start_second_service(fed: Fed, cardinality_limit: int) -> str:
     """Another instance on the same PostgreSQL/Redis/providers, with a tiny cardinality limit."""
     port = free_port()
-    env = {
-        **os.environ,
-        **_service_env(fed.stack),
-        "AMAS_CARDINALITY_LIMIT": str(cardinality_limit),
-        "AMAS_DATABASE_URL": fed.run.postgres.dsn,
-        "AMAS_REDIS_URL": fed.run.redis.url,
-        "AMAS_PROVIDERS": ",".join(f"{n}={p.base_url}" for n, p in fed.run.providers.items()),
-        **{demo.api_key_env_var(n): p.api_key for n, p in fed.run.providers.items()},
-    }
-    log = open(fed.run.run_dir / "service-overflow.log", "ab")  # noqa: SIM115 (the child holds it)
-    try:
-        argv = [sys.executable, "-m", "amas_service", "--host", "127.0.0.1", "--port", str(port)]
-        process = subprocess.Popen(
-            [*argv, "--workers", "1"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
-    fed.extra_services.append(process)
+    log_path = fed.run.run_dir / "service-overflow.log"
+    env = {**_service_env(fed.stack), "AMAS_CARDINALITY_LIMIT": str(cardinality_limit)}
+    fed.extra_services.append(demo.spawn_service(fed.run, port, 1, log_path, **env))
     url = f"http://127.0.0.1:{port}"
     wait_for("the second service", lambda: _healthy(url), timeout=60, interval=0.3)
     return url
