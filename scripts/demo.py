@@ -746,6 +746,36 @@ def stop_kept(run_dir: Path) -> int:
     return 0
 
 
+STACK_COMPONENTS = ("victorialogs", "jaeger", "prometheus", "collector")
+
+
+def start_stack(stack_dir: Path) -> Any:
+    """The native stack (scripts/native_stack.py) when its binaries are built, else None.
+
+    Standard ports when they are free, random ones otherwise. The service then exports
+    OTLP to its Collector, and the summary ends with links into Jaeger, VictoriaLogs and
+    Prometheus.
+    """
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    import native_stack
+
+    try:
+        for component in STACK_COMPONENTS:
+            native_stack.binary(component)
+    except native_stack.BinaryMissing:
+        say("native stack not built (bash scripts/build_binaries.sh): telemetry stays on /metrics and stdout")
+        return None
+    ports = native_stack.Ports()
+    if any(native_stack.port_in_use(port) for port in ports.as_dict().values()):
+        ports = native_stack.Ports.random()
+    stack = native_stack.NativeStack(stack_dir, ports, STACK_COMPONENTS)
+    say(f"starting the native stack (Collector, Prometheus, Jaeger, VictoriaLogs) in {stack_dir} ...")
+    stack.up(timeout=120)
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{stack.otlp_grpc_endpoint}"
+    os.environ.setdefault("AMAS_METRIC_EXPORT_INTERVAL", "5")
+    return stack
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=300, help="tasks to submit (default 300)")
@@ -760,6 +790,11 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=REPO_ROOT / "run" / "stack",
         help="run folder of scripts/native_stack.py, for links (default ./run/stack)",
+    )
+    parser.add_argument(
+        "--no-stack",
+        action="store_true",
+        help="do not start the native stack even when its binaries are built",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
@@ -777,7 +812,15 @@ def main(argv: list[str] | None = None) -> int:
         stop_kept(run_dir)
     ensure_servers(allow_install=not args.no_install)
 
-    run = start_everything(run_dir, args.workers, args.latency_scale)
+    stack = None
+    if not args.no_stack and not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        stack = start_stack(args.stack_dir.resolve())
+    try:
+        run = start_everything(run_dir, args.workers, args.latency_scale)
+    except BaseException:
+        if stack is not None:
+            stack.down()
+        raise
     keep = False
     try:
         load, timeline = asyncio.run(drive(run, args))
@@ -797,9 +840,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"Redis 127.0.0.1:{run.redis.port}. Stop everything with:\n"
                 f"  {sys.executable} {script} --stop --run-dir {run_dir}"
             )
+            if stack is not None:
+                stack_script = REPO_ROOT / "scripts" / "native_stack.py"
+                print(f"The native stack too:\n  {sys.executable} {stack_script} down --run-dir {stack.run_dir}")
         else:
             say("stopping everything the demo started ...")
             run.stop()
+            if stack is not None:
+                stack.down()
     return 0
 
 
