@@ -842,7 +842,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             if stack is not None:
                 stack_script = REPO_ROOT / "scripts" / "native_stack.py"
-                print(f"The native stack too:\n  {sys.executable} {stack_script} down --run-dir {stack.run_dir}")
+                print("The native stack too:")
+                print(f"  {sys.executable} {stack_script} down --run-dir {stack.run_dir}")
         else:
             say("stopping everything the demo started ...")
             run.stop()
