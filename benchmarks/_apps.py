@@ -6,6 +6,9 @@ Variants (one per process, since each sets OTel globals the way a real service w
 ``plan``            (b) the original plan: prometheus_client middleware + OTel tracing, see plan_baseline
 ``ours:R:sink``     (c) ``amas_telemetry.configure(app, sampling_ratio=R, otlp_endpoint=<sink>)``
 ``ours:R:none``     (c) the same with ``otlp_endpoint=None`` (no export at all; metrics on /metrics only)
+``contrib``         the floor under (c): the contrib ASGI middleware wired exactly as configure() wires it
+                    (amas_telemetry.instrument.instrument_fastapi) on a bare TracerProvider: spans are
+                    created, nothing processes them (no span metrics, no export, plain logging)
 ``stock``           (d) FastAPIInstrumentor.instrument_app with default options + TracerProvider +
                     BatchSpanProcessor(OTLP gRPC) + MeterProvider(PrometheusMetricReader), all global
 
@@ -141,7 +144,7 @@ class Wired:
     render_metrics: Callable[[], bytes] | None = None
 
 
-VARIANTS = ("bare", "plan", "ours:1.0:sink", "ours:0.01:sink", "ours:1.0:none", "stock")
+VARIANTS = ("bare", "plan", "ours:1.0:sink", "ours:0.01:sink", "ours:1.0:none", "contrib", "stock")
 
 
 def _plain_logging() -> None:
@@ -182,6 +185,16 @@ def build_app(variant: str, sink_endpoint: str | None) -> Wired:
                 telemetry.logger_provider.force_flush()
 
         return Wired(app, flush, telemetry.render_metrics)
+    if variant == "contrib":
+        from opentelemetry.sdk.trace import TracerProvider
+
+        from amas_telemetry.instrument import instrument_fastapi
+
+        _plain_logging()
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)  # the route's manual spans are created as with (c)
+        instrument_fastapi(app, provider, ("/metrics",), False)
+        return Wired(app, lambda: None)
     if variant == "stock":
         from opentelemetry import metrics
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
