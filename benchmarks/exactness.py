@@ -231,7 +231,8 @@ def report(results: dict[str, Any]) -> str:
                 c.verdict(run["derived"] == n).replace("met", "equal").replace("NOT equal", "DIFFERENT"),
                 run["exported_server_spans"],
                 f"{run['collector_calls']:.0f}",
-                f"{estimate:.0f} ({(estimate - n) / n * 100:+.1f}%)",
+                f"{estimate:.0f} ({(estimate - n) / n * 100:+.1f}%; 1 sd ≈ "
+                f"{100 / max(run['exported_server_spans'], 1) ** 0.5:.0f}%)",
                 f"{run['collector_accepted_spans']:.0f}",
                 f"{run['dropped_spans']:.0f}",
             ]
