@@ -253,8 +253,11 @@ def run(args: Any) -> dict[str, Any]:
                 stack.callback(clients[v].close)
             flush_raw = RawClient.build("POST", "/__bench/flush")
 
+            sent: dict[str, int] = dict.fromkeys(variants, 0)
+
             def socket_round(variant: str, driver: str, route: str, n: int) -> float:
                 client = clients[variant]
+                sent[variant] += n + 1  # + the flush request, traced too
                 raw = RawClient.build(*_request(route))
                 start = time.perf_counter()
                 for _ in range(n):
@@ -273,7 +276,7 @@ def run(args: Any) -> dict[str, Any]:
             for v in variants:
                 if v.startswith("ours"):
                     _, body = clients[v].request(RawClient.build("GET", "/__bench/metrics"))
-                    results["socket_derived_count_check"][v] = _count_requests(body)
+                    results["socket_derived_count_check"][v] = (sent[v], _count_requests(body))
     return results
 
 
@@ -332,10 +335,13 @@ def report(results: dict[str, Any]) -> str:
         out.append("")
     out.append("## Targets")
     out.append(c.table(["target", "measured", "verdict"], _verdicts(results)))
-    for key in ("derived_count_check", "socket_derived_count_check"):
-        if key in results:
+    for key, where in (("derived_count_check", "in-process"), ("socket_derived_count_check", "uvicorn")):
+        for variant, (sent, derived) in results.get(key, {}).items():
             out.append("")
-            out.append(f"{key}: {results[key]}")
+            out.append(
+                f"Derived request count ({where}, {variant}): {derived:.0f} of {sent} sent "
+                f"-> {'exact' if derived == sent else 'DIFFERENT'}"
+            )
     return "\n".join(out)
 
 
