@@ -291,65 +291,25 @@ class PostgresServer:
         )
         return result.returncode == 0
 
-    def _create_database(self) -> None:
-        env = {"PGPASSWORD": self.password}
-        check = subprocess.run(
-            [
-                self._tool("psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                "postgres",
-                "-tAc",
-                f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **env},
-            check=False,
-        )
-        if check.stdout.strip() != "1":
-            self._run(
-                [
-                    self._tool("createdb"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    self.user,
-                    self.database,
-                ],
-                env,
-            )
+    def _connection_args(self) -> list[str]:
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", self.user]
 
-    def psql(self, sql: str) -> str:
-        """Runs one statement with psql; returns its unaligned output."""
+    def _create_database(self) -> None:
+        query = f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"
+        if self.psql(query, database="postgres") != "1":
+            createdb = [self._tool("createdb"), *self._connection_args(), self.database]
+            self._run(createdb, {"PGPASSWORD": self.password})
+
+    def psql(self, sql: str, database: str | None = None) -> str:
+        """Runs one statement with psql (on ``database``, default ours); its unaligned output."""
         result = subprocess.run(
-            [
-                self._tool("psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                self.database,
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-tAc",
-                sql,
-            ],
+            [self._tool("psql"), *self._connection_args(), "-d", database or self.database,
+             "-v", "ON_ERROR_STOP=1", "-tAc", sql],
             capture_output=True,
             text=True,
             env={**os.environ, "PGPASSWORD": self.password},
             check=False,
-        )
+        )  # fmt: skip
         if result.returncode != 0:
             raise ServerError(f"psql failed: {result.stderr.strip()}")
         return result.stdout.strip()
