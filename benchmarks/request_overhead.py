@@ -41,8 +41,8 @@ from benchmarks._sink import serve_in_child
 ROUTES = ("minimal", "realistic")
 DRIVERS = ("httpx", "asgi", "socket")
 BASE = "bare"
-FULL = {"rounds": 15, "n": {"minimal": 400, "realistic": 120}, "seconds_per_cell": 22}
-QUICK = {"rounds": 5, "n": {"minimal": 150, "realistic": 40}, "seconds_per_cell": 3.5}
+FULL = {"rounds": 15, "n": {"minimal": 400, "realistic": 120}, "seconds_per_cell": 22, "warmup": 30}
+QUICK = {"rounds": 4, "n": {"minimal": 120, "realistic": 30}, "seconds_per_cell": 2.5, "warmup": 10}
 
 
 def _request(route: str) -> tuple[str, str, bytes]:
@@ -225,8 +225,8 @@ def run(args: Any) -> dict[str, Any]:
             # warm-up (imports, caches, first-call paths) and the census of exported spans
             for v in variants:
                 for route in ROUTES:
-                    inproc_round(v, "asgi", route, 30)
-                    inproc_round(v, "httpx", route, 30)
+                    inproc_round(v, "asgi", route, plan["warmup"])
+                    inproc_round(v, "httpx", route, plan["warmup"])
 
             def census_send(key: str, n: int) -> None:
                 variant, route = key.split("|")
@@ -269,7 +269,7 @@ def run(args: Any) -> dict[str, Any]:
 
             for v in variants:
                 for route in ROUTES:
-                    socket_round(v, "socket", route, 50)
+                    socket_round(v, "socket", route, plan["warmup"])
             for route in ROUTES:
                 _measure(results, plan, variants, "socket", route, socket_round)
             results["socket_derived_count_check"] = {}
