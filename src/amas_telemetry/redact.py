@@ -80,29 +80,78 @@ _SECRET_KEY = re.compile(
 )
 
 
+_DEFAULT_TRIGGER: Final = re.compile(
+    r"bearer|basic|token|sk-|xox|akia|asia|gh[pousr]_|aiza|glpat-|passw|pwd|secret|api[_-]?key"
+    r"|authorization|cookie|://[^/\s@]*:[^@\s/]*@",
+    re.IGNORECASE,
+)
+"""Something every default redactor needs to match: text without it is returned as it is."""
+
+_CACHE_SIZE = 8192
+_CACHE_MAX_LENGTH = 512
+
+
 class Scrubber:
-    """Applies redactors to strings, and to every string inside attribute mappings."""
+    """Applies redactors to strings, and to every string inside attribute mappings.
+
+    Cheap on ordinary text: with the default redactors, one search for a trigger word
+    decides whether the substitutions run at all, and results for short strings (routes,
+    model names, span names repeat) are remembered.
+    """
 
     def __init__(
         self, redactors: Iterable[Redactor] = DEFAULT_REDACTORS, drop_keys: Iterable[str] = ()
     ) -> None:
         self._redactors = tuple(redactors)
+        self._trigger = _DEFAULT_TRIGGER.search if self._redactors == DEFAULT_REDACTORS else None
         self._drop_keys = frozenset(drop_keys)
+        self._texts: dict[str, str] = {}
+        self._secret_keys: dict[str, bool] = {}
 
     def text(self, value: str) -> str:
-        for redact in self._redactors:
-            value = redact(value)
-        return value
+        cached = self._texts.get(value)
+        if cached is not None:
+            return cached
+        scrubbed = value
+        if self._trigger is None or self._trigger(value):
+            for redact in self._redactors:
+                scrubbed = redact(scrubbed)
+        if len(value) <= _CACHE_MAX_LENGTH:
+            if len(self._texts) >= _CACHE_SIZE:
+                self._texts.clear()
+            self._texts[value] = scrubbed
+        return scrubbed
+
+    def _is_secret_key(self, key: str) -> bool:
+        known = self._secret_keys.get(key)
+        if known is None:
+            if len(self._secret_keys) >= _CACHE_SIZE:
+                self._secret_keys.clear()
+            known = self._secret_keys[key] = _SECRET_KEY.search(key) is not None
+        return known
 
     def value(self, key: str, value: Any) -> Any:
         if isinstance(value, str):
-            return REDACTED if _SECRET_KEY.search(key) and value else self.text(value)
+            return REDACTED if value and self._is_secret_key(key) else self.text(value)
         if isinstance(value, list | tuple):
             return type(value)(self.value(key, v) for v in value)
         return value
 
     def attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
         """A scrubbed copy; keys in ``drop_keys`` (prompt text) are left out."""
+        return self.changed_attributes(attributes) or dict(attributes or {})
+
+    def changed_attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The scrubbed copy, or None when scrubbing would change nothing (no copy needed)."""
         if not attributes:
-            return {}
-        return {k: self.value(k, v) for k, v in attributes.items() if k not in self._drop_keys}
+            return None
+        scrubbed: dict[str, Any] = {}
+        changed = False
+        for key, value in attributes.items():
+            if key in self._drop_keys:
+                changed = True
+                continue
+            new = self.value(key, value)
+            changed = changed or (new is not value and new != value)
+            scrubbed[key] = new
+        return scrubbed if changed else None

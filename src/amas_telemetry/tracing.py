@@ -89,17 +89,23 @@ class RedactingProcessor(SpanProcessor):
             _log.exception("amas_telemetry: redacting a span failed; the span was not exported")
 
     def _scrubbed(self, span: ReadableSpan) -> ReadableSpan:
+        """The span itself when nothing needs scrubbing (the common case), else a scrubbed copy."""
         scrub = self._scrubber
+        attributes = scrub.changed_attributes(span.attributes)
+        events = [(e, scrub.changed_attributes(e.attributes)) for e in span.events]
         status = span.status
-        if status.description:
-            status = Status(status.status_code, scrub.text(status.description))
+        description = scrub.text(status.description) if status.description else None
+        if attributes is None and description == status.description and all(c is None for _, c in events):
+            return span
+        if description != status.description:
+            status = Status(status.status_code, description)
         return ReadableSpan(
             name=span.name,
             context=span.context,
             parent=span.parent,
             resource=span.resource,
-            attributes=scrub.attributes(span.attributes),
-            events=[Event(e.name, scrub.attributes(e.attributes), e.timestamp) for e in span.events],
+            attributes=span.attributes if attributes is None else attributes,
+            events=[e if c is None else Event(e.name, c, e.timestamp) for e, c in events],
             links=span.links,
             kind=span.kind,
             status=status,
