@@ -31,18 +31,30 @@ except ImportError:  # pragma: no cover - depends on the SDK version
 __all__ = ["DeferredMeasurements"]
 
 
-def _sink(instrument: Any) -> Any:
-    """A function (value, time, context, attributes) that records into ``instrument``."""
-    consumer = getattr(instrument, "_measurement_consumer", None)
-    if Measurement is not None and consumer is not None:
-        consume = consumer.consume_measurement
+class _Sink:
+    """Records into one instrument: ``record(value, time, context, attributes)``.
 
-        def direct(value: float, time_unix_nano: int, span: SpanContext, attributes: Any) -> None:
-            consume(Measurement(value, time_unix_nano, instrument, _context_of(span), attributes))
+    ``additive`` (counters): measurements of one drain that share an attribute set may be
+    summed into one, which the SDK then handles once instead of once per span.
+    """
 
-        return direct
-    public = instrument.record if hasattr(instrument, "record") else instrument.add
-    return lambda value, time_unix_nano, span, attributes: public(value, attributes, _context_of(span))
+    __slots__ = ("additive", "record")
+
+    def __init__(self, instrument: Any) -> None:
+        self.additive = not hasattr(instrument, "record")
+        consumer = getattr(instrument, "_measurement_consumer", None)
+        if Measurement is not None and consumer is not None:
+            consume = consumer.consume_measurement
+
+            def direct(value: float, time_unix_nano: int, context: Context, attributes: Any) -> None:
+                consume(Measurement(value, time_unix_nano, instrument, context, attributes))
+
+            self.record = direct
+        else:
+            public = instrument.add if self.additive else instrument.record
+            self.record = lambda value, time_unix_nano, context, attributes: public(
+                value, attributes, context
+            )
 
 
 _UNSAMPLED: Context = trace.set_span_in_context(trace.INVALID_SPAN)
@@ -57,19 +69,19 @@ class DeferredMeasurements:
     """A thread-safe queue of measurements, drained by whoever collects."""
 
     def __init__(self, max_backlog: int = 20_000) -> None:
-        self._queue: deque[tuple[Any, float, int, SpanContext, Any]] = deque()
+        self._queue: deque[tuple[_Sink, float, int, SpanContext, Any]] = deque()
         self._max_backlog = max_backlog
-        self._sinks: dict[int, Any] = {}
+        self._sinks: dict[int, _Sink] = {}
         self.recorded = 0
 
-    def sink_for(self, instrument: Any) -> Any:
+    def sink_for(self, instrument: Any) -> _Sink:
         """The handle ``add`` takes for ``instrument`` (built once per instrument)."""
         sink = self._sinks.get(id(instrument))
         if sink is None:
-            sink = self._sinks[id(instrument)] = _sink(instrument)
+            sink = self._sinks[id(instrument)] = _Sink(instrument)
         return sink
 
-    def add(self, sink: Any, value: float, time_unix_nano: int, span: SpanContext, attributes: Any) -> None:
+    def add(self, sink: _Sink, value: float, time_unix_nano: int, span: SpanContext, attributes: Any) -> None:
         if not 0.0 <= value < math.inf:  # negative, NaN or infinite: the SDK would refuse it too
             return
         self._queue.append((sink, value, time_unix_nano, span, attributes))
@@ -77,16 +89,39 @@ class DeferredMeasurements:
             self.drain()
 
     def drain(self) -> int:
-        """Record everything queued so far; safe to call from several threads at once."""
+        """Record everything queued so far; safe to call from several threads at once.
+
+        Histogram points are recorded one by one (each is a bucket observation); counter
+        points with the same attribute set are summed first, keeping a sampled span for
+        the exemplar. The exemplar context is built once per span, not per measurement.
+        """
         popleft = self._queue.popleft
+        sums: dict[tuple[int, int], list[Any]] = {}
         drained = 0
+        last_span: SpanContext | None = None
+        context = _UNSAMPLED
         while True:
             try:
                 sink, value, time_unix_nano, span, attributes = popleft()
             except IndexError:
                 break
-            sink(value, time_unix_nano, span, attributes)
             drained += 1
+            if sink.additive:
+                key = (id(sink), id(attributes))
+                total = sums.get(key)
+                if total is None:
+                    sums[key] = [sink, value, time_unix_nano, span, attributes]
+                else:
+                    total[1] += value
+                    total[2] = max(total[2], time_unix_nano)
+                    if span.trace_flags.sampled:
+                        total[3] = span
+                continue
+            if span is not last_span:
+                last_span, context = span, _context_of(span)
+            sink.record(value, time_unix_nano, context, attributes)
+        for sink, value, time_unix_nano, span, attributes in sums.values():
+            sink.record(value, time_unix_nano, _context_of(span), attributes)
         self.recorded += drained
         return drained
 

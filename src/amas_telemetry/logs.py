@@ -17,7 +17,7 @@ from opentelemetry import trace
 
 from amas_telemetry.redact import Scrubber
 
-__all__ = ["JsonFormatter", "RedactingFilter", "json_stdout_handler"]
+__all__ = ["JsonFormatter", "NotFromTheExportPath", "RedactingFilter", "json_stdout_handler"]
 
 # Attributes every LogRecord has; everything else on a record is an "extra" field.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -60,6 +60,20 @@ class RedactingFilter(logging.Filter):
         elif record.exc_text:
             record.exc_text = self._scrubber.text(record.exc_text)
         return True
+
+
+class NotFromTheExportPath(logging.Filter):
+    """Keeps the SDK's own records (export failures, retries) off the OTLP log pipeline.
+
+    Exported, each failed export would log a warning that is queued for export in turn:
+    with the Collector down, a flush would never end.
+    """
+
+    _PREFIXES = ("opentelemetry.", "grpc.")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        return not (name.startswith(self._PREFIXES) or name in ("opentelemetry", "grpc"))
 
 
 class JsonFormatter(logging.Formatter):

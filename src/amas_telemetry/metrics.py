@@ -25,7 +25,9 @@ class PrometheusEndpoint:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.reader = PrometheusMetricReader(registry=self.registry)
+        # no otel_scope_* labels on every sample: nothing queries them, and they cost a
+        # quarter of the scrape time and a third of its size at 10k series
+        self.reader = PrometheusMetricReader(registry=self.registry, scope_info_enabled=False)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -37,7 +37,7 @@ from amas_telemetry.instrument import (
     release_libraries,
     uninstrument_fastapi,
 )
-from amas_telemetry.logs import RedactingFilter, json_stdout_handler
+from amas_telemetry.logs import NotFromTheExportPath, RedactingFilter, json_stdout_handler
 from amas_telemetry.metrics import PrometheusEndpoint, build_meter_provider, otlp_reader
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
@@ -150,9 +150,12 @@ class Telemetry:
         resource = _resource(settings)
         self.scrubber = Scrubber(drop_keys=() if settings.record_prompts else sc.PROMPT_ATTRIBUTES)
         self.prometheus = PrometheusEndpoint()
-        readers: list[Any] = [self.prometheus.reader, *extras.metric_readers]
+        self._push_readers: list[Any] = []
         if settings.otlp_endpoint:
-            readers.append(otlp_reader(_otlp_exporter(settings, "metrics"), settings.metric_export_interval))
+            self._push_readers.append(
+                otlp_reader(_otlp_exporter(settings, "metrics"), settings.metric_export_interval)
+            )
+        readers: list[Any] = [self.prometheus.reader, *extras.metric_readers, *self._push_readers]
         self.meter_provider: MeterProvider = build_meter_provider(resource, readers)
         meter = self.meter_provider.get_meter("amas_telemetry")
         self._meter = meter
@@ -205,7 +208,9 @@ class Telemetry:
         if self.logger_provider is not None:
             from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
-            self._log_handlers.append(LoggingHandler(logger_provider=self.logger_provider))
+            otlp_handler = LoggingHandler(logger_provider=self.logger_provider)
+            otlp_handler.addFilter(NotFromTheExportPath())
+            self._log_handlers.append(otlp_handler)
         root = logging.getLogger()
         self._previous_level = root.level
         root.setLevel(self.settings.log_level)
@@ -262,10 +267,17 @@ class Telemetry:
         return self.prometheus.render()
 
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
+        """Export what is pending over OTLP now (spans, logs, metrics).
+
+        Only the push readers are flushed: collecting the pull reader here would leave a
+        second copy of every metric family for the next ``/metrics`` scrape.
+        """
         ok = self.tracer_provider.force_flush(timeout_millis)
         if self.logger_provider is not None:
             ok = self.logger_provider.force_flush(timeout_millis) and ok
-        return self.meter_provider.force_flush(timeout_millis) and ok
+        for reader in self._push_readers:
+            ok = reader.force_flush(timeout_millis) and ok
+        return ok
 
     def shutdown(self) -> None:
         """Undo everything ``configure()`` did, in reverse order. Idempotent."""

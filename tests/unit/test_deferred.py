@@ -91,3 +91,37 @@ def test_self_metric_counts_recorded_measurements():
         assert cap.point(sc.AMAS_TELEMETRY_SPAN_METRICS_RECORDED).value >= 1
     finally:
         cap.shutdown()
+
+
+def test_counter_points_of_one_drain_are_summed_with_a_sampled_exemplar():
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    counter = meter.create_counter("c")
+    pending = DeferredMeasurements()
+    sink = pending.sink_for(counter)
+    unsampled = SpanContext(trace_id=7, span_id=1, is_remote=False, trace_flags=TraceFlags(0))
+    labels = {"k": "v"}
+    for span in (unsampled, SAMPLED, unsampled):
+        pending.add(sink, 2.0, 1, span, labels)
+    assert pending.drain() == 3
+    data = reader.get_metrics_data()
+    (point,) = [p for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+                for p in m.data.data_points]  # fmt: skip
+    assert point.value == 6.0
+    assert [e.span_id for e in point.exemplars] == [SAMPLED.span_id]
+
+
+def test_force_flush_leaves_one_copy_of_each_family_for_the_next_scrape():
+    telemetry_module = __import__("amas_telemetry")
+    telemetry = telemetry_module.configure(
+        otlp_endpoint="http://127.0.0.1:9", system_metrics=False, json_logs=False, metric_export_interval=3600
+    )
+    try:
+        with telemetry.tracer("t").start_as_current_span("task", attributes={sc.AMAS_OPERATION: "task"}):
+            pass
+        telemetry.force_flush(2000)
+        text = telemetry.render_metrics().decode()
+        assert text.count("# TYPE amas_task_duration_seconds histogram") == 1
+        assert "otel_scope_name" not in text
+    finally:
+        telemetry.shutdown()

@@ -95,3 +95,15 @@ def test_json_lines_go_to_stdout_by_default(capsys):
         assert line["message"] == "to stdout"
     finally:
         telemetry.shutdown()
+
+
+def test_the_sdks_own_records_stay_off_the_otlp_path():
+    """Else every failed log export would log a warning that is exported in turn."""
+    cap = capture(json_logs=True)
+    try:
+        logging.getLogger("opentelemetry.exporter.otlp").warning("Failed to export logs")
+        logging.getLogger("amas.app").warning("kept")
+        assert [r.log_record.body for r in cap.logs()] == ["kept"]
+        assert [line["message"] for line in cap.json_lines()] == ["Failed to export logs", "kept"]
+    finally:
+        cap.shutdown()
