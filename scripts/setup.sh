@@ -18,12 +18,17 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"
+  # The packages' own services are not used (tests and the demo start private servers on
+  # random ports), so Debian is told not to start them: a policy-rc.d that says no.
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  trap '[ "$own_policy" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
   $SUDO apt-get update -qq
-  # The packages' own services are not used: tests and the demo start private servers.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  $SUDO systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
-  $SUDO service redis-server stop >/dev/null 2>&1 || true
-  $SUDO service postgresql stop >/dev/null 2>&1 || true
 fi
 
 PYTHON="${PYTHON:-python3}"
