@@ -139,7 +139,8 @@ class Scrubber:
 
     def attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
         """A scrubbed copy; keys in ``drop_keys`` (prompt text) are left out."""
-        return self.changed_attributes(attributes) or dict(attributes or {})
+        scrubbed = self.changed_attributes(attributes)
+        return dict(attributes or {}) if scrubbed is None else scrubbed
 
     def changed_attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """The scrubbed copy, or None when scrubbing would change nothing (no copy needed)."""

@@ -125,3 +125,11 @@ def test_logs_carry_no_secret():
         assert out.count("\n") == 2
     finally:
         cap.shutdown()
+
+
+def test_dropping_every_attribute_leaves_none():
+    """An all-prompt mapping scrubs to an empty one, not back to the original."""
+    scrubber = Scrubber(drop_keys={"gen_ai.prompt"})
+    assert scrubber.attributes({"gen_ai.prompt": "summarize the report"}) == {}
+    assert scrubber.changed_attributes({"gen_ai.prompt": "x"}) == {}
+    assert scrubber.changed_attributes({"n": 1}) is None
