@@ -46,7 +46,7 @@ from amas_telemetry import semconv as sc
 from amas_telemetry.metrics import PrometheusEndpoint
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
-from amas_telemetry.tracing import RedactingProcessor, record_everything_sampler
+from amas_telemetry.tracing import RecordEverythingSampler, RedactingProcessor
 from benchmarks import _common as c
 
 VARIANTS = ("base", "ours", "ours+2readers", "ours+redact", "naive", "prom")
@@ -220,7 +220,7 @@ class Variant:
         batch = BatchSpanProcessor(self.exporter, max_queue_size=4096, max_export_batch_size=4096)
         processors.append(RedactingProcessor(batch, Scrubber()) if name == "ours+redact" else batch)
         self.provider = TracerProvider(
-            resource=Resource.create({"service.name": "bench"}), sampler=record_everything_sampler(1.0)
+            resource=Resource.create({"service.name": "bench"}), sampler=RecordEverythingSampler(1.0)
         )
         for processor in processors:
             self.provider.add_span_processor(processor)

@@ -7,15 +7,11 @@ the same instruments. Each handle gets its own prometheus_client registry so ind
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 from prometheus_client import CollectorRegistry, generate_latest
 
-__all__ = ["PrometheusEndpoint", "build_meter_provider"]
+__all__ = ["PrometheusEndpoint", "otlp_reader"]
 
 
 class PrometheusEndpoint:
@@ -31,13 +27,6 @@ class PrometheusEndpoint:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def build_meter_provider(
-    resource: Resource,
-    readers: Sequence[MetricReader],
-) -> MeterProvider:
-    return MeterProvider(resource=resource, metric_readers=list(readers))
 
 
 def otlp_reader(exporter: MetricExporter, interval_seconds: float) -> PeriodicExportingMetricReader:

@@ -38,7 +38,7 @@ from amas_telemetry.instrument import (
     uninstrument_fastapi,
 )
 from amas_telemetry.logs import NotFromTheExportPath, RedactingFilter, json_stdout_handler
-from amas_telemetry.metrics import PrometheusEndpoint, build_meter_provider, otlp_reader
+from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
 from amas_telemetry.system import register_system_metrics
@@ -156,7 +156,7 @@ class Telemetry:
                 otlp_reader(_otlp_exporter(settings, "metrics"), settings.metric_export_interval)
             )
         readers: list[Any] = [self.prometheus.reader, *extras.metric_readers, *self._push_readers]
-        self.meter_provider: MeterProvider = build_meter_provider(resource, readers)
+        self.meter_provider: MeterProvider = MeterProvider(resource=resource, metric_readers=readers)
         meter = self.meter_provider.get_meter("amas_telemetry")
         self._meter = meter
         if settings.system_metrics:

@@ -25,7 +25,7 @@ from opentelemetry.util.types import Attributes
 
 from amas_telemetry.redact import Scrubber
 
-__all__ = ["RecordEverythingSampler", "RedactingProcessor", "record_everything_sampler"]
+__all__ = ["RecordEverythingSampler", "RedactingProcessor"]
 
 _log = logging.getLogger(__name__)
 
@@ -60,10 +60,6 @@ class RecordEverythingSampler(Sampler):
 
     def get_description(self) -> str:
         return f"RecordEverything{{{self._root.get_description()}}}"
-
-
-def record_everything_sampler(ratio: float) -> Sampler:
-    return RecordEverythingSampler(ratio)
 
 
 class RedactingProcessor(SpanProcessor):
@@ -127,7 +123,7 @@ def build_tracer_provider(
     sampling_ratio: float,
     processors: Sequence[SpanProcessor],
 ) -> TracerProvider:
-    provider = TracerProvider(resource=resource, sampler=record_everything_sampler(sampling_ratio))
+    provider = TracerProvider(resource=resource, sampler=RecordEverythingSampler(sampling_ratio))
     for processor in processors:
         provider.add_span_processor(processor)
     return provider
