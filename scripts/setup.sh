@@ -37,7 +37,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 step "installing the Python package (editable, with dev extras)"
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+# No pip upgrade: the machine's own pip (23.x from `python3 -m venv`) is what users have, and
+# an upgrade here would hide an install that only a newer resolver manages.
 .venv/bin/python -m pip install -q -e '.[dev]'
 
 if [ "$with_go" = 1 ]; then
