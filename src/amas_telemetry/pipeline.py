@@ -24,7 +24,7 @@ from opentelemetry.sdk._logs.export import (
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Tracer
 
@@ -42,11 +42,14 @@ from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
 from amas_telemetry.system import register_system_metrics
+from amas_telemetry.tail import KeptTraces, MarkKeptLogs
 from amas_telemetry.tracing import (
     RedactingProcessor,
     build_tracer_provider,
     export_processor,
     global_tracer_provider,
+    tail_decision_processor,
+    tail_decision_wanted,
 )
 
 __all__ = ["STATE_GAUGES", "Extras", "Telemetry", "configure", "configure_with"]
@@ -162,21 +165,34 @@ class Telemetry:
         if settings.system_metrics:
             register_system_metrics(meter)
 
-        processors: list[Any] = [
-            SpanMetricsProcessor(meter, cardinality_limit=settings.cardinality_limit, scrubber=self.scrubber)
+        self.kept_traces = KeptTraces()
+        tail = tail_decision_wanted(settings)
+        exports: list[Any] = [
+            RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
         ]
         log_processors: list[Any] = [SimpleLogRecordProcessor(e) for e in extras.log_exporters]
-        processors.extend(
-            RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
-        )
         with _sdk_self_metrics():
             if settings.otlp_endpoint:
                 span_exporter = _otlp_exporter(settings, "traces", self.meter_provider)
                 log_exporter = _otlp_exporter(settings, "logs", self.meter_provider)
-                processors.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
+                if tail:
+                    log_exporter = MarkKeptLogs(log_exporter, self.kept_traces)
+                exports.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
                 log_processors.append(
                     BatchLogRecordProcessor(log_exporter, max_queue_size=4096, export_timeout_millis=5000)
                 )
+        span_metrics = SpanMetricsProcessor(
+            meter,
+            cardinality_limit=settings.cardinality_limit,
+            scrubber=self.scrubber,
+            kept_traces=self.kept_traces,
+        )
+        # The tail decision goes first: a root's own measurements are queued after it decided.
+        processors: list[Any] = (
+            [tail_decision_processor(settings, exports, self.kept_traces, meter), span_metrics]
+            if tail and exports
+            else [span_metrics, *exports]
+        )
         self.logger_provider: LoggerProvider | None = None
         if log_processors:
             self.logger_provider = LoggerProvider(resource=resource)
@@ -332,6 +348,11 @@ def configure(
     excluded_urls: Iterable[str] | None = None,
     http_send_receive_spans: bool | None = None,
     instrumentations: Iterable[str] | None = None,
+    tail_keep_errors: bool | None = None,
+    tail_keep_slower_than: float | Literal[False] | None = None,
+    tail_keep_rule: Callable[[ReadableSpan], bool] | str | None = None,
+    tail_max_held_spans: int | None = None,
+    tail_max_spans_per_trace: int | None = None,
 ) -> Telemetry:
     """Wire traces, span-derived metrics and trace-correlated logs; return the handle.
 

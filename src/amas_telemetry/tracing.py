@@ -3,7 +3,8 @@
 Unsampled traces are RECORD_ONLY, not dropped, so every span reaches the span-metrics
 processor; the export path (:class:`RedactingProcessor` → ``BatchSpanProcessor``) looks at
 sampled spans only. The export path is a chain of small processors so that a tail
-decision (hold an unsampled trace, export it when it errs) can slot in front later.
+decision (:mod:`amas_telemetry.tail`: hold an unsampled trace, export it when it errs)
+sits in front of them when ``sampling_ratio`` is below 1.
 """
 
 from __future__ import annotations
@@ -16,14 +17,23 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.metrics import Meter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import (
+    Event,
+    ReadableSpan,
+    SpanProcessor,
+    SynchronousMultiSpanProcessor,
+    TracerProvider,
+)
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 from opentelemetry.trace import Status
 from opentelemetry.util.types import Attributes
 
+from amas_telemetry.config import Settings
 from amas_telemetry.redact import Scrubber
+from amas_telemetry.tail import KeptTraces, TailDecisionProcessor
 
 __all__ = ["RecordEverythingSampler", "RedactingProcessor"]
 
@@ -136,6 +146,35 @@ def export_processor(exporter: SpanExporter, scrubber: Scrubber, meter_provider:
             exporter, max_queue_size=4096, export_timeout_millis=5000, meter_provider=meter_provider
         ),
         scrubber,
+    )
+
+
+def tail_decision_wanted(settings: Settings) -> bool:
+    """Only unsampled traces are held, and only when something could keep them."""
+    return settings.sampling_ratio < 1.0 and (
+        settings.tail_keep_errors
+        or settings.tail_keep_slower_than is not None
+        or settings.tail_keep_rule is not None
+    )
+
+
+def tail_decision_processor(
+    settings: Settings, exports: Sequence[SpanProcessor], kept: KeptTraces, meter: Meter
+) -> SpanProcessor:
+    """Tail decision → the export chains (each: redaction → batch → exporter)."""
+    next_processor = exports[0] if len(exports) == 1 else SynchronousMultiSpanProcessor()
+    if len(exports) > 1:
+        for processor in exports:
+            next_processor.add_span_processor(processor)  # type: ignore[attr-defined]
+    return TailDecisionProcessor(
+        next_processor,
+        keep_errors=settings.tail_keep_errors,
+        keep_slower_than=settings.tail_keep_slower_than,
+        keep_rule=settings.tail_keep_rule,
+        max_held_spans=settings.tail_max_held_spans,
+        max_spans_per_trace=settings.tail_max_spans_per_trace,
+        kept=kept,
+        meter=meter,
     )
 
 
