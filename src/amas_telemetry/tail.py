@@ -184,14 +184,18 @@ class TailDecisionProcessor(SpanProcessor):
 
     # --- the SpanProcessor contract -------------------------------------------------------
     def on_start(self, span: Any, parent_context: Context | None = None) -> None:
-        if self._shutdown or span.context.trace_flags.sampled or not _is_local_root(span):
+        parent = span.parent
+        if parent is not None and not parent.is_remote:  # most spans: not a local root
+            return
+        context = span.context
+        if self._shutdown or context.trace_flags.sampled:
             return
         with self._lock:
-            held = self._traces.get(span.context.trace_id)
+            held = self._traces.get(context.trace_id)
             if held is None:
-                held = self._traces[span.context.trace_id] = _HeldTrace()
+                held = self._traces[context.trace_id] = _HeldTrace()
             held.open_roots += 1
-            evicted = self._evict_while_over()
+            evicted = self._evict_while_over() if len(self._traces) > self._max_held else ()
         self._export_evicted(evicted)
 
     def on_end(self, span: ReadableSpan) -> None:
@@ -274,7 +278,8 @@ class TailDecisionProcessor(SpanProcessor):
                 if held.kept_by is not None:
                     self.kept.add(trace_id)  # before exporting: a concurrent late span sees it
                 self.decided["kept" if held.kept_by is not None else "dropped"] += 1
-            evicted = self._evict_while_over()
+            over = self.held > self._max_held or len(self._traces) > self._max_held
+            evicted = self._evict_while_over() if over else ()
         if decided is not None and held.kept_by is not None:
             root = span if is_root else None
             for each in decided:
