@@ -148,6 +148,7 @@ class TailDecisionProcessor(SpanProcessor):
         self._max_held = max_held_spans
         self._max_per_trace = min(max_spans_per_trace, max_held_spans)
         self.kept = kept if kept is not None else KeptTraces()
+        self._evicted = KeptTraces()  # dropped undecided: their later spans count as overflow
         self._traces: dict[int, _HeldTrace] = {}
         self._lock = threading.Lock()
         self._shutdown = False
@@ -259,6 +260,8 @@ class TailDecisionProcessor(SpanProcessor):
                 # Its local root ended already (the trace was dropped) or was never seen:
                 # a lone span, kept only on its own merit.
                 if reason is None:
+                    if trace_id in self._evicted:
+                        self.overflow["total"] += 1
                     return
                 held, decided = _HeldTrace(), [span]
             elif len(held.spans) < self._max_per_trace:
@@ -304,6 +307,7 @@ class TailDecisionProcessor(SpanProcessor):
                 evicted.append(held)
             else:
                 self.overflow["total"] += len(held.spans)
+                self._evicted.add(trace_id)
         return evicted
 
     def _export_evicted(self, evicted: Iterable[_HeldTrace]) -> None:

@@ -294,6 +294,11 @@ def test_a_burst_of_unsampled_spans_stays_within_the_total_bound_and_overflow_is
         for root in roots:
             root.end()
         assert cap.points(sc.AMAS_TELEMETRY_TAIL_HELD)[0].value == 0
+        # the roots of the traces dropped undecided count as overflow too; the held ones decide
+        still_held = held // 20
+        after = cap.counter_total(sc.AMAS_TELEMETRY_TAIL_OVERFLOW, amas__tail__overflow__bound="total")
+        assert after == overflow + 200 - 1 - still_held
+        assert cap.counter_total(sc.AMAS_TELEMETRY_TAIL_TRACES, amas__tail__decision="dropped") == still_held
         assert sorted({s.context.trace_id for s in cap.spans()}) == [roots[150].get_span_context().trace_id]
         assert len(cap.spans()) == 21  # its 20 steps when evicted, its root when it ended
     finally:
