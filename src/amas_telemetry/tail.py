@@ -107,6 +107,13 @@ def _is_local_root(span: ReadableSpan) -> bool:
     return parent is None or parent.is_remote
 
 
+def _plain_attributes(span: ReadableSpan) -> Any:
+    """The span's attribute dict, read directly: ``in`` on the SDK's read-only proxy of
+    ``BoundedAttributes`` goes through ``Mapping.__contains__`` and a KeyError per miss."""
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    return inner if isinstance(inner, dict) else (span.attributes or {})
+
+
 def _duration_ns(span: ReadableSpan) -> int:
     return (span.end_time or 0) - (span.start_time or 0)
 
@@ -231,7 +238,7 @@ class TailDecisionProcessor(SpanProcessor):
     # --- the decision ---------------------------------------------------------------------
     def _reason(self, span: ReadableSpan) -> str | None:
         if self._keep_errors and (
-            span.status.status_code is StatusCode.ERROR or sc.ERROR_TYPE in (span.attributes or ())
+            span.status.status_code is StatusCode.ERROR or sc.ERROR_TYPE in _plain_attributes(span)
         ):
             return "error"
         if self._rule is not None:
@@ -245,7 +252,7 @@ class TailDecisionProcessor(SpanProcessor):
         return None
 
     def _hold_or_decide(self, span: ReadableSpan, trace_id: int) -> None:
-        if trace_id in self.kept:  # a late span of a trace already kept
+        if trace_id in self.kept._ids:  # a late span of a trace already kept
             self._forward(as_sampled(span))
             return
         reason = self._reason(span)
