@@ -105,6 +105,7 @@ def test_an_errors_exemplar_opens_its_whole_trace_in_jaeger(stack: NativeStack, 
     exemplar_traces = wait_for("an exemplar on the 500 series", error_exemplars, timeout=60)
     failing_traces = {trace_ids[n] for n in FAILING}
     assert set(exemplar_traces) <= failing_traces  # exemplars of the 500 series: failing requests
+    tail_kept = 0
     for trace_id in sorted(failing_traces):  # each of them, exemplar or not, is in Jaeger whole
         spans = wait_for(
             f"trace {trace_id} in Jaeger with 3 spans",
@@ -116,10 +117,18 @@ def test_an_errors_exemplar_opens_its_whole_trace_in_jaeger(stack: NativeStack, 
         root = next(s for s in spans if s["operationName"] == "GET /pay/{n}")
         tags = {t["key"]: t["value"] for t in root["tags"]}
         assert tags.get("amas.tail.kept_by", "error") == "error"  # absent if head-sampled
+        tail_kept += "amas.tail.kept_by" in tags
 
     # and the ordinary requests mostly were not exported: about 1 % of 190
     exported_ok = [n for n in range(REQUESTS) if n not in FAILING and _jaeger_spans(stack, trace_ids[n])]
     assert len(exported_ok) < 15
+    # the self-metrics under the names the rules use (the alert's series exist, at 0)
+    kept = prom_value(
+        stack, f'sum(amas_telemetry_tail_traces_total{{job="{SERVICE}",amas_tail_decision="kept"}})'
+    )
+    assert kept == tail_kept
+    assert prom_value(stack, f'sum(amas_telemetry_tail_overflow_total{{job="{SERVICE}"}})') == 0
+    assert prom_value(stack, f'max(amas_telemetry_tail_held{{job="{SERVICE}"}})') is not None
     e2e_summary.append(
         f"tail decision at 0.01: {len(FAILING)}/{len(FAILING)} failing traces whole in Jaeger, "
         f"{len(set(exemplar_traces))} error exemplars resolve, {len(exported_ok)}/"
