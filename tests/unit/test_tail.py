@@ -359,3 +359,33 @@ def test_kept_traces_forget_the_oldest_first():
         kept.add(trace_id)
     assert [t in kept for t in range(1, 6)] == [False, False, True, True, True]
     assert len(kept) == 3
+
+
+def test_exemplars_follow_the_decision_known_at_collection_time(unsampled):
+    """A collection between a child's end and its root's end: the root's exemplar resolves.
+
+    The child's measurement is drained while its trace is undecided, so it gets no exemplar
+    (its count is exact); the root's is queued after the decision and points at the kept trace.
+    """
+    tracer = unsampled.telemetry.tracer("t")
+    server = {sc.HTTP_REQUEST_METHOD: "GET", sc.HTTP_ROUTE: "/orders", sc.HTTP_RESPONSE_STATUS_CODE: 500}
+    with tracer.start_as_current_span("GET /orders", kind=trace.SpanKind.SERVER, attributes=server) as root:
+        db = {sc.DB_SYSTEM_NAME: "postgresql", sc.DB_OPERATION_NAME: "SELECT"}
+        with tracer.start_as_current_span("SELECT orders", kind=trace.SpanKind.CLIENT, attributes=db):
+            pass
+        (child_point,) = unsampled.points(sc.DB_CLIENT_OPERATION_DURATION)  # a scrape, mid-request
+        root.set_status(Status(StatusCode.ERROR))
+    assert child_point.count == 1 and child_point.exemplars == []
+    (root_point,) = unsampled.points(sc.HTTP_SERVER_REQUEST_DURATION)
+    kept = root.get_span_context().trace_id
+    assert [e.trace_id for e in root_point.exemplars] == [kept]
+    assert {s.context.trace_id for s in unsampled.spans()} == {kept}
+
+
+def test_an_unkept_trace_leaves_no_exemplar(unsampled):
+    tracer = unsampled.telemetry.tracer("t")
+    server = {sc.HTTP_REQUEST_METHOD: "GET", sc.HTTP_ROUTE: "/orders", sc.HTTP_RESPONSE_STATUS_CODE: 200}
+    with tracer.start_as_current_span("GET /orders", kind=trace.SpanKind.SERVER, attributes=server):
+        pass
+    (point,) = unsampled.points(sc.HTTP_SERVER_REQUEST_DURATION)
+    assert point.count == 1 and point.exemplars == []
