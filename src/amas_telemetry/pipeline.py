@@ -188,18 +188,20 @@ class Telemetry:
             kept_traces=self.kept_traces,
         )
         # The tail decision goes first: a root's own measurements are queued after it decided.
-        processors: list[Any] = (
-            [tail_decision_processor(settings, exports, self.kept_traces, meter), span_metrics]
-            if tail and exports
-            else [span_metrics, *exports]
+        tail_processor = (
+            tail_decision_processor(settings, exports, self.kept_traces, meter) if tail and exports else None
         )
+        processors: list[Any] = [tail_processor, span_metrics] if tail_processor else [span_metrics, *exports]
         self.logger_provider: LoggerProvider | None = None
         if log_processors:
             self.logger_provider = LoggerProvider(resource=resource)
             for log_processor in log_processors:
                 self.logger_provider.add_log_record_processor(log_processor)
         self.tracer_provider: TracerProvider = build_tracer_provider(
-            resource, settings.sampling_ratio, processors
+            resource,
+            settings.sampling_ratio,
+            processors,
+            tail_processor.will_keep if tail_processor else None,
         )
 
     # --- wiring, undone by shutdown() ------------------------------------------------------

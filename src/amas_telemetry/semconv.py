@@ -102,7 +102,8 @@ AMAS_TAIL_DECISION: Final = "amas.tail.decision"
 AMAS_TAIL_OVERFLOW_BOUND: Final = "amas.tail.overflow.bound"
 """On :data:`AMAS_TELEMETRY_TAIL_OVERFLOW`: ``total`` (all held spans) or ``trace`` (one trace)."""
 AMAS_TAIL_KEPT_BY: Final = "amas.tail.kept_by"
-"""On the local root of a trace the tail decision kept: ``error``, ``slow`` or ``rule``."""
+"""On the local root of a trace the tail decision kept: ``error``, ``slow`` or ``rule``;
+``upstream`` on a server span sampled because its caller sent the ``amas=keep`` hint."""
 
 DB_CLIENT_CONNECTION_STATE: Final = "db.client.connection.state"
 DB_CLIENT_CONNECTION_POOL_NAME: Final = "db.client.connection.pool.name"

@@ -37,9 +37,22 @@ from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
 
 from amas_telemetry import semconv as sc
 
-__all__ = ["KeepRule", "KeptTraces", "MarkKeptLogs", "TailDecisionProcessor", "as_sampled"]
+__all__ = [
+    "KEEP_HINT_KEY",
+    "KEEP_HINT_VALUE",
+    "KeepRule",
+    "KeptTraces",
+    "MarkKeptLogs",
+    "TailDecisionProcessor",
+    "as_sampled",
+]
 
 _log = logging.getLogger(__name__)
+
+KEEP_HINT_KEY = "amas"
+KEEP_HINT_VALUE = "keep"
+"""The ``tracestate`` entry (``amas=keep``) on spans started after their unsampled trace was
+already bound to be kept (a span erred): a downstream amas_telemetry service samples its part."""
 
 KeepRule = Callable[[ReadableSpan], bool]
 """Called with every unsampled span as it ends; ``True`` keeps its whole local trace."""
@@ -186,6 +199,17 @@ class TailDecisionProcessor(SpanProcessor):
             unit="{span}",
             description="Unsampled spans held until their local root ends.",
         )
+
+    def will_keep(self, trace_id: int) -> bool:
+        """Whether this unsampled trace is kept already, or will be when its root ends.
+
+        The sampler asks it for every new span of an unsampled trace (lock-free reads) to put
+        the :data:`KEEP_HINT_KEY` hint on what this service sends downstream.
+        """
+        if trace_id in self.kept._ids:
+            return True
+        held = self._traces.get(trace_id)
+        return held is not None and held.kept_by is not None
 
     def _observe_held(self, options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(self.held)]

@@ -389,3 +389,47 @@ def test_an_unkept_trace_leaves_no_exemplar(unsampled):
         pass
     (point,) = unsampled.points(sc.HTTP_SERVER_REQUEST_DURATION)
     assert point.count == 1 and point.exemplars == []
+
+
+def test_calls_made_once_the_trace_is_bound_to_be_kept_carry_a_hint_downstream(unsampled):
+    """After a span erred, outgoing context says ``amas=keep``; the trace stays unsampled here."""
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    propagator = TraceContextTextMapPropagator()
+    tracer = unsampled.telemetry.tracer("t")
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    with tracer.start_as_current_span("POST /checkout"):
+        with tracer.start_as_current_span("GET inventory", kind=trace.SpanKind.CLIENT):
+            propagator.inject(before)
+        with tracer.start_as_current_span("POST charge", kind=trace.SpanKind.CLIENT) as failed:
+            failed.set_status(Status(StatusCode.ERROR))
+        with tracer.start_as_current_span("POST charge (retry)", kind=trace.SpanKind.CLIENT):
+            propagator.inject(after)
+            with tracer.start_as_current_span("encode") as local_child:  # a local parent's hint
+                assert not local_child.get_span_context().trace_flags.sampled  # is not honoured
+    assert "tracestate" not in before
+    assert after["tracestate"] == "amas=keep"
+    assert int(after["traceparent"][-2:], 16) & 1 == 0  # unsampled: this service decides at its root
+    assert len(unsampled.spans()) == 5
+
+
+def test_a_downstream_service_samples_its_part_when_its_caller_hints_keep(unsampled):
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    propagator = TraceContextTextMapPropagator()
+    tracer = unsampled.telemetry.tracer("t")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    for state, name in (("amas=keep,other=1", "POST /charge (hinted)"), ("other=1", "POST /charge")):
+        headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-00", "tracestate": state}
+        with (
+            tracer.start_as_current_span(
+                name, context=propagator.extract(headers), kind=trace.SpanKind.SERVER
+            ),
+            tracer.start_as_current_span("INSERT payments"),
+        ):
+            pass
+    spans = {s.name: s for s in unsampled.spans()}
+    assert set(spans) == {"POST /charge (hinted)", "INSERT payments"}
+    assert all(s.context.trace_flags.sampled for s in spans.values())
+    assert spans["POST /charge (hinted)"].attributes[sc.AMAS_TAIL_KEPT_BY] == "upstream"
