@@ -228,7 +228,8 @@ class TailDecisionProcessor(SpanProcessor):
                 held = self._traces[context.trace_id] = _HeldTrace()
             held.open_roots += 1
             evicted = self._evict_while_over() if len(self._traces) > self._max_held else ()
-        self._export_evicted(evicted)
+        if evicted:
+            self._export_evicted(evicted)
 
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
@@ -318,7 +319,8 @@ class TailDecisionProcessor(SpanProcessor):
             root = span if is_root else None
             for each in decided:
                 self._forward(as_sampled(each, held.kept_by if each is root else None))
-        self._export_evicted(evicted)
+        if evicted:
+            self._export_evicted(evicted)
 
     def _evict_while_over(self) -> list[_HeldTrace]:
         """Under the lock: take the oldest traces out until the bounds hold again.
