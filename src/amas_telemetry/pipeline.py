@@ -170,7 +170,10 @@ class Telemetry:
         exports: list[Any] = [
             RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
         ]
-        log_processors: list[Any] = [SimpleLogRecordProcessor(e) for e in extras.log_exporters]
+        log_processors: list[Any] = [
+            SimpleLogRecordProcessor(MarkKeptLogs(e, self.kept_traces) if tail else e)
+            for e in extras.log_exporters
+        ]
         with _sdk_self_metrics():
             if settings.otlp_endpoint:
                 span_exporter = _otlp_exporter(settings, "traces", self.meter_provider)

@@ -433,3 +433,18 @@ def test_a_downstream_service_samples_its_part_when_its_caller_hints_keep(unsamp
     assert set(spans) == {"POST /charge (hinted)", "INSERT payments"}
     assert all(s.context.trace_flags.sampled for s in spans.values())
     assert spans["POST /charge (hinted)"].attributes[sc.AMAS_TAIL_KEPT_BY] == "upstream"
+
+
+def test_log_records_written_after_the_decision_carry_it_and_earlier_ones_cannot(unsampled):
+    """A synchronous log path exports at once: only records after the root ended say sampled."""
+    logger = logging.getLogger("test.tail.sync_logs")
+    tracer = unsampled.telemetry.tracer("t")
+    with tracer.start_as_current_span("POST /pay") as root:
+        background = tracer.start_span("send receipt")  # outlives the request
+        logger.warning("payment failed")
+        root.set_status(Status(StatusCode.ERROR))
+    with trace.use_span(background, end_on_exit=True):
+        logger.warning("receipt sent")
+    flags = {r.log_record.body: r.log_record.trace_flags.sampled for r in unsampled.logs()}
+    assert flags == {"payment failed": False, "receipt sent": True}
+    assert {s.name for s in unsampled.spans()} == {"POST /pay", "send receipt"}
