@@ -1,0 +1,140 @@
+"""Context for GenAI calls whose span someone else makes (an SDK instrumentation).
+
+``opentelemetry-instrumentation-openai-v2`` and ``-anthropic`` start their own span inside
+the SDK call; the app never holds it. Two things still need it:
+
+* attributes only the app knows (``amas.ai.fallback_from``): inside ``with genai_call(...)``
+  the span-metrics processor copies them onto every GenAI span that starts, and remembers
+  the span on the :class:`GenAICall`;
+* streaming times: ``call.stream(chunks)`` (or :func:`time_stream` with a span of ours)
+  passes the chunks through and writes ``gen_ai.request.stream``,
+  ``gen_ai.response.time_to_first_chunk`` (from the span's start) and the chunk count on the
+  span while it is still open (the instrumentation ends it when the stream ends).
+
+The agent run in progress (:func:`current_agent`) is kept here too: the processor adds the
+tokens and cost of every model call that ends inside it, whoever made the span.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from opentelemetry.trace import Span
+
+from amas_telemetry import semconv as sc
+
+__all__ = ["AgentTotals", "GenAICall", "current_agent", "current_call", "genai_call", "time_stream"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class AgentTotals:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, input_tokens: int, output_tokens: int, cost_usd: float | None) -> None:
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.cost_usd += cost_usd or 0.0
+
+
+@dataclass
+class GenAICall:
+    """One GenAI call made through an instrumented SDK."""
+
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """Copied onto the GenAI span when it starts."""
+    span: Span | None = None
+    """The instrumentation's span, once it has started (None without amas_telemetry configured)."""
+
+    def stream(self, chunks: Any) -> Any:
+        """``chunks`` (sync or async iterable) passed through, timed onto :attr:`span`."""
+        return time_stream(chunks, lambda: self.span)
+
+
+_call: ContextVar[GenAICall | None] = ContextVar("amas_genai_call", default=None)
+_agent: ContextVar[AgentTotals | None] = ContextVar("amas_agent_totals", default=None)
+
+
+def current_call() -> GenAICall | None:
+    return _call.get()
+
+
+def current_agent() -> AgentTotals | None:
+    return _agent.get()
+
+
+@contextmanager
+def agent_totals() -> Iterator[AgentTotals]:
+    totals = AgentTotals()
+    token = _agent.set(totals)
+    try:
+        yield totals
+    finally:
+        _agent.reset(token)
+
+
+@contextmanager
+def genai_call(*, fallback_from: str | None = None) -> Iterator[GenAICall]:
+    """Marks the GenAI call made inside (by an instrumented SDK); see the module docstring."""
+    call = GenAICall({sc.AMAS_AI_FALLBACK_FROM: fallback_from} if fallback_from else {})
+    token = _call.set(call)
+    try:
+        yield call
+    finally:
+        _call.reset(token)
+
+
+class _StreamClock:
+    """Writes the stream attributes on the span as chunks arrive."""
+
+    __slots__ = ("chunks", "span_of")
+
+    def __init__(self, span_of: Any) -> None:
+        self.span_of = span_of
+        self.chunks = 0
+
+    def tick(self) -> None:
+        self.chunks += 1
+        span = self.span_of()
+        if span is None or not span.is_recording():
+            return
+        if self.chunks == 1:
+            start = getattr(span, "start_time", None)
+            first = (time.time_ns() - start) / 1e9 if start else None
+            attributes: dict[str, Any] = {sc.GEN_AI_REQUEST_STREAM: True, sc.AMAS_AI_RESPONSE_CHUNKS: 1}
+            if first is not None:
+                attributes[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = first
+            span.set_attributes(attributes)
+        else:
+            span.set_attribute(sc.AMAS_AI_RESPONSE_CHUNKS, self.chunks)
+
+
+def time_stream(chunks: Any, span: Any) -> Any:
+    """``chunks`` passed through; times it onto ``span`` (a span, or a callable returning one).
+
+    Works on sync and async iterables alike; returns the same kind.
+    """
+    clock = _StreamClock(span if callable(span) and not isinstance(span, Span) else (lambda: span))
+    if hasattr(chunks, "__aiter__"):
+        return _timed_async(chunks, clock)
+    return _timed_sync(chunks, clock)
+
+
+def _timed_sync(chunks: Any, clock: _StreamClock) -> Iterator[Any]:
+    for chunk in chunks:
+        clock.tick()
+        yield chunk
+
+
+async def _timed_async(chunks: Any, clock: _StreamClock) -> AsyncIterator[Any]:
+    async for chunk in chunks:
+        clock.tick()
+        yield chunk
