@@ -14,6 +14,7 @@ model without a price is counted in ``amas.ai.unpriced_calls`` and never guessed
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -23,6 +24,7 @@ from amas_telemetry.pricing import PriceTable, TokenUsage
 
 __all__ = [
     "PRICES",
+    "SeenResponses",
     "cache_read_tokens",
     "cost_usd",
     "is_model_call",
@@ -69,7 +71,8 @@ def usage_of(attrs: Any) -> TokenUsage | None:
         input_tokens=_int(attrs, sc.GEN_AI_USAGE_INPUT_TOKENS),
         output_tokens=_int(attrs, sc.GEN_AI_USAGE_OUTPUT_TOKENS),
         cache_read_tokens=_int(attrs, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-        cache_write_tokens=_int(attrs, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+        cache_write_tokens=_int(attrs, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)
+        or _int(attrs, sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
         reasoning_tokens=_int(attrs, sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
     )
 
@@ -111,6 +114,33 @@ def is_unpriced(span: ReadableSpan, attrs: Any) -> bool:
 def cache_read_tokens(span: ReadableSpan, attrs: Any) -> float | None:
     value = _int(attrs, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
     return float(value) if sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS in attrs else None
+
+
+class SeenResponses:
+    """The last responses counted, by (provider, ``gen_ai.response.id``).
+
+    One call can make two spans: the anthropic SDK (2.x) traces its own calls, and
+    ``opentelemetry-instrumentation-anthropic`` wraps the same call in another span. The
+    second span of a response already counted is a duplicate and derives nothing.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._seen: dict[tuple[Any, Any], None] = {}
+        self._lock = threading.Lock()
+
+    def is_duplicate(self, span: ReadableSpan, attrs: Any) -> bool:
+        response_id = attrs.get(sc.GEN_AI_RESPONSE_ID)
+        if response_id is None or not is_model_call(span, attrs):
+            return False
+        key = (provider_name(span, attrs), response_id)
+        with self._lock:
+            if key in self._seen:
+                return True
+            self._seen[key] = None
+            if len(self._seen) > self._size:
+                del self._seen[next(iter(self._seen))]
+        return False
 
 
 # --- Streaming -------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 ``opentelemetry-instrumentation-openai-v2`` and ``-anthropic`` start their own span inside
 the SDK call; the app never holds it. Two things still need it:
 
-* attributes only the app knows (``amas.ai.fallback_from``): inside ``with genai_call(...)``
-  the span-metrics processor copies them onto every GenAI span that starts, and remembers
-  the span on the :class:`GenAICall`;
+* attributes only the app knows (``amas.ai.fallback_from``; ``server.address``/``server.port``,
+  which openai-v2 2.4b0 cannot read from an SDK built on httpx2): inside ``with
+  genai_call(...)`` the span-metrics processor adds them to every GenAI span that starts
+  (values the instrumentation set win), and remembers the span on the :class:`GenAICall`;
 * streaming times: ``call.stream(chunks)`` (or :func:`time_stream` with a span of ours)
   passes the chunks through and writes ``gen_ai.request.stream``,
   ``gen_ai.response.time_to_first_chunk`` (from the span's start) and the chunk count on the
@@ -82,9 +83,19 @@ def agent_totals() -> Iterator[AgentTotals]:
 
 
 @contextmanager
-def genai_call(*, fallback_from: str | None = None) -> Iterator[GenAICall]:
+def genai_call(
+    *,
+    fallback_from: str | None = None,
+    server_address: str | None = None,
+    server_port: int | None = None,
+) -> Iterator[GenAICall]:
     """Marks the GenAI call made inside (by an instrumented SDK); see the module docstring."""
-    call = GenAICall({sc.AMAS_AI_FALLBACK_FROM: fallback_from} if fallback_from else {})
+    attributes = {
+        sc.AMAS_AI_FALLBACK_FROM: fallback_from,
+        sc.SERVER_ADDRESS: server_address,
+        sc.SERVER_PORT: server_port,
+    }
+    call = GenAICall({k: v for k, v in attributes.items() if v is not None})
     token = _call.set(call)
     try:
         yield call

@@ -100,6 +100,9 @@ LEGACY_GEN_AI_PROVIDERS: Final = {
     "xai": "x_ai",
 }
 """Older ``gen_ai.system`` values renamed by the conventions (the rest kept their spelling)."""
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"
+"""What the anthropic SDK's own tracing calls ``gen_ai.usage.cache_creation.input_tokens``."""
 
 # --- amas.* span attributes ----------------------------------------------------------------
 AMAS_OPERATION: Final = "amas.operation"

@@ -590,6 +590,7 @@ class SpanMetricsProcessor(SpanProcessor):
             unit="{measurement}",
             description="Measurements derived from spans and recorded (self-observability).",
         )
+        self._seen_responses = genai.SeenResponses()
         self._shutdown = False
 
     def _drain(self, options: CallbackOptions) -> Iterable[Observation]:
@@ -620,8 +621,9 @@ class SpanMetricsProcessor(SpanProcessor):
                 attrs = plain_attributes(span)
                 if genai.is_model_call(span, attrs):
                     call.span = span
-                    if call.attributes:
-                        span.set_attributes(call.attributes)
+                    missing = {k: v for k, v in call.attributes.items() if k not in attrs}
+                    if missing:
+                        span.set_attributes(missing)
         except Exception:
             _log.exception("amas_telemetry: span metrics failed on span start")
 
@@ -644,6 +646,8 @@ class SpanMetricsProcessor(SpanProcessor):
             end_time = span.end_time or time_ns()
             span_context = span.context
             get = attrs.get
+            if sc.GEN_AI_RESPONSE_ID in attrs and self._seen_responses.is_duplicate(span, attrs):
+                return
             matched = [table.get(get(key), ()) for key, table in self._indexed if key in attrs]
             matched.extend(compiled for when, compiled in self._groups if when(span, attrs))
             for compiled in matched:
