@@ -27,6 +27,8 @@ class Agent:
     name: str
     instructions: str
     max_tokens: int = 256
+    stream: bool = False
+    """Read the answer as a stream (time to first chunk is measured)."""
 
     def prompt(self, task: TaskRecord, inputs: Sequence[AgentResult]) -> list[dict[str, str]]:
         context = "\n\n".join(f"[{r.agent}]\n{r.completion.content}" for r in inputs)
@@ -39,7 +41,9 @@ class Agent:
         self, providers: ProviderClient, task: TaskRecord, inputs: Sequence[AgentResult]
     ) -> AgentResult:
         with agent_span(self.name, agent_id=f"{self.name}:{task.id}"):
-            completion = await providers.chat(self.prompt(task, inputs), max_tokens=self.max_tokens)
+            completion = await providers.chat(
+                self.prompt(task, inputs), max_tokens=self.max_tokens, stream=self.stream
+            )
             _log.info(
                 "agent %s answered via %s/%s: %d input and %d output tokens",
                 self.name,
@@ -69,8 +73,8 @@ AGENTS: Mapping[str, Agent] = {
         Agent("security_reviewer", "Review the change for security problems.", 320),
         Agent("style_reviewer", "Review the change for readability and style.", 256),
         Agent("test_reviewer", "Review the change's tests and missing cases.", 256),
-        Agent("summarizer", "Summarize the input faithfully and briefly.", 320),
-        Agent("writer", "Write the final answer from the work so far.", 512),
+        Agent("summarizer", "Summarize the input faithfully and briefly.", 320, stream=True),
+        Agent("writer", "Write the final answer from the work so far.", 512, stream=True),
         Agent("reviewer", "Rate the final answer: reply with 'score: <0..1>' and one sentence.", 64),
     )
 }

@@ -172,7 +172,7 @@ class FakeProvider:
         score = 0.55 + (digest[-1] % 45) / 100
         words = [f"[{self.name}]", *words[:-1], words[-1] + ".", "score:", f"{score:.2f}"]
         return 200, Answer(
-            digest[:12].hex(),
+            os.urandom(12).hex(),  # unique per answer, as a real provider's
             RESPONSE_MODELS.get(model, model),
             tuple(words),
             prompt_tokens,

@@ -126,18 +126,23 @@ class SeenResponses:
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._seen: dict[tuple[Any, Any], None] = {}
+        self._seen: dict[tuple[Any, Any], str] = {}
         self._lock = threading.Lock()
 
     def is_duplicate(self, span: ReadableSpan, attrs: Any) -> bool:
+        """Was this response counted from a span of another instrumentation scope?
+
+        Two spans of one scope with one response id are two calls (a provider may repeat ids)."""
         response_id = attrs.get(sc.GEN_AI_RESPONSE_ID)
         if response_id is None or not is_model_call(span, attrs):
             return False
         key = (provider_name(span, attrs), response_id)
+        scope = span.instrumentation_scope.name if span.instrumentation_scope else ""
         with self._lock:
-            if key in self._seen:
-                return True
-            self._seen[key] = None
+            first = self._seen.get(key)
+            if first is not None:
+                return first != scope
+            self._seen[key] = scope
             if len(self._seen) > self._size:
                 del self._seen[next(iter(self._seen))]
         return False

@@ -51,7 +51,9 @@ class GenAICall:
     """One GenAI call made through an instrumented SDK."""
 
     attributes: dict[str, Any] = field(default_factory=dict)
-    """Copied onto the GenAI span when it starts."""
+    """Added to the GenAI span when it starts, where the instrumentation set no value."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Set on the GenAI span when it starts, over the instrumentation's value."""
     span: Span | None = None
     """The instrumentation's span, once it has started (None without amas_telemetry configured)."""
 
@@ -88,14 +90,21 @@ def genai_call(
     fallback_from: str | None = None,
     server_address: str | None = None,
     server_port: int | None = None,
+    provider_name: str | None = None,
 ) -> Iterator[GenAICall]:
-    """Marks the GenAI call made inside (by an instrumented SDK); see the module docstring."""
+    """Marks the GenAI call made inside (by an instrumented SDK); see the module docstring.
+
+    ``provider_name``: the provider behind an SDK that speaks for several (openai-v2 says
+    ``openai`` for every OpenAI-compatible endpoint, Mistral's too)."""
     attributes = {
         sc.AMAS_AI_FALLBACK_FROM: fallback_from,
         sc.SERVER_ADDRESS: server_address,
         sc.SERVER_PORT: server_port,
     }
-    call = GenAICall({k: v for k, v in attributes.items() if v is not None})
+    call = GenAICall(
+        {k: v for k, v in attributes.items() if v is not None},
+        {sc.GEN_AI_PROVIDER_NAME: provider_name} if provider_name else {},
+    )
     token = _call.set(call)
     try:
         yield call

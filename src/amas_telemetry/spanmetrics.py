@@ -621,9 +621,10 @@ class SpanMetricsProcessor(SpanProcessor):
                 attrs = plain_attributes(span)
                 if genai.is_model_call(span, attrs):
                     call.span = span
-                    missing = {k: v for k, v in call.attributes.items() if k not in attrs}
-                    if missing:
-                        span.set_attributes(missing)
+                    added = {k: v for k, v in call.attributes.items() if k not in attrs}
+                    added.update(call.overrides)
+                    if added:
+                        span.set_attributes(added)
         except Exception:
             _log.exception("amas_telemetry: span metrics failed on span start")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import genai_prices
 import pytest
 
 from amas_service.orchestrator import PLANS
-from amas_service.pricing import PRICES
 from amas_telemetry import semconv as sc
 
 
@@ -28,7 +28,7 @@ async def test_counts_tokens_and_cost_match_the_providers(start_service, provide
     # agents: one run per agent of each plan
     runs = Counter(agent for t in mix for step in PLANS[t] for agent in step.agents)
     for agent, n in runs.items():
-        assert service.count(sc.AMAS_AGENT_DURATION, {sc.AMAS_AGENT_NAME: agent}) == n, agent
+        assert service.count(sc.AMAS_AGENT_DURATION, {sc.GEN_AI_AGENT_NAME: agent}) == n, agent
 
     # GenAI calls and tokens == what the providers served and reported
     stats = {name: p.stats() for name, p in providers.items()}
@@ -44,12 +44,26 @@ async def test_counts_tokens_and_cost_match_the_providers(start_service, provide
     assert service.total(sc.AMAS_AGENT_TOKEN_USAGE, {sc.GEN_AI_TOKEN_TYPE: "input"}) == prompt_tokens
     assert service.total(sc.AMAS_AGENT_TOKEN_USAGE, {sc.GEN_AI_TOKEN_TYPE: "output"}) == completion_tokens
 
-    # cost: the price table applied to the reported usage, equal on GenAI spans, agents and rows
-    price_in, price_out = PRICES["gpt-4o-mini"]
-    expected_cost = (prompt_tokens * price_in + completion_tokens * price_out) / 1e6
-    assert service.total(sc.AMAS_AI_COST, {sc.GEN_AI_PROVIDER_NAME: "openai"}) == pytest.approx(expected_cost)
-    assert service.total(sc.AMAS_AGENT_COST) == pytest.approx(expected_cost)
-    assert sum(r["cost_usd"] for r in rows) == pytest.approx(expected_cost)
+    # cost: genai-prices applied to the reported usage (linear in it, so to the sums). The spans
+    # carry what openai-v2 2.4b0 reports (no cached tokens), the task rows what the provider billed.
+    def price(**usage: int) -> float:
+        reported = genai_prices.Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens, **usage)
+        return float(
+            genai_prices.calc_price(reported, "gpt-4o-mini-2024-07-18", provider_id="openai").total_price
+        )
+
+    on_spans = price()
+    assert service.total(sc.AMAS_AI_COST, {sc.GEN_AI_PROVIDER_NAME: "openai"}) == pytest.approx(on_spans)
+    assert service.total(sc.AMAS_AGENT_COST) == pytest.approx(on_spans)
+    cached_tokens = sum(s["cached_tokens"] for s in stats.values())
+    assert cached_tokens > 0
+    assert sum(r["cost_usd"] for r in rows) == pytest.approx(price(cache_read_tokens=cached_tokens))
+    assert service.points(sc.AMAS_AI_UNPRICED_CALLS) == []
+
+    # the writer and the summarizer stream their answers
+    streamed = runs["writer"] + runs["summarizer"]
+    assert sum(s["streamed"] for s in stats.values()) == streamed
+    assert service.count(sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK) == streamed
 
     # HTTP: six accepted submissions; /metrics and /health are not counted
     await service.client.get("/health")
