@@ -29,6 +29,8 @@ class Agent:
     max_tokens: int = 256
     stream: bool = False
     """Read the answer as a stream (time to first chunk is measured)."""
+    provider: str | None = None
+    """Provider tried first (if configured); the others follow in their configured order."""
 
     def prompt(self, task: TaskRecord, inputs: Sequence[AgentResult]) -> list[dict[str, str]]:
         context = "\n\n".join(f"[{r.agent}]\n{r.completion.content}" for r in inputs)
@@ -42,7 +44,10 @@ class Agent:
     ) -> AgentResult:
         with agent_span(self.name, agent_id=f"{self.name}:{task.id}"):
             completion = await providers.chat(
-                self.prompt(task, inputs), max_tokens=self.max_tokens, stream=self.stream
+                self.prompt(task, inputs),
+                max_tokens=self.max_tokens,
+                stream=self.stream,
+                prefer=self.provider,
             )
             _log.info(
                 "agent %s answered via %s/%s: %d input and %d output tokens",
@@ -71,10 +76,17 @@ AGENTS: Mapping[str, Agent] = {
         Agent("researcher", "Collect the facts the plan needs; cite sources.", 384),
         Agent("analyst", "Analyse the facts: trade-offs, risks, numbers.", 384),
         Agent("security_reviewer", "Review the change for security problems.", 320),
-        Agent("style_reviewer", "Review the change for readability and style.", 256),
+        # a model genai-prices has no price for: its calls show in amas_ai_unpriced_calls_total
+        Agent("style_reviewer", "Review the change for readability and style.", 256, provider="mistral_ai"),
         Agent("test_reviewer", "Review the change's tests and missing cases.", 256),
         Agent("summarizer", "Summarize the input faithfully and briefly.", 320, stream=True),
         Agent("writer", "Write the final answer from the work so far.", 512, stream=True),
-        Agent("reviewer", "Rate the final answer: reply with 'score: <0..1>' and one sentence.", 64),
+        # the same instructions every time: Anthropic's prompt cache serves them (cached input tokens)
+        Agent(
+            "reviewer",
+            "Rate the final answer: reply with 'score: <0..1>' and one sentence.",
+            64,
+            provider="anthropic",
+        ),
     )
 }

@@ -126,12 +126,22 @@ class ProviderClient:
         """Readings of the ``amas.ai.breaker.state`` gauge."""
         return [(float(b.peek().value), {sc.GEN_AI_PROVIDER_NAME: name}) for name, b in self.breakers.items()]
 
+    def _chain(self, prefer: str | None) -> tuple[ProviderConfig, ...]:
+        """The fallback order, with the preferred provider (if configured) moved first."""
+        first = tuple(p for p in self._providers if p.name == prefer)
+        return first + tuple(p for p in self._providers if p.name != prefer)
+
     async def chat(
-        self, messages: list[dict[str, str]], *, max_tokens: int = 256, stream: bool = False
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int = 256,
+        stream: bool = False,
+        prefer: str | None = None,
     ) -> Completion:
         failed_first: str | None = None
         failures: list[str] = []
-        for provider in self._providers:
+        for provider in self._chain(prefer):
             breaker = self.breakers[provider.name]
             if not breaker.allow():
                 failed_first = failed_first or provider.name

@@ -44,21 +44,36 @@ async def test_counts_tokens_and_cost_match_the_providers(start_service, provide
     assert service.total(sc.AMAS_AGENT_TOKEN_USAGE, {sc.GEN_AI_TOKEN_TYPE: "input"}) == prompt_tokens
     assert service.total(sc.AMAS_AGENT_TOKEN_USAGE, {sc.GEN_AI_TOKEN_TYPE: "output"}) == completion_tokens
 
-    # cost: genai-prices applied to the reported usage (linear in it, so to the sums). The spans
-    # carry what openai-v2 2.4b0 reports (no cached tokens), the task rows what the provider billed.
-    def price(**usage: int) -> float:
-        reported = genai_prices.Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens, **usage)
-        return float(
-            genai_prices.calc_price(reported, "gpt-4o-mini-2024-07-18", provider_id="openai").total_price
-        )
+    # cost: genai-prices applied to the usage each provider reported (linear in it, so to the
+    # sums). openai-v2 2.4b0 puts no cached tokens on its spans, the anthropic instrumentation
+    # does; the task rows have what the providers billed. Mistral's model has no price: counted.
+    assert {name: s["ok"] for name, s in stats.items()} == {
+        "openai": served - runs["reviewer"] - runs["style_reviewer"],
+        "anthropic": runs["reviewer"],
+        "mistral_ai": runs["style_reviewer"],
+    }
 
-    on_spans = price()
-    assert service.total(sc.AMAS_AI_COST, {sc.GEN_AI_PROVIDER_NAME: "openai"}) == pytest.approx(on_spans)
-    assert service.total(sc.AMAS_AGENT_COST) == pytest.approx(on_spans)
-    cached_tokens = sum(s["cached_tokens"] for s in stats.values())
-    assert cached_tokens > 0
-    assert sum(r["cost_usd"] for r in rows) == pytest.approx(price(cache_read_tokens=cached_tokens))
-    assert service.points(sc.AMAS_AI_UNPRICED_CALLS) == []
+    def price(provider_id: str, model: str, s: dict[str, int], cached: bool) -> float:
+        reported = genai_prices.Usage(
+            input_tokens=s["prompt_tokens"],
+            output_tokens=s["completion_tokens"],
+            cache_read_tokens=s["cached_tokens"] if cached else 0,
+        )
+        return float(genai_prices.calc_price(reported, model, provider_id=provider_id).total_price)
+
+    openai_spans = price("openai", "gpt-4o-mini-2024-07-18", stats["openai"], cached=False)
+    anthropic = price("anthropic", "claude-3-5-haiku-20241022", stats["anthropic"], cached=True)
+    assert stats["anthropic"]["cached_tokens"] > 0 and stats["openai"]["cached_tokens"] > 0
+    assert service.total(sc.AMAS_AI_COST, {sc.GEN_AI_PROVIDER_NAME: "openai"}) == pytest.approx(openai_spans)
+    assert service.total(sc.AMAS_AI_COST, {sc.GEN_AI_PROVIDER_NAME: "anthropic"}) == pytest.approx(anthropic)
+    assert service.total(sc.AMAS_AI_CACHE_READ_INPUT_TOKENS) == stats["anthropic"]["cached_tokens"]
+    assert service.total(sc.AMAS_AGENT_COST) == pytest.approx(openai_spans + anthropic)
+    assert service.total(sc.AMAS_AGENT_COST, {sc.GEN_AI_AGENT_NAME: "reviewer"}) == pytest.approx(anthropic)
+    billed = price("openai", "gpt-4o-mini-2024-07-18", stats["openai"], cached=True) + anthropic
+    assert sum(r["cost_usd"] for r in rows) == pytest.approx(billed)
+    unpriced = {sc.GEN_AI_PROVIDER_NAME: "mistral_ai", sc.GEN_AI_REQUEST_MODEL: "mistral-small"}
+    assert service.total(sc.AMAS_AI_UNPRICED_CALLS, unpriced) == runs["style_reviewer"]
+    assert service.total(sc.AMAS_AI_UNPRICED_CALLS) == runs["style_reviewer"]
 
     # the writer and the summarizer stream their answers
     streamed = runs["writer"] + runs["summarizer"]

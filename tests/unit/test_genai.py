@@ -201,11 +201,14 @@ class TestAgentsAndTools:
             pass
         tool, agent = cap.spans()
         assert agent.name == "invoke_agent researcher"
-        assert dict(agent.attributes).items() >= {
-            sc.GEN_AI_OPERATION_NAME: "invoke_agent",
-            sc.GEN_AI_AGENT_NAME: "researcher",
-            sc.GEN_AI_AGENT_ID: "researcher:7",
-        }.items()
+        assert (
+            dict(agent.attributes).items()
+            >= {
+                sc.GEN_AI_OPERATION_NAME: "invoke_agent",
+                sc.GEN_AI_AGENT_NAME: "researcher",
+                sc.GEN_AI_AGENT_ID: "researcher:7",
+            }.items()
+        )
         assert tool.name == "execute_tool web_search"
         assert dict(tool.attributes) == {
             sc.GEN_AI_OPERATION_NAME: "execute_tool",
