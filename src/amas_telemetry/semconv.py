@@ -222,6 +222,10 @@ GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
 """Histogram, s. Prometheus: ``gen_ai_client_operation_duration_seconds``."""
 GEN_AI_CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
 """Histogram, {token}. Prometheus: ``gen_ai_client_token_usage``."""
+# GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK (imported above): Histogram, s, streamed calls only.
+#   Prometheus: ``gen_ai_client_operation_time_to_first_chunk_seconds``.
+# GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK (imported above): Histogram, s, one point per chunk
+#   after the first. Prometheus: ``gen_ai_client_operation_time_per_output_chunk_seconds``.
 AMAS_AI_COST: Final = "amas.ai.cost_usd"
 """Counter, {USD}. Prometheus: ``amas_ai_cost_usd_total``."""
 AMAS_AI_UNPRICED_CALLS: Final = "amas.ai.unpriced_calls"

@@ -29,6 +29,8 @@ async def test_counts_tokens_and_cost_match_the_providers(start_service, provide
     runs = Counter(agent for t in mix for step in PLANS[t] for agent in step.agents)
     for agent, n in runs.items():
         assert service.count(sc.AMAS_AGENT_DURATION, {sc.GEN_AI_AGENT_NAME: agent}) == n, agent
+    # tools: the analyst counts words before it asks its model
+    assert service.count(sc.AMAS_TOOL_DURATION, {sc.GEN_AI_TOOL_NAME: "word_count"}) == runs["analyst"]
 
     # GenAI calls and tokens == what the providers served and reported
     stats = {name: p.stats() for name, p in providers.items()}

@@ -70,7 +70,16 @@ async def test_task_span_tree(start_service):
             assert agent.attributes[sc.GEN_AI_OPERATION_NAME] == "invoke_agent"
             assert agent.attributes[sc.GEN_AI_AGENT_ID].startswith(agent.attributes[sc.GEN_AI_AGENT_NAME])
             # made by opentelemetry-instrumentation-openai-v2, or -anthropic for the reviewer
-            (chat,) = _children(spans, agent)
+            children = _children(spans, agent)
+            (chat,) = [c for c in children if c.attributes.get(sc.GEN_AI_OPERATION_NAME) == "chat"]
+            tools = [c for c in children if c is not chat]
+            if agent.attributes[sc.GEN_AI_AGENT_NAME] == "analyst":
+                (tool,) = tools
+                assert tool.name == "execute_tool word_count"
+                assert tool.attributes[sc.GEN_AI_TOOL_NAME] == "word_count"
+                assert tool.end_time <= chat.start_time
+            else:
+                assert tools == []
             provider, model, response_model = (
                 ("anthropic", "claude-3-5-haiku", "claude-3-5-haiku-20241022")
                 if agent.attributes[sc.GEN_AI_AGENT_NAME] == "reviewer"
