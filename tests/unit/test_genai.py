@@ -246,3 +246,33 @@ class TestAgentsAndTools:
         assert call.span is not None
         assert call.span.attributes[sc.AMAS_AI_FALLBACK_FROM] == "openai"
         assert cap.point(sc.AMAS_AI_FALLBACKS, gen_ai__provider__name="anthropic").value == 1
+
+
+class TestOneCallTracedTwice:
+    @staticmethod
+    def _call(scope: str, response_id: str) -> None:
+        tracer = trace.get_tracer(scope)
+        attributes = {
+            sc.GEN_AI_OPERATION_NAME: "chat",
+            sc.GEN_AI_PROVIDER_NAME: "anthropic",
+            sc.GEN_AI_REQUEST_MODEL: "claude-3-5-haiku",
+            sc.GEN_AI_RESPONSE_ID: response_id,
+            sc.GEN_AI_USAGE_INPUT_TOKENS: 10,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: 5,
+        }
+        with tracer.start_as_current_span("chat", kind=SpanKind.CLIENT, attributes=attributes):
+            pass
+
+    def test_the_same_response_from_two_scopes_counts_once(self, cap):
+        # the anthropic SDK's own span, then the instrumentation's around the same call
+        self._call("com.anthropic.sdk.python", "msg_1")
+        self._call("opentelemetry.instrumentation.anthropic", "msg_1")
+        self._call("com.anthropic.sdk.python", "msg_2")
+        self._call("opentelemetry.instrumentation.anthropic", "msg_2")
+        assert cap.histogram_count(sc.GEN_AI_CLIENT_OPERATION_DURATION) == 2
+        assert cap.point(sc.GEN_AI_CLIENT_TOKEN_USAGE, gen_ai__token__type="input").sum == 20
+
+    def test_one_scope_repeating_an_id_is_two_calls(self, cap):
+        self._call("opentelemetry.instrumentation.anthropic", "msg_same")
+        self._call("opentelemetry.instrumentation.anthropic", "msg_same")
+        assert cap.histogram_count(sc.GEN_AI_CLIENT_OPERATION_DURATION) == 2
