@@ -140,21 +140,44 @@ class _StreamClock:
 def time_stream(chunks: Any, span: Any) -> Any:
     """``chunks`` passed through; times it onto ``span`` (a span, or a callable returning one).
 
-    Works on sync and async iterables alike; returns the same kind.
+    The result iterates the way the caller does (``for`` or ``async for``): stream wrappers
+    of the instrumentations define both protocols, and only the caller knows which is real.
+    Other attributes (``close()``, ``response``…) and ``with`` reach the stream.
     """
     clock = _StreamClock(span if callable(span) and not isinstance(span, Span) else (lambda: span))
-    if hasattr(chunks, "__aiter__"):
-        return _timed_async(chunks, clock)
-    return _timed_sync(chunks, clock)
+    return _TimedStream(chunks, clock)
 
 
-def _timed_sync(chunks: Any, clock: _StreamClock) -> Iterator[Any]:
-    for chunk in chunks:
-        clock.tick()
-        yield chunk
+class _TimedStream:
+    __slots__ = ("_chunks", "_clock")
 
+    def __init__(self, chunks: Any, clock: _StreamClock) -> None:
+        self._chunks = chunks
+        self._clock = clock
 
-async def _timed_async(chunks: Any, clock: _StreamClock) -> AsyncIterator[Any]:
-    async for chunk in chunks:
-        clock.tick()
-        yield chunk
+    def __iter__(self) -> Iterator[Any]:
+        for chunk in self._chunks:
+            self._clock.tick()
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        async for chunk in self._chunks:
+            self._clock.tick()
+            yield chunk
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chunks, name)
+
+    def __enter__(self) -> _TimedStream:
+        self._chunks.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> Any:
+        return self._chunks.__exit__(*exc)
+
+    async def __aenter__(self) -> _TimedStream:
+        await self._chunks.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> Any:
+        return await self._chunks.__aexit__(*exc)

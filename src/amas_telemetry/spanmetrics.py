@@ -618,8 +618,10 @@ class SpanMetricsProcessor(SpanProcessor):
                 if sc.HTTP_REQUEST_METHOD in attrs or sc.LEGACY_HTTP_METHOD in attrs:
                     self._count_active(attrs, 1)
             elif (call := current_call()) is not None:
+                # the GenAI span of the call; opentelemetry-util-genai starts it bare (its
+                # attributes come at the end): then the call's first CLIENT span is it
                 attrs = plain_attributes(span)
-                if genai.is_model_call(span, attrs):
+                if genai.is_model_call(span, attrs) or (call.span is None and span.kind is SpanKind.CLIENT):
                     call.span = span
                     added = {k: v for k, v in call.attributes.items() if k not in attrs}
                     added.update(call.overrides)

@@ -41,6 +41,34 @@ def cap(monkeypatch):
 
 
 @pytest.fixture
+def cap_latest(monkeypatch):
+    """openai-v2 on the latest conventions (through opentelemetry-util-genai).
+
+    What OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental does in a fresh process; the
+    contrib reads that variable once per process, so the test sets the mode it resolved to."""
+    from opentelemetry.instrumentation._semconv import (
+        _OpenTelemetrySemanticConventionStability as Stability,
+    )
+    from opentelemetry.instrumentation._semconv import _OpenTelemetryStabilitySignalType as Signal
+    from opentelemetry.instrumentation._semconv import _StabilityMode as Mode
+
+    Stability._initialize()
+    latest = {
+        **Stability._OTEL_SEMCONV_STABILITY_SIGNAL_MAPPING,
+        Signal.GEN_AI: Mode.GEN_AI_LATEST_EXPERIMENTAL,
+    }
+    monkeypatch.setattr(Stability, "_OTEL_SEMCONV_STABILITY_SIGNAL_MAPPING", latest)
+    captured = capture()
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument()
+    try:
+        yield captured
+    finally:
+        instrumentor.uninstrument()
+        captured.shutdown()
+
+
+@pytest.fixture
 def openai_fake(providers):
     provider = providers["openai"]
     provider.admin("/admin/reset", {})
@@ -171,6 +199,38 @@ class TestOpenAI:
             cap.counter_total(sc.AMAS_AGENT_TOKEN_USAGE, gen_ai__token__type="output")
             == stats["completion_tokens"]
         )
+
+
+class TestOpenAILatestConventions:
+    def test_sync_calls_plain_and_streamed(self, cap_latest, openai_fake, api_keys, request):
+        cap = cap_latest
+        client = OpenAI(base_url=openai_fake.base_url + "/v1", api_key=api_keys["openai"], max_retries=0)
+        request.addfinalizer(client.close)
+        usages = []
+        for prompt in PROMPTS[:3]:
+            response = client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}], max_tokens=32
+            )
+            usages.append(TokenUsage(response.usage.prompt_tokens, response.usage.completion_tokens))
+        for prompt in PROMPTS[3:]:
+            with amas_telemetry.genai_call() as call:
+                stream = client.chat.completions.create(
+                    model="gpt-4o-mini",
+                    messages=[{"role": "user", "content": prompt}],
+                    max_tokens=32,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+                for chunk in call.stream(stream):  # the wrapper has __iter__ and __aiter__
+                    if chunk.usage:
+                        usages.append(TokenUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens))
+        spans = _chat_spans(cap, "openai")
+        assert {s.instrumentation_scope.name for s in spans} == {"opentelemetry.util.genai.handler"}
+        assert all(sc.LEGACY_GEN_AI_SYSTEM not in s.attributes for s in spans)  # the current name only
+        _assert_one_series_per_call(cap, "openai", len(PROMPTS), openai_fake.stats())
+        assert cap.histogram_count(sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK) == len(PROMPTS) - 3
+        expected = sum(_price("openai", "gpt-4o-mini-2024-07-18", u) for u in usages)
+        assert cap.counter_total(sc.AMAS_AI_COST) == pytest.approx(expected, rel=1e-12)
 
 
 class TestAnthropic:
