@@ -23,6 +23,10 @@ GEN_AI_TOKEN_USAGE: Final = "gen_ai_client_token_usage"
 TASK_DURATION: Final = "amas_task_duration_seconds"
 TASK_QUALITY: Final = "amas_task_quality_score"
 AGENT_DURATION: Final = "amas_agent_duration_seconds"
+# GenAI streaming (the GenAI conventions' names) and tools
+GEN_AI_TIME_TO_FIRST_CHUNK: Final = "gen_ai_client_operation_time_to_first_chunk_seconds"
+GEN_AI_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai_client_operation_time_per_output_chunk_seconds"
+TOOL_DURATION: Final = "amas_tool_duration_seconds"
 
 # --- counters ----------------------------------------------------------------------------------
 CACHE_OPERATIONS: Final = "amas_cache_operations_total"
@@ -30,6 +34,8 @@ AI_COST: Final = "amas_ai_cost_usd_total"
 AI_FALLBACKS: Final = "amas_ai_fallbacks_total"
 AGENT_TOKEN_USAGE: Final = "amas_agent_token_usage_total"
 AGENT_COST: Final = "amas_agent_cost_usd_total"
+AI_UNPRICED_CALLS: Final = "amas_ai_unpriced_calls_total"
+AI_CACHE_READ_TOKENS: Final = "amas_ai_cache_read_input_tokens_total"
 INTEGRATION_TRIGGERS: Final = "amas_integration_triggers_total"
 USER_LOGINS: Final = "amas_user_logins_total"
 SYSTEM_NETWORK_IO: Final = "system_network_io_bytes_total"
@@ -57,6 +63,8 @@ AMAS_METRICS: Final = (
     TASK_QUEUE_DEPTH, TASKS_ACTIVE, USERS_ACTIVE, AI_BREAKER_STATE, DB_CONNECTION_COUNT, DB_CONNECTION_MAX,
     SYSTEM_CPU_UTILIZATION, PROCESS_CPU_UTILIZATION, SYSTEM_MEMORY_USAGE, SYSTEM_MEMORY_UTILIZATION,
     SYSTEM_FILESYSTEM_USAGE, PROCESS_MEMORY_USAGE,
+    GEN_AI_TIME_TO_FIRST_CHUNK, GEN_AI_TIME_PER_OUTPUT_CHUNK, TOOL_DURATION, AI_UNPRICED_CALLS,
+    AI_CACHE_READ_TOKENS,
 )  # fmt: skip
 """Every metric amas_telemetry itself defines (each documented in semconv.py)."""
 
@@ -91,10 +99,12 @@ POOL_STATE: Final = "db_client_connection_state"  # idle | used
 GEN_AI_OPERATION: Final = "gen_ai_operation_name"
 PROVIDER: Final = "gen_ai_provider_name"
 MODEL: Final = "gen_ai_request_model"
+RESPONSE_MODEL: Final = "gen_ai_response_model"
 TOKEN_TYPE: Final = "gen_ai_token_type"  # input | output
 TASK_TYPE: Final = "amas_task_type"
 TASK_PRIORITY: Final = "amas_task_priority"
-AGENT: Final = "amas_agent_name"
+AGENT: Final = "gen_ai_agent_name"  # from invoke_agent spans
+TOOL: Final = "gen_ai_tool_name"  # from execute_tool spans
 CACHE_RESULT: Final = "amas_cache_result"  # hit | miss | ok | error
 FALLBACK_FROM: Final = "amas_ai_fallback_from"
 INTEGRATION_PLATFORM: Final = "amas_integration_platform"
