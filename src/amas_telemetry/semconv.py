@@ -97,6 +97,8 @@ AMAS_BREAKER_STATE: Final = "amas.ai.breaker.state"
 
 OTEL_METRIC_OVERFLOW: Final = "otel.metric.overflow"
 """Label of the one series that absorbs attribute sets past the cardinality limit."""
+AMAS_TELEMETRY_SIGNAL: Final = "amas.telemetry.signal"
+"""``traces``, ``logs`` or ``metrics``: the OTLP signal a self-metric of the export path is about."""
 
 DB_CLIENT_CONNECTION_STATE: Final = "db.client.connection.state"
 DB_CLIENT_CONNECTION_POOL_NAME: Final = "db.client.connection.pool.name"
@@ -183,6 +185,13 @@ AMAS_USER_LOGINS: Final = "amas.user.logins"
 AMAS_TELEMETRY_SPAN_METRICS_RECORDED: Final = "amas.telemetry.span_metrics.recorded"
 """Counter, {measurement}: measurements derived from spans so far (self-observability).
 Prometheus: ``amas_telemetry_span_metrics_recorded_total``."""
+AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED: Final = "amas.telemetry.export.spool.dropped"
+"""Counter, {item}, by amas.telemetry.signal: spans, log records or metric points that the
+export spool dropped (its bound reached, or the disk refused). Prometheus:
+``amas_telemetry_export_spool_dropped_total``."""
+AMAS_TELEMETRY_EXPORT_SPOOL_SIZE: Final = "amas.telemetry.export.spool.size"
+"""Gauge, By, by amas.telemetry.signal: OTLP requests waiting on disk for the Collector.
+Prometheus: ``amas_telemetry_export_spool_size_bytes``."""
 
 # --- State gauges, read at collection time from callbacks the app registers ----------------
 AMAS_TASK_QUEUE_DEPTH: Final = "amas.task.queue.depth"

@@ -25,6 +25,8 @@ CASES = {
         "http://env:4317",
     ),
     "otlp_protocol": ("http/protobuf", "http/protobuf", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "grpc"),
+    "export_spool_dir": ("/var/spool/a", "/var/spool/a", "AMAS_EXPORT_SPOOL_DIR", "/tmp/s", "/tmp/s"),
+    "export_spool_max_mb": (0, 0.0, "AMAS_EXPORT_SPOOL_MAX_MB", "8.5", 8.5),
     "resource_attributes": (
         {"team": "ai"},
         {"team": "ai"},
@@ -135,6 +137,13 @@ BAD = [
     ({}, {"OTEL_METRIC_EXPORT_INTERVAL": "soon"}, ["OTEL_METRIC_EXPORT_INTERVAL", "metric_export_interval"]),
     ({}, {"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, ["OTEL_RESOURCE_ATTRIBUTES", "key1=value1"]),
     ({"instrumentations": ["kafka"]}, {}, ["instrumentations", "asyncpg, redis, httpx", "kafka"]),
+    ({"export_spool_dir": "spool"}, {}, ["export_spool_dir", "absolute directory", "'spool'"]),
+    ({"export_spool_dir": 42}, {}, ["export_spool_dir", "absolute directory", "42"]),
+    ({}, {"AMAS_EXPORT_SPOOL_DIR": "/etc/hostname"}, ["AMAS_EXPORT_SPOOL_DIR", "export_spool_dir"]),
+    ({"export_spool_max_mb": -1}, {}, ["export_spool_max_mb", "at least 0", "-1"]),
+    ({"export_spool_max_mb": True}, {}, ["export_spool_max_mb", "megabytes"]),
+    ({}, {"AMAS_EXPORT_SPOOL_MAX_MB": "lots"}, ["AMAS_EXPORT_SPOOL_MAX_MB", "export_spool_max_mb", "'lots'"]),
+    ({}, {"AMAS_EXPORT_SPOOL_MAX_MB": "inf"}, ["AMAS_EXPORT_SPOOL_MAX_MB", "export_spool_max_mb"]),
     ({"colour": "blue"}, {}, ["Unknown setting", "colour", "service_name"]),
 ]
 
