@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from benchmarks._sink import Sink
 from opentelemetry import trace
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -22,7 +23,6 @@ import amas_telemetry
 from amas_telemetry.otlp_transport import Outcome
 from amas_telemetry.spool import Spool
 from amas_telemetry.spooled_export import SpooledExport
-from benchmarks._sink import Sink
 
 COLLECTOR_AWAY_S = 8.0  # the case: the endpoint comes up 8 s after the data was made
 ARRIVAL_TIMEOUT_S = 60.0
@@ -51,7 +51,9 @@ class ScriptedTransport:
 
 
 @pytest.fixture
-def scripted(tmp_path: Path) -> Iterator[tuple[SpooledExport, ScriptedTransport, list[tuple[int, str | None]]]]:
+def scripted(
+    tmp_path: Path,
+) -> Iterator[tuple[SpooledExport, ScriptedTransport, list[tuple[int, str | None]]]]:
     transport = ScriptedTransport()
     reports: list[tuple[int, str | None]] = []
     export = SpooledExport(
@@ -158,7 +160,10 @@ def _log_bodies(sink: Sink) -> Counter[str]:
     for body in bodies:
         request = ExportLogsServiceRequest.FromString(body)
         lines.update(
-            lr.body.string_value for r in request.resource_logs for sl in r.scope_logs for lr in sl.log_records
+            lr.body.string_value
+            for r in request.resource_logs
+            for sl in r.scope_logs
+            for lr in sl.log_records
         )
     return lines
 
@@ -187,7 +192,9 @@ def test_a_collector_that_comes_up_8s_late_gets_every_span_and_log(protocol: str
         time.sleep(COLLECTOR_AWAY_S)
         assert sum(export.spool.pending_bytes for export in telemetry.spools.exports.values()) > 0
         sink.start()
-        wait_until("300 spans and 300 logs", lambda: len(_span_ids(sink)) >= 300 and len(_log_bodies(sink)) >= 300)
+        wait_until(
+            "300 spans and 300 logs", lambda: len(_span_ids(sink)) >= 300 and len(_log_bodies(sink)) >= 300
+        )
         spans, lines = _span_ids(sink), _log_bodies(sink)
         assert set(spans) == {f"span-{i}" for i in range(300)}
         assert set(lines) == {f"line-{i}" for i in range(300)}
