@@ -34,6 +34,7 @@ INTEGRATION_TRIGGERS: Final = "amas_integration_triggers_total"
 USER_LOGINS: Final = "amas_user_logins_total"
 SYSTEM_NETWORK_IO: Final = "system_network_io_bytes_total"
 SPAN_METRICS_RECORDED: Final = "amas_telemetry_span_metrics_recorded_total"  # self-observability
+EXPORT_SPOOL_DROPPED: Final = "amas_telemetry_export_spool_dropped_total"  # the alert reads it
 
 # --- gauges ------------------------------------------------------------------------------------
 HTTP_ACTIVE_REQUESTS: Final = "http_server_active_requests"
@@ -49,6 +50,7 @@ SYSTEM_MEMORY_USAGE: Final = "system_memory_usage_bytes"
 SYSTEM_MEMORY_UTILIZATION: Final = "system_memory_utilization_ratio"
 SYSTEM_FILESYSTEM_USAGE: Final = "system_filesystem_usage_bytes"
 PROCESS_MEMORY_USAGE: Final = "process_memory_usage_bytes"
+EXPORT_SPOOL_SIZE: Final = "amas_telemetry_export_spool_size_bytes"
 
 AMAS_METRICS: Final = (
     HTTP_SERVER_DURATION, DB_CLIENT_DURATION, GEN_AI_DURATION, GEN_AI_TOKEN_USAGE, TASK_DURATION,
@@ -56,7 +58,7 @@ AMAS_METRICS: Final = (
     INTEGRATION_TRIGGERS, USER_LOGINS, SYSTEM_NETWORK_IO, SPAN_METRICS_RECORDED, HTTP_ACTIVE_REQUESTS,
     TASK_QUEUE_DEPTH, TASKS_ACTIVE, USERS_ACTIVE, AI_BREAKER_STATE, DB_CONNECTION_COUNT, DB_CONNECTION_MAX,
     SYSTEM_CPU_UTILIZATION, PROCESS_CPU_UTILIZATION, SYSTEM_MEMORY_USAGE, SYSTEM_MEMORY_UTILIZATION,
-    SYSTEM_FILESYSTEM_USAGE, PROCESS_MEMORY_USAGE,
+    SYSTEM_FILESYSTEM_USAGE, PROCESS_MEMORY_USAGE, EXPORT_SPOOL_DROPPED, EXPORT_SPOOL_SIZE,
 )  # fmt: skip
 """Every metric amas_telemetry itself defines (each documented in semconv.py)."""
 
@@ -105,3 +107,4 @@ FS_MOUNTPOINT: Final = "system_filesystem_mountpoint"
 FS_STATE: Final = "system_filesystem_state"  # used | free
 NETWORK_DIRECTION: Final = "network_io_direction"  # transmit | receive
 SDK_COMPONENT_TYPE: Final = "otel_component_type"
+TELEMETRY_SIGNAL: Final = "amas_telemetry_signal"  # traces | logs | metrics (export spool)

@@ -187,8 +187,8 @@ AMAS_TELEMETRY_SPAN_METRICS_RECORDED: Final = "amas.telemetry.span_metrics.recor
 Prometheus: ``amas_telemetry_span_metrics_recorded_total``."""
 AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED: Final = "amas.telemetry.export.spool.dropped"
 """Counter, {item}, by amas.telemetry.signal: spans, log records or metric points that the
-export spool dropped (its bound reached, or the disk refused). Prometheus:
-``amas_telemetry_export_spool_dropped_total``."""
+export spool dropped (its bound reached, or the disk refused).
+Prometheus: ``amas_telemetry_export_spool_dropped_total``."""
 AMAS_TELEMETRY_EXPORT_SPOOL_SIZE: Final = "amas.telemetry.export.spool.size"
 """Gauge, By, by amas.telemetry.signal: OTLP requests waiting on disk for the Collector.
 Prometheus: ``amas_telemetry_export_spool_size_bytes``."""
