@@ -511,3 +511,25 @@ def test_kill_9_of_a_gateway_behind_the_agent_loses_no_acknowledged_item(
         f"e.g. {sorted(missing_logs)[:5]}"
     )
     assert spans_found == tally.spans_acked and logs_found == len(tally.acked_logs)
+
+
+def test_the_duplicate_count_sees_a_resent_request(stack_factory: Callable[..., NativeStack]) -> None:
+    """The duplicates the tests above report are not blind: a request sent twice (as a client
+    does when the acknowledgement was lost) shows as 10 duplicate log records. Jaeger's query
+    API, though, returns a span sent twice once (it deduplicates), so span duplicates can only
+    be counted in stores that keep them."""
+    stack = stack_factory(components=("victorialogs", "jaeger", "collector"))
+    run_id = uuid.uuid4().hex[:12]
+    client = OtlpHttpClient(stack.ports.collector_http)
+    tb, lb = make_trace(run_id, 1), make_logs(run_id, 1)
+    try:
+        for _ in range(2):
+            assert client.export("/v1/traces", tb.body) and client.export("/v1/logs", lb.body)
+    finally:
+        client.close()
+    tally = Tally(acked_traces={tb.trace_id: tb.span_ids}, acked_logs=set(lb.ids))
+    wait_until_found(stack, run_id, tally, logs=True)
+    deadline = time.monotonic() + 30
+    while duplicates(stack, run_id, tally, logs=True)[1] < len(lb.ids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert duplicates(stack, run_id, tally, logs=True) == (0, len(lb.ids))
