@@ -10,6 +10,7 @@ retryable codes of the OTLP specification.
 from __future__ import annotations
 
 import enum
+import http.client
 import logging
 import os
 import urllib.error
@@ -123,7 +124,7 @@ class HttpTransport:
                 return Outcome.RETRY
             _log.warning("amas_telemetry: the OTLP endpoint refused an export for good: HTTP %s", error.code)
             return Outcome.REJECTED
-        except (OSError, ValueError):  # refused, reset, timed out, DNS
+        except (OSError, ValueError, http.client.HTTPException):  # refused, reset, cut short, DNS
             return Outcome.RETRY
         return Outcome.SENT
 

@@ -274,6 +274,7 @@ class ExportSpools:
         self.exports: dict[str, SpooledExport] = {}
         self._counters: dict[str, Any] = {}
         self._dropped: Any = None
+        self._next_warning: dict[str, float] = {}
 
     def exporter(self, signal: str) -> Any:
         """The SDK exporter (span, log record or metric) of ``signal``."""
@@ -291,7 +292,10 @@ class ExportSpools:
         if error_type is not None:
             attributes = {**attributes, ERROR_TYPE: error_type}
         if error_type == "spool_full":
-            _log.warning("amas_telemetry: export spool full; dropped the %d oldest %s items", items, signal)
+            now = time.monotonic()
+            if now >= self._next_warning.get(signal, 0.0):  # once a minute: a long outage drops often
+                self._next_warning[signal] = now + 60
+                _log.warning("amas_telemetry: export spool full; dropping the oldest %s (counted)", signal)
             if self._dropped is not None:
                 self._dropped.add(items, {sc.AMAS_TELEMETRY_SIGNAL: signal})
         if counter is not None:
