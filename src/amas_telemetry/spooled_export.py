@@ -104,7 +104,7 @@ class SpooledExport:
             return False
         self._ensure_thread()
         with self._send_lock:
-            outcome = self._transport.send(body) if len(self.spool) == 0 else Outcome.RETRY
+            outcome = self._send(body) if len(self.spool) == 0 else Outcome.RETRY
             if outcome is not Outcome.RETRY:
                 self._report(items, None if outcome is Outcome.SENT else "rejected")
                 return outcome is Outcome.SENT
@@ -131,6 +131,7 @@ class SpooledExport:
     def _replay_loop(self) -> None:
         next_scan = 0.0
         while not self._closed:
+            self._wake.clear()  # a submit() from now on wakes the wait below
             now = time.monotonic()
             if now >= next_scan:
                 next_scan = now + ORPHAN_SCAN_SECONDS
@@ -139,7 +140,13 @@ class SpooledExport:
             if self._replay_some():
                 continue  # the spool drained or the endpoint answered: go on at once
             self._wake.wait(self._retry_interval if len(self.spool) else ORPHAN_SCAN_SECONDS)
-            self._wake.clear()
+
+    def _send(self, body: bytes) -> Outcome:
+        try:
+            return self._transport.send(body)
+        except Exception:  # a bug, not the endpoint: keep the data, never raise into the app
+            _log.exception("amas_telemetry: sending an OTLP export failed unexpectedly; it stays spooled")
+            return Outcome.RETRY
 
     def _send_oldest(self) -> Outcome | None:
         """Send the oldest spooled request; None when the spool is empty."""
@@ -148,7 +155,7 @@ class SpooledExport:
             if oldest is None:
                 return None
             entry, body = oldest
-            outcome = self._transport.send(body)
+            outcome = self._send(body)
             self.spool.release(entry, delivered=outcome is not Outcome.RETRY)
         if outcome is not Outcome.RETRY:
             self._report(entry.items, None if outcome is Outcome.SENT else "rejected")

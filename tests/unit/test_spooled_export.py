@@ -123,15 +123,32 @@ class TestSendOrSpool:
             export.submit(bytes([i]) * 400, 10 + i)  # 1000-byte spool: two fit
         assert reports == [(10, "spool_full"), (11, "spool_full")]
 
-    def test_a_flush_does_not_wait_for_an_absent_endpoint(self, scripted) -> None:
-        export, transport, _ = scripted
-        export.submit(b"r", 1)
-        attempts = transport.attempts
-        assert export.drain(timeout=30) is False
-        assert transport.attempts <= attempts + 2
-        transport.away = False
-        assert export.drain(timeout=30) is True
-        assert transport.received == [b"r"]
+    def test_a_transport_that_raises_keeps_the_data_and_raises_nothing(self, scripted) -> None:
+        export, transport, reports = scripted
+
+        def broken(body: bytes) -> Outcome:
+            raise RuntimeError("a bug in the transport")
+
+        transport.send = broken  # type: ignore[method-assign]
+        assert export.submit(b"kept", 2)
+        assert len(export.spool) == 1
+        assert reports == []
+
+    def test_a_flush_does_not_wait_for_an_absent_endpoint(self, tmp_path: Path) -> None:
+        """One try per flush while the endpoint is away; the spool is sent once it is back."""
+        transport = ScriptedTransport()
+        export = SpooledExport(lambda: transport, Spool(tmp_path, "traces", 1000), lambda *_: None, 3600)
+        try:
+            export.submit(b"r", 1)
+            wait_until("the replay thread's first try", lambda: transport.attempts >= 2)
+            before = transport.attempts
+            assert export.drain(timeout=30) is False
+            assert transport.attempts - before <= 2, "one try from the flush (and maybe one from the thread)"
+            transport.away = False
+            assert export.drain(timeout=30) is True
+            assert transport.received == [b"r"]
+        finally:
+            export.shutdown()
 
 
 # --- the whole path: configure() → batch processors → spool → a real OTLP receiver ----------
