@@ -1063,6 +1063,23 @@ def system() -> dashboard.Dashboard:
         )
         .with_panel(
             graph(
+                "Export spool",
+                Target(
+                    sum_by([m.INSTANCE, m.TELEMETRY_SIGNAL], selector(m.EXPORT_SPOOL_SIZE, *host)),
+                    "{{instance}} {{amas_telemetry_signal}}: bytes waiting",
+                ),
+                Target(
+                    sum_by([m.INSTANCE, m.TELEMETRY_SIGNAL], rate(m.EXPORT_SPOOL_DROPPED, *host)),
+                    "{{instance}} {{amas_telemetry_signal}}: dropped/s",
+                ),
+                description="OTLP exports waiting on disk while the Collector is away (replayed in "
+                "order when it answers), and items dropped past export_spool_max_mb.",
+                span=6,
+                no_value="0",
+            )
+        )
+        .with_panel(
+            graph(
                 "Series over the cardinality limit",
                 Target(
                     f'count by (__name__) ({{{m.JOB}="$job",{m.OVERFLOW}="true"}})',

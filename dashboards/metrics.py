@@ -40,6 +40,7 @@ INTEGRATION_TRIGGERS: Final = "amas_integration_triggers_total"
 USER_LOGINS: Final = "amas_user_logins_total"
 SYSTEM_NETWORK_IO: Final = "system_network_io_bytes_total"
 SPAN_METRICS_RECORDED: Final = "amas_telemetry_span_metrics_recorded_total"  # self-observability
+EXPORT_SPOOL_DROPPED: Final = "amas_telemetry_export_spool_dropped_total"  # the alert reads it
 
 # --- gauges ------------------------------------------------------------------------------------
 HTTP_ACTIVE_REQUESTS: Final = "http_server_active_requests"
@@ -55,6 +56,7 @@ SYSTEM_MEMORY_USAGE: Final = "system_memory_usage_bytes"
 SYSTEM_MEMORY_UTILIZATION: Final = "system_memory_utilization_ratio"
 SYSTEM_FILESYSTEM_USAGE: Final = "system_filesystem_usage_bytes"
 PROCESS_MEMORY_USAGE: Final = "process_memory_usage_bytes"
+EXPORT_SPOOL_SIZE: Final = "amas_telemetry_export_spool_size_bytes"
 
 AMAS_METRICS: Final = (
     HTTP_SERVER_DURATION, DB_CLIENT_DURATION, GEN_AI_DURATION, GEN_AI_TOKEN_USAGE, TASK_DURATION,
@@ -65,6 +67,7 @@ AMAS_METRICS: Final = (
     SYSTEM_FILESYSTEM_USAGE, PROCESS_MEMORY_USAGE,
     GEN_AI_TIME_TO_FIRST_CHUNK, GEN_AI_TIME_PER_OUTPUT_CHUNK, TOOL_DURATION, AI_UNPRICED_CALLS,
     AI_CACHE_READ_TOKENS,
+    SYSTEM_FILESYSTEM_USAGE, PROCESS_MEMORY_USAGE, EXPORT_SPOOL_DROPPED, EXPORT_SPOOL_SIZE,
 )  # fmt: skip
 """Every metric amas_telemetry itself defines (each documented in semconv.py)."""
 
@@ -115,3 +118,4 @@ FS_MOUNTPOINT: Final = "system_filesystem_mountpoint"
 FS_STATE: Final = "system_filesystem_state"  # used | free
 NETWORK_DIRECTION: Final = "network_io_direction"  # transmit | receive
 SDK_COMPONENT_TYPE: Final = "otel_component_type"
+TELEMETRY_SIGNAL: Final = "amas_telemetry_signal"  # traces | logs | metrics (export spool)

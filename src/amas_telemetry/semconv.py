@@ -144,6 +144,8 @@ AMAS_TAIL_OVERFLOW_BOUND: Final = "amas.tail.overflow.bound"
 AMAS_TAIL_KEPT_BY: Final = "amas.tail.kept_by"
 """On the local root of a trace the tail decision kept: ``error``, ``slow`` or ``rule``;
 ``upstream`` on a server span sampled because its caller sent the ``amas=keep`` hint."""
+AMAS_TELEMETRY_SIGNAL: Final = "amas.telemetry.signal"
+"""``traces``, ``logs`` or ``metrics``: the OTLP signal a self-metric of the export path is about."""
 
 DB_CLIENT_CONNECTION_STATE: Final = "db.client.connection.state"
 DB_CLIENT_CONNECTION_POOL_NAME: Final = "db.client.connection.pool.name"
@@ -274,6 +276,13 @@ undecided because the hold was full. Prometheus: ``amas_telemetry_tail_overflow_
 AMAS_TELEMETRY_TAIL_HELD: Final = "amas.telemetry.tail.held"
 """Gauge, {span}: unsampled spans held now, waiting for their local root to end.
 Prometheus: ``amas_telemetry_tail_held``."""
+AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED: Final = "amas.telemetry.export.spool.dropped"
+"""Counter, {item}, by amas.telemetry.signal: spans, log records or metric points that the
+export spool dropped (its bound reached, or the disk refused).
+Prometheus: ``amas_telemetry_export_spool_dropped_total``."""
+AMAS_TELEMETRY_EXPORT_SPOOL_SIZE: Final = "amas.telemetry.export.spool.size"
+"""Gauge, By, by amas.telemetry.signal: OTLP requests waiting on disk for the Collector.
+Prometheus: ``amas_telemetry_export_spool_size_bytes``."""
 
 # --- State gauges, read at collection time from callbacks the app registers ----------------
 AMAS_TASK_QUEUE_DEPTH: Final = "amas.task.queue.depth"
