@@ -1080,6 +1080,24 @@ def system() -> dashboard.Dashboard:
         )
         .with_panel(
             graph(
+                "Tail decision",
+                Target(
+                    sum_by([m.INSTANCE, m.TAIL_DECISION], rate(m.TAIL_TRACES, *host)),
+                    "{{instance}} {{amas_tail_decision}}/s",
+                ),
+                Target(sum_by([m.INSTANCE], selector(m.TAIL_HELD, *host)), "{{instance}}: spans held"),
+                Target(
+                    sum_by([m.INSTANCE, m.TAIL_OVERFLOW_BOUND], rate(m.TAIL_OVERFLOW, *host)),
+                    "{{instance}} overflow ({{amas_tail_overflow_bound}})/s",
+                ),
+                description="Unsampled local traces the tail decision kept (an error, slow, a rule) or "
+                "dropped, the spans it holds until their root ends, and spans dropped past its bounds.",
+                span=6,
+                no_value="0",
+            )
+        )
+        .with_panel(
+            graph(
                 "Series over the cardinality limit",
                 Target(
                     f'count by (__name__) ({{{m.JOB}="$job",{m.OVERFLOW}="true"}})',

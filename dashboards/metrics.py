@@ -41,6 +41,8 @@ USER_LOGINS: Final = "amas_user_logins_total"
 SYSTEM_NETWORK_IO: Final = "system_network_io_bytes_total"
 SPAN_METRICS_RECORDED: Final = "amas_telemetry_span_metrics_recorded_total"  # self-observability
 EXPORT_SPOOL_DROPPED: Final = "amas_telemetry_export_spool_dropped_total"  # the alert reads it
+TAIL_TRACES: Final = "amas_telemetry_tail_traces_total"
+TAIL_OVERFLOW: Final = "amas_telemetry_tail_overflow_total"  # the alert reads it
 
 # --- gauges ------------------------------------------------------------------------------------
 HTTP_ACTIVE_REQUESTS: Final = "http_server_active_requests"
@@ -57,6 +59,7 @@ SYSTEM_MEMORY_UTILIZATION: Final = "system_memory_utilization_ratio"
 SYSTEM_FILESYSTEM_USAGE: Final = "system_filesystem_usage_bytes"
 PROCESS_MEMORY_USAGE: Final = "process_memory_usage_bytes"
 EXPORT_SPOOL_SIZE: Final = "amas_telemetry_export_spool_size_bytes"
+TAIL_HELD: Final = "amas_telemetry_tail_held"
 
 AMAS_METRICS: Final = (
     HTTP_SERVER_DURATION, DB_CLIENT_DURATION, GEN_AI_DURATION, GEN_AI_TOKEN_USAGE, TASK_DURATION,
@@ -66,8 +69,7 @@ AMAS_METRICS: Final = (
     SYSTEM_CPU_UTILIZATION, PROCESS_CPU_UTILIZATION, SYSTEM_MEMORY_USAGE, SYSTEM_MEMORY_UTILIZATION,
     SYSTEM_FILESYSTEM_USAGE, PROCESS_MEMORY_USAGE,
     GEN_AI_TIME_TO_FIRST_CHUNK, GEN_AI_TIME_PER_OUTPUT_CHUNK, TOOL_DURATION, AI_UNPRICED_CALLS,
-    AI_CACHE_READ_TOKENS,
-    SYSTEM_FILESYSTEM_USAGE, PROCESS_MEMORY_USAGE, EXPORT_SPOOL_DROPPED, EXPORT_SPOOL_SIZE,
+    AI_CACHE_READ_TOKENS, EXPORT_SPOOL_DROPPED, EXPORT_SPOOL_SIZE, TAIL_TRACES, TAIL_OVERFLOW, TAIL_HELD,
 )  # fmt: skip
 """Every metric amas_telemetry itself defines (each documented in semconv.py)."""
 
@@ -119,3 +121,5 @@ FS_STATE: Final = "system_filesystem_state"  # used | free
 NETWORK_DIRECTION: Final = "network_io_direction"  # transmit | receive
 SDK_COMPONENT_TYPE: Final = "otel_component_type"
 TELEMETRY_SIGNAL: Final = "amas_telemetry_signal"  # traces | logs | metrics (export spool)
+TAIL_DECISION: Final = "amas_tail_decision"  # kept | dropped (tail decision)
+TAIL_OVERFLOW_BOUND: Final = "amas_tail_overflow_bound"  # total | trace
