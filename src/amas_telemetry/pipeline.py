@@ -40,6 +40,13 @@ from amas_telemetry.instrument import (
 from amas_telemetry.logs import NotFromTheExportPath, RedactingFilter, json_stdout_handler
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
+from amas_telemetry.redact.otel import (
+    RedactingLogRecordProcessor,
+    SdkLogFilter,
+    install_sdk_log_filter,
+    remove_sdk_log_filter,
+    scrub_resource,
+)
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
 from amas_telemetry.system import register_system_metrics
 from amas_telemetry.tracing import (
@@ -118,6 +125,16 @@ def _resource(settings: Settings) -> Resource:
     return Resource.create(attributes)
 
 
+def _scrubber(settings: Settings) -> Scrubber:
+    if settings.record_prompts:
+        return Scrubber()
+    return Scrubber(
+        drop_keys=sc.PROMPT_ATTRIBUTES,
+        drop_prefixes=sc.PROMPT_ATTRIBUTE_PREFIXES,
+        drop_events=sc.PROMPT_EVENTS,
+    )
+
+
 @dataclass(frozen=True)
 class Extras:
     """Extra exporters and readers, wired like the OTLP ones (tests, local debugging).
@@ -147,8 +164,9 @@ class Telemetry:
         self._metrics_route: Any = None
         self._previous_level: int | None = None
 
-        resource = _resource(settings)
-        self.scrubber = Scrubber(drop_keys=() if settings.record_prompts else sc.PROMPT_ATTRIBUTES)
+        self.scrubber = _scrubber(settings)
+        resource = scrub_resource(_resource(settings), self.scrubber)
+        self._sdk_log_filter: SdkLogFilter | None = None
         self.prometheus = PrometheusEndpoint()
         self._push_readers: list[Any] = []
         if settings.otlp_endpoint:
@@ -165,7 +183,8 @@ class Telemetry:
         processors: list[Any] = [
             SpanMetricsProcessor(meter, cardinality_limit=settings.cardinality_limit, scrubber=self.scrubber)
         ]
-        log_processors: list[Any] = [SimpleLogRecordProcessor(e) for e in extras.log_exporters]
+        log_processors: list[Any] = [RedactingLogRecordProcessor(self.scrubber)]
+        log_processors.extend(SimpleLogRecordProcessor(e) for e in extras.log_exporters)
         processors.extend(
             RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
         )
@@ -178,7 +197,7 @@ class Telemetry:
                     BatchLogRecordProcessor(log_exporter, max_queue_size=4096, export_timeout_millis=5000)
                 )
         self.logger_provider: LoggerProvider | None = None
-        if log_processors:
+        if len(log_processors) > 1:
             self.logger_provider = LoggerProvider(resource=resource)
             for log_processor in log_processors:
                 self.logger_provider.add_log_record_processor(log_processor)
@@ -202,6 +221,7 @@ class Telemetry:
 
     def _setup_logging(self) -> None:
         redacting = RedactingFilter(self.scrubber)
+        self._sdk_log_filter = install_sdk_log_filter(self.scrubber)
         if self.settings.json_logs:
             stream = self._extras.json_log_stream or sys.stdout
             self._log_handlers.append(json_stdout_handler(self.settings.service_name, stream))
@@ -297,6 +317,8 @@ class Telemetry:
             root.removeHandler(handler)
         if self._previous_level is not None:
             root.setLevel(self._previous_level)
+        if self._sdk_log_filter is not None:
+            remove_sdk_log_filter(self._sdk_log_filter)
         global_tracer_provider().remove(self.tracer_provider)
         self.tracer_provider.shutdown()
         if self.logger_provider is not None:

@@ -1,0 +1,170 @@
+"""The scanning machinery: one RE2 automaton over the UTF-8 bytes of a text, rule handlers.
+
+Every rule is an alternative of one RE2 pattern (an automaton: linear time in the length of
+the text, whatever the text). A scan asks RE2 for the leftmost match from a position, lets
+the rule that matched decide (a replacement, or keep the text), and goes on after it. A
+handler may read a little further with another anchored RE2 pattern (the value after a
+``password=``), so the text consumed by a match is never scanned twice, except the value of
+a match that is kept (which is scanned once more, for shapes inside it).
+
+Decisions that need more than a pattern (does this value look like a secret or like a
+word?) are plain Python on the matched bytes: linear in the match, never backtracking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import re2
+from re2 import _re2
+
+__all__ = ["REDACTED", "Match", "Rule", "Scanner", "anchored", "looks_random", "looks_secret"]
+
+REDACTED: Final = "[REDACTED]"
+REDACTED_BYTES: Final = REDACTED.encode()
+
+_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
+_ANCHOR_START = _re2.RE2.Anchor.ANCHOR_START
+
+
+def _compile(pattern: str) -> _re2.RE2:
+    options = re2.Options()
+    options.max_mem = 64 << 20  # room for the DFA of the combined pattern
+    regexp = _re2.RE2(pattern.encode(), options)
+    if not regexp.ok():
+        raise ValueError(f"bad RE2 pattern: {pattern!r}")
+    return regexp
+
+
+class anchored:
+    """An RE2 pattern matched at one position; ``end`` is where its match ends (or -1)."""
+
+    __slots__ = ("_regexp",)
+
+    def __init__(self, pattern: str) -> None:
+        self._regexp = _compile(pattern)
+
+    def end(self, data: bytes, pos: int) -> int:
+        spans = self._regexp.Match(_ANCHOR_START, data, pos, len(data))
+        return spans[0][1]  # -1 when there is no match
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One match: the text, the match's bounds and its groups (byte offsets, -1 when unset)."""
+
+    data: bytes
+    start: int
+    end: int
+    groups: dict[str, tuple[int, int]]
+
+    def group(self, name: str) -> bytes | None:
+        start, end = self.groups.get(name, (-1, -1))
+        return None if start < 0 else self.data[start:end]
+
+    def bounds(self, name: str) -> tuple[int, int]:
+        return self.groups.get(name, (-1, -1))
+
+
+Decision = tuple[bytes | None, int, int]
+"""What a handler returns: (replacement or None to keep, end of the replaced text, where to
+resume scanning). The replacement covers ``match.start`` to that end."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One shape: an RE2 pattern whose named groups start with ``name`` and a handler."""
+
+    name: str
+    pattern: str
+    handle: Callable[[Match], Decision]
+
+
+class Scanner:
+    """All rules as one RE2 alternation; ``scrub`` replaces what the rules say is secret."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._rules = tuple(rules)
+        self._regexp = _compile("|".join(f"(?P<{r.name}>{r.pattern})" for r in self._rules))
+        named = {name.decode(): index for name, index in self._regexp.NamedCapturingGroups()}
+        self._rule_groups = [(named[r.name], r) for r in self._rules]
+        self._groups_of = {
+            r.name: [(n, i) for n, i in named.items() if n.startswith(r.name + "_")] for r in self._rules
+        }
+
+    def scrub(self, text: str) -> str:
+        data = text.encode("utf-8", "surrogatepass")
+        changed = self.scrub_bytes(data)
+        return text if changed is data else changed.decode("utf-8", "surrogatepass")
+
+    def scrub_bytes(self, data: bytes) -> bytes:
+        pieces: list[bytes] = []
+        kept_from = 0
+        pos = 0
+        size = len(data)
+        match_at = self._regexp.Match
+        while pos < size:
+            spans = match_at(_UNANCHORED, data, pos, size)
+            if spans[0][0] < 0:
+                break
+            start, end = spans[0]
+            rule = next(r for i, r in self._rule_groups if spans[i][0] >= 0)
+            groups = {name: spans[i] for name, i in self._groups_of[rule.name]}
+            replacement, replaced_to, resume = rule.handle(Match(data, start, end, groups))
+            if replacement is not None:
+                pieces.append(data[kept_from:start])
+                pieces.append(replacement)
+                kept_from = replaced_to
+            pos = max(resume, start + 1, kept_from)
+        if not pieces:
+            return data
+        pieces.append(data[kept_from:])
+        return b"".join(pieces)
+
+
+# --- does a value look like a secret? ------------------------------------------------------
+
+_NOT_SECRETS: Final = frozenset(
+    {b"null", b"none", b"nil", b"true", b"false", b"undefined", b"redacted", b"[redacted]", b"***", b""}
+)
+
+
+def _classes(value: bytes) -> int:
+    return (
+        any(0x61 <= c <= 0x7A for c in value)
+        + any(0x41 <= c <= 0x5A for c in value)
+        + any(0x30 <= c <= 0x39 for c in value)
+    )
+
+
+def looks_secret(value: bytes) -> bool:
+    """A value in prose (``token: …``, ``Bearer …``) that looks generated, not a word.
+
+    Words (all lower case, Title case or UPPER case letters) and short values are not
+    secrets; anything of 6+ characters mixing letters with digits or both cases is.
+    """
+    if len(value) < 6 or value.lower() in _NOT_SECRETS:
+        return False
+    letters = value.isalpha()
+    if letters and (value.islower() or value.isupper() or value.istitle()):
+        return False
+    if value.isdigit():
+        return True
+    return _classes(value) >= 2
+
+
+_RUNS: Final = bytes(c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122) else 32 for c in range(256))
+
+
+def looks_random(body: bytes, short_run: int = 12, long_run: int = 20) -> bool:
+    """A key body (after ``sk-``) holding a random run, not a name such as ``prod-cluster-eu-1``.
+
+    True when an alphanumeric run of ``short_run``+ characters mixes two of lower case,
+    upper case and digits, or a run is ``long_run``+ characters long.
+    """
+    for run in body.translate(_RUNS).split():
+        if len(run) >= long_run or (len(run) >= short_run and _classes(run) >= 2):
+            return True
+    return False
