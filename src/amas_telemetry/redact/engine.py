@@ -20,18 +20,36 @@ from typing import Final
 import re2
 from re2 import _re2
 
-__all__ = ["REDACTED", "Match", "Rule", "Scanner", "anchored", "looks_random", "looks_secret"]
+__all__ = [
+    "MAX_MATCHES",
+    "REDACTED",
+    "TOO_MANY",
+    "Match",
+    "Rule",
+    "Scanner",
+    "Trigger",
+    "anchored",
+    "looks_random",
+    "looks_secret",
+]
 
 REDACTED: Final = "[REDACTED]"
 REDACTED_BYTES: Final = REDACTED.encode()
+
+MAX_MATCHES: Final = 256
+"""Secret-like matches looked at in one text; past them the rest of the text is replaced by
+:data:`TOO_MANY`. Ordinary text never comes near; it bounds the cost of hostile text."""
+TOO_MANY: Final = "[REDACTED: too many secret-like matches]"
+TOO_MANY_BYTES: Final = TOO_MANY.encode()
 
 _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
 _ANCHOR_START = _re2.RE2.Anchor.ANCHOR_START
 
 
-def _compile(pattern: str) -> _re2.RE2:
+def _compile(pattern: str, *, capture: bool = True) -> _re2.RE2:
     options = re2.Options()
     options.max_mem = 64 << 20  # room for the DFA of the combined pattern
+    options.never_capture = not capture
     regexp = _re2.RE2(pattern.encode(), options)
     if not regexp.ok():
         raise ValueError(f"bad RE2 pattern: {pattern!r}")
@@ -49,6 +67,20 @@ class anchored:
     def end(self, data: bytes, pos: int) -> int:
         spans = self._regexp.Match(_ANCHOR_START, data, pos, len(data))
         return spans[0][1]  # -1 when there is no match
+
+
+class Trigger:
+    """Does a text hold any of the words a rule needs? One DFA pass (RE2: ~1 µs on a short
+    string, where Python's ``re`` takes 16 µs for a case-insensitive alternation)."""
+
+    __slots__ = ("_regexp",)
+
+    def __init__(self, pattern: str) -> None:
+        self._regexp = _compile(pattern, capture=False)
+
+    def __call__(self, text: str) -> bool:
+        data = text.encode("utf-8", "surrogatepass")
+        return self._regexp.Match(_UNANCHORED, data, 0, len(data))[0][0] >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,36 +115,59 @@ class Rule:
 
 
 class Scanner:
-    """All rules as one RE2 alternation; ``scrub`` replaces what the rules say is secret."""
+    """All rules as one RE2 alternation; ``scrub`` replaces what the rules say is secret.
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    Two steps per match, both automata: the combined pattern without groups finds where the
+    next match is (a DFA: cheap), then the rules, anchored there in order, say which one it
+    is and where its groups are (the first that matches is the one the alternation chose).
+    """
+
+    def __init__(self, rules: Sequence[Rule], max_matches: int = MAX_MATCHES) -> None:
         self._rules = tuple(rules)
-        self._regexp = _compile("|".join(f"(?P<{r.name}>{r.pattern})" for r in self._rules))
-        named = {name.decode(): index for name, index in self._regexp.NamedCapturingGroups()}
-        self._rule_groups = [(named[r.name], r) for r in self._rules]
-        self._groups_of = {
-            r.name: [(n, i) for n, i in named.items() if n.startswith(r.name + "_")] for r in self._rules
-        }
+        self._max_matches = max_matches
+        self._finder = _compile("|".join(f"(?:{r.pattern})" for r in self._rules), capture=False)
+        self._matchers = []
+        for rule in self._rules:
+            regexp = _compile(rule.pattern)
+            names = [(name.decode(), index) for name, index in regexp.NamedCapturingGroups()]
+            self._matchers.append((rule, regexp, names))
 
     def scrub(self, text: str) -> str:
         data = text.encode("utf-8", "surrogatepass")
         changed = self.scrub_bytes(data)
         return text if changed is data else changed.decode("utf-8", "surrogatepass")
 
+    def _match(self, data: bytes, start: int) -> tuple[Rule, Match] | None:
+        size = len(data)
+        for rule, regexp, names in self._matchers:
+            spans = regexp.Match(_ANCHOR_START, data, start, size)
+            if spans[0][0] >= 0:
+                return rule, Match(data, start, spans[0][1], {name: spans[i] for name, i in names})
+        return None
+
     def scrub_bytes(self, data: bytes) -> bytes:
         pieces: list[bytes] = []
         kept_from = 0
         pos = 0
         size = len(data)
-        match_at = self._regexp.Match
+        find = self._finder.Match
+        budget = self._max_matches
         while pos < size:
-            spans = match_at(_UNANCHORED, data, pos, size)
-            if spans[0][0] < 0:
+            start = find(_UNANCHORED, data, pos, size)[0][0]
+            if start < 0:
                 break
-            start, end = spans[0]
-            rule = next(r for i, r in self._rule_groups if spans[i][0] >= 0)
-            groups = {name: spans[i] for name, i in self._groups_of[rule.name]}
-            replacement, replaced_to, resume = rule.handle(Match(data, start, end, groups))
+            budget -= 1
+            if budget < 0:  # fail closed: hostile text does not get its rest looked at, nor out
+                pieces.append(data[kept_from:start])
+                pieces.append(TOO_MANY_BYTES)
+                kept_from = size
+                break
+            found = self._match(data, start)
+            if found is None:  # cannot happen: some rule matches where the alternation did
+                pos = start + 1
+                continue
+            rule, match = found
+            replacement, replaced_to, resume = rule.handle(match)
             if replacement is not None:
                 pieces.append(data[kept_from:start])
                 pieces.append(replacement)
@@ -132,11 +187,15 @@ _NOT_SECRETS: Final = frozenset(
 
 
 def _classes(value: bytes) -> int:
+    """How many of lower case, upper case and digits ``value`` holds (C-speed bytes ops)."""
     return (
-        any(0x61 <= c <= 0x7A for c in value)
-        + any(0x41 <= c <= 0x5A for c in value)
-        + any(0x30 <= c <= 0x39 for c in value)
+        (value.upper() != value)
+        + (value.lower() != value)
+        + (len(value.translate(None, _DIGITS)) != len(value))
     )
+
+
+_DIGITS: Final = b"0123456789"
 
 
 def looks_secret(value: bytes) -> bool:

@@ -196,6 +196,8 @@ def _pair(m: Match) -> Decision:
     open_quote = m.group("pair_open") or b""
     value_start = m.end
     keep: Decision = (None, value_start, value_start)
+    if not open_quote and not sep.strip() and not name.endswith((b"cookie", b"authorization")):
+        return keep  # "password reset page": no assignment
     if name.endswith(b"cookie") and not open_quote:
         end = _LINE.end(m.data, value_start)
         return m.data[m.start : value_start] + _redact_cookies(m.data[value_start:end]), end, end
@@ -223,8 +225,6 @@ def _pair(m: Match) -> Decision:
     if open_quote:
         return m.data[m.start : value_start] + REDACTED_BYTES, end, end
     core = sep.strip()
-    if not core:
-        return keep  # "password reset page": no assignment
     if core in (b":", b"%3a") and sep[-1:] in (b" ", b"\t") and not looks_secret(value):
         return keep  # prose: "password: must be at least 12 characters"
     return m.data[m.start : value_start] + _redact_query_tail(value), end, end
