@@ -135,6 +135,18 @@ def _scrubber(settings: Settings) -> Scrubber:
     )
 
 
+def _check_metrics_path(app: Any, path: str | None) -> None:
+    """The metrics route must not shadow (or be shadowed by) a route the app already has."""
+    if path is None:
+        return
+    taken = [getattr(route, "path", None) for route in getattr(app, "routes", ())]
+    if path in taken:
+        raise ConfigError(
+            f"Invalid metrics_path: expected a path the app does not serve yet, got {path!r} "
+            "(pass another path, or None to serve no metrics route)"
+        )
+
+
 @dataclass(frozen=True)
 class Extras:
     """Extra exporters and readers, wired like the OTLP ones (tests, local debugging).
@@ -152,6 +164,20 @@ class Extras:
 class Telemetry:
     """The handle ``configure()`` returns: providers, app wiring, and their shutdown."""
 
+    # set before anything is built, so that shutdown() can undo a half-built handle
+    _closed = False
+    _log_handlers: list[logging.Handler] | tuple[()] = ()
+    _held_libraries: tuple[str, ...] = ()
+    _metrics_route: Any = None
+    _previous_level: int | None = None
+    _sdk_log_filter: SdkLogFilter | None = None
+    _instrumented = False
+    _push_readers: tuple[Any, ...] | list[Any] = ()
+    app: Any = None
+    tracer_provider: TracerProvider | None = None
+    logger_provider: LoggerProvider | None = None
+    meter_provider: MeterProvider | None = None
+
     def __init__(self, settings: Settings, app: Any = None, extras: Extras | None = None) -> None:
         extras = extras or Extras()
         self._extras = extras
@@ -166,7 +192,6 @@ class Telemetry:
 
         self.scrubber = _scrubber(settings)
         resource = scrub_resource(_resource(settings), self.scrubber)
-        self._sdk_log_filter: SdkLogFilter | None = None
         self.prometheus = PrometheusEndpoint()
         self._push_readers: list[Any] = []
         if settings.otlp_endpoint:
@@ -211,6 +236,7 @@ class Telemetry:
         self._setup_logging()
         self._held_libraries = acquire_libraries(self.settings.instrumentations, global_tracer_provider())
         if self.app is not None:
+            self._instrumented = True
             instrument_fastapi(
                 self.app,
                 self.tracer_provider,
@@ -310,7 +336,8 @@ class Telemetry:
                     del _apps[self.app]
             if self._metrics_route is not None and self._metrics_route in self.app.router.routes:
                 self.app.router.routes.remove(self._metrics_route)
-            uninstrument_fastapi(self.app)
+            if self._instrumented:
+                uninstrument_fastapi(self.app)
         release_libraries(self._held_libraries)
         root = logging.getLogger()
         for handler in self._log_handlers:
@@ -319,11 +346,16 @@ class Telemetry:
             root.setLevel(self._previous_level)
         if self._sdk_log_filter is not None:
             remove_sdk_log_filter(self._sdk_log_filter)
-        global_tracer_provider().remove(self.tracer_provider)
-        self.tracer_provider.shutdown()
+        if self.tracer_provider is not None:
+            global_tracer_provider().remove(self.tracer_provider)
+            self.tracer_provider.shutdown()
         if self.logger_provider is not None:
             self.logger_provider.shutdown()
-        self.meter_provider.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown()
+        else:  # built before the MeterProvider that would own them: their threads run already
+            for reader in self._push_readers:
+                reader.shutdown()
         for handler in self._log_handlers:
             handler.close()
 
@@ -370,15 +402,14 @@ def configure(
 def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
     """``configure()`` with extra exporters/readers attached (see :class:`Extras`)."""
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    for key in ("excluded_urls", "instrumentations"):
-        if key in kwargs and not isinstance(kwargs[key], str | list | tuple):
-            kwargs[key] = list(kwargs[key])
     try:
         settings = resolve_settings(kwargs)
         if app is not None and not is_fastapi_app(app):
             raise ConfigError(
                 f"Invalid app: expected a fastapi.FastAPI instance or None, got {type(app).__name__}"
             )
+        if app is not None and _apps.get(app) is None:
+            _check_metrics_path(app, settings.metrics_path)
     except ConfigError as error:
         raise error.with_traceback(None) from None
 
@@ -389,8 +420,9 @@ def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
             _log.warning("amas_telemetry: this app is already configured; returning its telemetry handle")
             return existing
 
-    telemetry = Telemetry(settings, app, extras)
+    telemetry = Telemetry.__new__(Telemetry)
     try:
+        telemetry.__init__(settings, app, extras)  # its threads (periodic reader) are undone too
         telemetry._start()
     except BaseException:
         telemetry.shutdown()
