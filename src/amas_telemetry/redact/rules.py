@@ -78,7 +78,7 @@ _PEM_TAIL = r"-----END[A-Z ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
 
 
 def _pem(m: Match) -> Decision:
-    tail = b"-----END PRIVATE KEY-----" if m.data[m.end - 5 : m.end] == b"-----" else b""
+    tail = b"-----END PRIVATE KEY-----" if m.data.find(b"-----END", m.start + 10, m.end) >= 0 else b""
     return b"-----BEGIN PRIVATE KEY-----" + REDACTED_BYTES + tail, m.end, m.end
 
 
@@ -196,6 +196,8 @@ def _pair(m: Match) -> Decision:
     open_quote = m.group("pair_open") or b""
     value_start = m.end
     keep: Decision = (None, value_start, value_start)
+    if m.data.startswith(REDACTED_BYTES, value_start):
+        return keep  # scrubbed already (logs pass two scrubbers)
     if not open_quote and not sep.strip() and not name.endswith((b"cookie", b"authorization")):
         return keep  # "password reset page": no assignment
     if name.endswith(b"cookie") and not open_quote:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
+from urllib.parse import unquote
 
 from amas_telemetry.redact.engine import REDACTED, Scanner, Trigger
 from amas_telemetry.redact.rules import RULES, SECRET_NAME
@@ -45,6 +46,16 @@ def _bounded(value: str, limit: int) -> str:
     cut = max(value.rfind(" ", limit - 4096, limit), value.rfind("\n", limit - 4096, limit))
     cut = cut if cut > 0 else limit - 4096
     return f"{value[:cut]} [TRUNCATED {len(value) - cut} characters]"
+
+
+def _percent_decoded_if_secret(text: str) -> str:
+    """A secret visible only once decoded (``Bearer%20…``, ``%22password%22%3A%20%22…``):
+    the text is exported decoded, scrubbed. Otherwise it stays as it was (still encoded)."""
+    decoded = unquote(text, errors="replace")
+    if decoded == text or not _TRIGGER(decoded):
+        return text
+    scrubbed = SECRETS(decoded)
+    return text if scrubbed == decoded else scrubbed
 
 
 class Scrubber:
@@ -83,6 +94,8 @@ class Scrubber:
         if self._trigger is None or self._trigger(scrubbed):
             for redact in self._redactors:
                 scrubbed = redact(scrubbed)
+        if self._trigger is not None and "%" in scrubbed:
+            scrubbed = _percent_decoded_if_secret(scrubbed)
         if len(value) <= _CACHE_MAX_LENGTH:
             if len(self._texts) >= _CACHE_SIZE:
                 self._texts.clear()
