@@ -78,6 +78,9 @@ _PEM_TAIL = r"-----END[A-Z ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
 
 
 def _pem(m: Match) -> Decision:
+    head_end = m.data.find(b"-----", m.start + 10) + 5
+    if m.data.startswith(REDACTED_BYTES, head_end):
+        return None, m.end, m.end  # scrubbed already
     tail = b"-----END PRIVATE KEY-----" if m.data.find(b"-----END", m.start + 10, m.end) >= 0 else b""
     return b"-----BEGIN PRIVATE KEY-----" + REDACTED_BYTES + tail, m.end, m.end
 
