@@ -132,7 +132,7 @@ BAD = [
     ({"service_name": ""}, {}, ["service_name", "non-empty"]),
     ({"metrics_path": "metrics"}, {}, ["metrics_path", "starting with '/'"]),
     ({"metric_export_interval": -1}, {}, ["metric_export_interval", "seconds from 0.1 to 86400"]),
-    ({}, {"OTEL_METRIC_EXPORT_INTERVAL": "soon"}, ["OTEL_METRIC_EXPORT_INTERVAL", "metric_export_interval", "milliseconds"]),
+    ({}, {"OTEL_METRIC_EXPORT_INTERVAL": "soon"}, ["OTEL_METRIC_EXPORT_INTERVAL", "milliseconds"]),
     ({}, {"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, ["OTEL_RESOURCE_ATTRIBUTES", "key1=value1"]),
     ({"instrumentations": ["kafka"]}, {}, ["instrumentations", "asyncpg, redis, httpx", "kafka"]),
     ({"colour": "blue"}, {}, ["Unknown setting", "colour", "service_name"]),

@@ -193,6 +193,15 @@ def _redact_cookies(value: bytes) -> bytes:
     return b";".join(parts)
 
 
+def _is_env_name(name: bytes) -> bool:
+    """``POSTGRES_PASSWORD`` (also at the end of ``app.`` or a repr's ``\\n``): upper case."""
+    tail = name[len(name.rstrip(_ENV_CHARS)) :]
+    return len(tail) >= 3 and tail.isupper()
+
+
+_ENV_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+
 def _pair(m: Match) -> Decision:
     name = (m.group("pair_name") or b"").lower()
     sep = (m.group("pair_sep") or b"").lower()
@@ -206,8 +215,7 @@ def _pair(m: Match) -> Decision:
     if name.endswith(b"cookie") and not open_quote:
         end = _LINE.end(m.data, value_start)
         return m.data[m.start : value_start] + _redact_cookies(m.data[value_start:end]), end, end
-    raw_name = m.group("pair_name") or b""
-    if not open_quote and sep == b"=" and raw_name.isupper() and raw_name[:1].isalpha():
+    if not open_quote and sep == b"=" and _is_env_name(m.group("pair_name") or b""):
         end = _ENV_LINE.end(m.data, value_start)  # an env line, POSTGRES_PASSWORD=pa ss: to its end
         for escape in (b"\\n", b"\\r"):  # or to an escaped line break in a repr
             found = m.data.find(escape, value_start, end)
