@@ -199,19 +199,22 @@ _DIGITS: Final = b"0123456789"
 
 
 def looks_secret(value: bytes) -> bool:
-    """A value in prose (``token: …``, ``Bearer …``) that looks generated, not a word.
+    """A value in prose (``token: …``, ``Bearer …``) that looks generated, not like words.
 
-    Words (all lower case, Title case or UPPER case letters) and short values are not
-    secrets; anything of 6+ characters mixing letters with digits or both cases is.
+    It holds an alphanumeric run of 6+ characters mixing two of lower case, upper case and
+    digits (not a Title-case word), or 6+ digits, or a run of 20+: ``hunter2``, ``dXNlcjpw``,
+    ``tok-99887766`` are secrets; ``generation``, ``eu-west-1``, ``Authentication`` are not.
     """
     if len(value) < 6 or value.lower() in _NOT_SECRETS:
         return False
-    letters = value.isalpha()
-    if letters and (value.islower() or value.isupper() or value.istitle()):
-        return False
-    if value.isdigit():
-        return True
-    return _classes(value) >= 2
+    for run in value.translate(_RUNS).split():
+        if len(run) >= 20:
+            return True
+        if len(run) >= 6 and (
+            run.isdigit() or (_classes(run) >= 2 and not (run.isalpha() and run.istitle()))
+        ):
+            return True
+    return False
 
 
 _RUNS: Final = bytes(c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122) else 32 for c in range(256))

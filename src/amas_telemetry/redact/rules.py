@@ -210,8 +210,8 @@ def _pair(m: Match) -> Decision:
     keep: Decision = (None, value_start, value_start)
     if m.data.startswith(REDACTED_BYTES, value_start):
         return keep  # scrubbed already (logs pass two scrubbers)
-    if not open_quote and not sep.strip() and not name.endswith((b"cookie", b"authorization")):
-        return keep  # "password reset page": no assignment
+    if not open_quote and not sep.strip():
+        return keep  # "password reset page", "cookie token": no assignment
     if name.endswith(b"cookie") and not open_quote:
         end = _LINE.end(m.data, value_start)
         return m.data[m.start : value_start] + _redact_cookies(m.data[value_start:end]), end, end
