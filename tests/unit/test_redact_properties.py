@@ -1,4 +1,4 @@
-"""Property-based: secret shapes × places × sinks, and ordinary text that must survive.
+"""Property-based: secret shapes by places by sinks, and ordinary text that must survive.
 
 Shapes are generated with random bodies (the families public secret-scanning rule sets
 list), wrapped the ways text carries them (query strings, JSON, escaped JSON, env lines,
