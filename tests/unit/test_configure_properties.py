@@ -29,6 +29,7 @@ BOUNDED = settings(
     max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 QUIET = {"system_metrics": False, "json_logs": False, "otlp_endpoint": False}
