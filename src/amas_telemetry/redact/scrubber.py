@@ -84,6 +84,7 @@ class Scrubber:
         self._max_chars = max_chars
         self._texts: dict[str, str] = {}
         self._secret_keys: dict[str, bool] = {}
+        self._keys: dict[str, tuple[str, bool, bool]] = {}
 
     # --- strings -----------------------------------------------------------------------------
     def text(self, value: str) -> str:
@@ -154,22 +155,48 @@ class Scrubber:
         return dict(attributes or {}) if scrubbed is None else scrubbed
 
     def changed_attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        """The scrubbed copy (keys and values), or None when scrubbing changes nothing."""
+        """The scrubbed copy (keys and values), or None when scrubbing changes nothing.
+
+        The hot path of every exported span: one dict lookup per key (its scrubbed form, is
+        it a secret, is it prompt text), one per short string value (the results cache).
+        """
         if not attributes:
             return None
+        keys = self._keys
+        texts = self._texts
         scrubbed: dict[str, Any] = {}
         changed = False
         for key, value in attributes.items():
-            if self.drops(key):
+            known = keys.get(key)
+            if known is None:
+                known = self._key_facts(key)
+            new_key, secret, drop = known
+            if drop:
                 changed = True
                 continue
-            new_key = self.text(key)
-            new = self.value(key, value)
-            changed = (
-                changed or (new_key is not key and new_key != key) or (new is not value and new != value)
-            )
+            if type(value) is str:
+                if secret and value:
+                    new = REDACTED
+                else:
+                    new = texts.get(value)
+                    if new is None:
+                        new = self.text(value)
+            elif isinstance(value, list | tuple):
+                new = self.value(key, value)
+            else:
+                new = value
+            if new_key is not key or (new is not value and new != value):
+                changed = True
             scrubbed[new_key] = new
         return scrubbed if changed else None
+
+    def _key_facts(self, key: str) -> tuple[str, bool, bool]:
+        if len(self._keys) >= _CACHE_SIZE:
+            self._keys.clear()
+        new_key = self.text(key)
+        facts = (key if new_key == key else new_key, self.is_secret_key(key), self.drops(key))
+        self._keys[key] = facts
+        return facts
 
     def event_attributes(self, name: str, attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """Like :meth:`changed_attributes`; a prompt event (``gen_ai.user.message``…) keeps none."""
