@@ -316,7 +316,7 @@ SETTINGS: tuple[Setting, ...] = (
         2000,
         _parse_cardinality,
         ("AMAS_CARDINALITY_LIMIT",),
-        "attribute sets per span-derived instrument before overflow",
+        "attribute sets per span-derived instrument before overflow (1 to 1000000)",
     ),
     Setting(
         "system_metrics", True, _parse_bool, ("AMAS_SYSTEM_METRICS",), "psutil CPU, memory, disk, network"
@@ -333,7 +333,7 @@ SETTINGS: tuple[Setting, ...] = (
         10.0,
         _parse_seconds,
         ("AMAS_METRIC_EXPORT_INTERVAL",),
-        "seconds between OTLP metric exports; OTEL_METRIC_EXPORT_INTERVAL is read in ms",
+        "seconds between OTLP metric exports (0.1 to 86400); OTEL_METRIC_EXPORT_INTERVAL is read in ms",
         env_reader=lambda env: _ms_to_seconds(env),
     ),
     Setting(
@@ -341,7 +341,7 @@ SETTINGS: tuple[Setting, ...] = (
         ("/metrics",),
         _parse_url_list,
         ("AMAS_EXCLUDED_URLS",),
-        "request paths that are neither traced nor counted",
+        "exact request paths (a query string may follow) that are neither traced nor counted",
     ),
     Setting(
         "http_send_receive_spans",
