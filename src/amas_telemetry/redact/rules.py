@@ -267,5 +267,5 @@ def _query_secret(m: Match) -> Decision:
 QUERY_SECRETS: Final = Rule("query", r"(?:[?&]|%3[Ff]|%26)(?i:code|sig)(?:=|%3[Dd])", _query_secret)
 """Query parameters that are secrets only in a URL: OAuth ``?code=``, Azure SAS ``&sig=``."""
 
-RULES: Final = (PEM_KEYS, URL_CREDENTIALS, AUTH_SCHEMES, TOKEN_SHAPES, PAIRS, QUERY_SECRETS)
+RULES: Final = (AUTH_SCHEMES, PAIRS, URL_CREDENTIALS, TOKEN_SHAPES, PEM_KEYS, QUERY_SECRETS)
 """All rules, in the order that breaks ties between matches starting at the same place."""
