@@ -13,7 +13,7 @@ word?) are plain Python on the matched bytes: linear in the match, never backtra
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -41,6 +41,8 @@ MAX_MATCHES: Final = 256
 :data:`TOO_MANY`. Ordinary text never comes near; it bounds the cost of hostile text."""
 TOO_MANY: Final = "[REDACTED: too many secret-like matches]"
 TOO_MANY_BYTES: Final = TOO_MANY.encode()
+
+_GROUP_WINDOW: Final = 256
 
 _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
 _ANCHOR_START = _re2.RE2.Anchor.ANCHOR_START
@@ -120,6 +122,9 @@ class Scanner:
     Two steps per match, both automata: the combined pattern without groups finds where the
     next match is (a DFA: cheap), then the rules, anchored there in order, say which one it
     is and where its groups are (the first that matches is the one the alternation chose).
+    Group positions cost time in proportion to the match's length, and the groups sit at a
+    match's start: for a long match (a 16 KB run after ``Bearer``) the rule and its end come
+    from group-less patterns, and the groups from the first :data:`_GROUP_WINDOW` bytes.
     """
 
     def __init__(self, rules: Sequence[Rule], max_matches: int = MAX_MATCHES) -> None:
@@ -130,19 +135,31 @@ class Scanner:
         for rule in self._rules:
             regexp = _compile(rule.pattern)
             names = [(name.decode(), index) for name, index in regexp.NamedCapturingGroups()]
-            self._matchers.append((rule, regexp, names))
+            self._matchers.append((rule, regexp, names, _compile(rule.pattern, capture=False)))
 
     def scrub(self, text: str) -> str:
         data = text.encode("utf-8", "surrogatepass")
         changed = self.scrub_bytes(data)
         return text if changed is data else changed.decode("utf-8", "surrogatepass")
 
-    def _match(self, data: bytes, start: int) -> tuple[Rule, Match] | None:
+    def _match(self, data: bytes, start: int, end: int) -> tuple[Rule, Match] | None:
         size = len(data)
-        for rule, regexp, names in self._matchers:
-            spans = regexp.Match(_ANCHOR_START, data, start, size)
-            if spans[0][0] >= 0:
-                return rule, Match(data, start, spans[0][1], {name: spans[i] for name, i in names})
+        if end - start <= _GROUP_WINDOW:
+            for rule, regexp, names, _ in self._matchers:
+                spans = regexp.Match(_ANCHOR_START, data, start, size)
+                if spans[0][0] >= 0:
+                    return rule, Match(data, start, spans[0][1], {name: spans[i] for name, i in names})
+            return None
+        for rule, regexp, names, bare in self._matchers:
+            if bare.Match(_ANCHOR_START, data, start, size)[0][0] < 0:
+                continue
+            window = start + _GROUP_WINDOW
+            spans = regexp.Match(_ANCHOR_START, data, start, window)
+            if spans[0][0] < 0:  # the groups reach further than the window: the slow way
+                spans = regexp.Match(_ANCHOR_START, data, start, size)
+            # a group the window cut (the value at the match's end) runs to the match's end
+            groups = {name: (spans[i][0], end if spans[i][1] == window else spans[i][1]) for name, i in names}
+            return rule, Match(data, start, end, groups)
         return None
 
     def scrub_bytes(self, data: bytes) -> bytes:
@@ -153,7 +170,7 @@ class Scanner:
         find = self._finder.Match
         budget = self._max_matches
         while pos < size:
-            start = find(_UNANCHORED, data, pos, size)[0][0]
+            start, end = find(_UNANCHORED, data, pos, size)[0]
             if start < 0:
                 break
             budget -= 1
@@ -162,7 +179,7 @@ class Scanner:
                 pieces.append(TOO_MANY_BYTES)
                 kept_from = size
                 break
-            found = self._match(data, start)
+            found = self._match(data, start, end)
             if found is None:  # cannot happen: some rule matches where the alternation did
                 pos = start + 1
                 continue
@@ -207,26 +224,31 @@ def looks_secret(value: bytes) -> bool:
     """
     if len(value) < 6 or value.lower() in _NOT_SECRETS:
         return False
-    for run in value.translate(_RUNS).split():
-        if len(run) >= 20:
-            return True
-        if len(run) >= 6 and (
-            run.isdigit() or (_classes(run) >= 2 and not (run.isalpha() and run.istitle()))
-        ):
+    for run in _runs(_RUNS_OF_6, value):
+        if len(run) >= 20 or run.isdigit() or (_classes(run) >= 2 and not (run.isalpha() and run.istitle())):
             return True
     return False
 
 
-_RUNS: Final = bytes(c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122) else 32 for c in range(256))
+_RUNS_OF_6: Final = _compile(r"[A-Za-z0-9]{6,}", capture=False)
+_LONG_RUNS: Final = _compile(r"[A-Za-z0-9]{12,}", capture=False)
 
 
-def looks_random(body: bytes, short_run: int = 12, long_run: int = 20) -> bool:
+def _runs(regexp: _re2.RE2, data: bytes) -> Iterator[bytes]:
+    """The matches of a group-less RE2 pattern, in order (a DFA pass, skipping what fails)."""
+    pos, size = 0, len(data)
+    while pos < size:
+        start, end = regexp.Match(_UNANCHORED, data, pos, size)[0]
+        if start < 0:
+            return
+        yield data[start:end]
+        pos = max(end, start + 1)
+
+
+def looks_random(body: bytes) -> bool:
     """A key body (after ``sk-``) holding a random run, not a name such as ``prod-cluster-eu-1``.
 
-    True when an alphanumeric run of ``short_run``+ characters mixes two of lower case,
-    upper case and digits, or a run is ``long_run``+ characters long.
+    True when an alphanumeric run of 12+ characters mixes two of lower case, upper case and
+    digits, or a run is 20+ characters long.
     """
-    for run in body.translate(_RUNS).split():
-        if len(run) >= long_run or (len(run) >= short_run and _classes(run) >= 2):
-            return True
-    return False
+    return any(len(run) >= 20 or _classes(run) >= 2 for run in _runs(_LONG_RUNS, body))
