@@ -8,6 +8,7 @@ lines on stdout, and metric points with their exemplars.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from urllib.parse import quote
@@ -131,11 +132,18 @@ def otlp_log_event(cap: CapturedTelemetry, text: str) -> None:
     )
 
 
+_attempts = itertools.count()
+
+
 def sdk_warning(cap: CapturedTelemetry, text: str) -> None:
-    """The SDK's own export warnings name the endpoint."""
-    logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter").warning(
-        "Failed to export traces to %s, error code: %s", text, "UNAVAILABLE"
-    )
+    """The SDK's own export warnings name the endpoint.
+
+    The exporter's logger drops a message equal to the one before (the SDK's DuplicateFilter,
+    by format string): each call here has a format string of its own.
+    """
+    template = "Failed to export traces to %s, error code: %s, attempt " + str(next(_attempts))
+    sdk_logger = logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter")
+    sdk_logger.warning(template, text, "UNAVAILABLE")
 
 
 PLACES: dict[str, Place] = {
