@@ -128,7 +128,11 @@ def otlp_log_event(cap: CapturedTelemetry, text: str) -> None:
     provider = cap.telemetry.logger_provider
     assert provider is not None
     provider.get_logger("amas.redaction.test").emit(
-        LogRecord(event_name="app.event", body={"message": text, "list": [text]}, attributes={"note": text})
+        LogRecord(
+            event_name="app.event",
+            body={"message": text, "list": [text]},
+            attributes={"note": text, "ctx": {"nested": [text]}},
+        )
     )
 
 

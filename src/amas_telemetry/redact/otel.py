@@ -64,6 +64,10 @@ def scrub_resource(resource: Resource, scrub: Scrubber) -> Resource:
     return resource if changed is None else Resource(changed, resource.schema_url)
 
 
+def _attributes(values: dict[str, Any]) -> BoundedAttributes:
+    return BoundedAttributes(attributes=values, immutable=False, extended_attributes=True)
+
+
 class RedactingLogRecordProcessor(LogRecordProcessor):
     """First processor of the LoggerProvider: scrubs each record in place before export.
 
@@ -89,13 +93,11 @@ class RedactingLogRecordProcessor(LogRecordProcessor):
         if record.body is not None:
             record.body = scrub.structure("body", record.body)
         if record.attributes:
-            changed = scrub.changed_attributes(record.attributes)
-            if changed is not None:
-                record.attributes = BoundedAttributes(
-                    attributes={k: scrub.structure(k, v) for k, v in changed.items()},
-                    immutable=False,
-                    extended_attributes=True,
-                )
+            # log attributes may nest (extended attributes): walk every value
+            items = record.attributes.items()
+            scrubbed = {scrub.text(k): scrub.structure(k, v) for k, v in items if not scrub.drops(k)}
+            if scrubbed != dict(record.attributes):
+                record.attributes = _attributes(scrubbed)
 
     def shutdown(self) -> None:
         return None
