@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from amas_telemetry.redact import SECRETS
+
 __all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "resolve_settings"]
 
 
@@ -410,16 +412,12 @@ def _from_env(setting: Setting, env: Mapping[str, str]) -> tuple[str, Any] | Non
 
 
 def _shown(value: Any) -> str:
-    """The value as an error message shows it: scrubbed (a bad endpoint's password stays out)
-    and cut to 200 characters."""
-    from amas_telemetry.redact import SECRETS
-
+    """The value as an error shows it: scrubbed (a bad endpoint's password stays out), cut."""
     try:
         text = repr(value)
     except Exception:
         text = f"<{type(value).__name__}>"
-    text = SECRETS(text[:200] + ("…" if len(text) > 200 else ""))
-    return text
+    return SECRETS(text[:200] + ("…" if len(text) > 200 else ""))
 
 
 def _parse(setting: Setting, source: str, value: Any) -> Any:
