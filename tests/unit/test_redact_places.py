@@ -152,3 +152,31 @@ def test_prompt_text_is_kept_when_asked_for():
         assert all(r.log_record.body == {"content": PROMPT} for r in cap.logs() if r.log_record.body)
     finally:
         cap.shutdown()
+
+
+async def test_server_paths_and_query_strings_are_scrubbed_percent_encoded_or_not():
+    import httpx
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/files/{name}")
+    async def files(name: str) -> dict[str, str]:
+        logging.getLogger("amas.test").info("serving %s", name)
+        return {"name": "ok"}
+
+    cap = capture(app, json_logs=True)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+            for path in (
+                "/files/key%3Dsk-proj-4f9aQz8xYtR2mK7pL1nB0vC?password=hunter2-Pa55",
+                "/files/x?redirect=https%3A%2F%2Fops%3Ac0ll3ctor-Pa55%40collector%2F",
+                "/files/Bearer%20eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlMTIz",
+            ):
+                assert (await client.get(path)).status_code == 200
+        out = exported(cap)
+        for secret in ("4f9aQz8xYtR2mK7pL1nB0vC", "hunter2-Pa55", "c0ll3ctor-Pa55", "c2lnbmF0dXJlMTIz"):
+            assert secret not in out
+        assert [s.attributes["http.route"] for s in cap.spans()] == ["/files/{name}"] * 3
+    finally:
+        cap.shutdown()
