@@ -148,7 +148,12 @@ def _value_end(m: Match, open_quote: bytes) -> int:
     """Where the value after ``name=`` ends (before its closing quote)."""
     data, pos = m.data, m.end
     if open_quote == b'"':
-        return _JSON_QUOTED.end(data, pos)
+        end = _JSON_QUOTED.end(data, pos)
+        # `\\"` closes a JSON string, but in JSON inside a repr it is an escaped quote: a value
+        # ending in a backslash runs on to the next quote (over-redacting plain JSON, rarely)
+        while data[end - 1 : end] == b"\\" and end < len(data) and end > pos:
+            end = _JSON_QUOTED.end(data, end + 1)
+        return end
     if open_quote == b"'":
         return _SQL_QUOTED.end(data, pos)
     if open_quote:  # backslash-escaped quote: up to the same escaped quote
