@@ -184,7 +184,10 @@ def _redact_query_tail(value: bytes) -> bytes:
     for i, (sep_start, name_start, value_start) in enumerate(starts):
         value_end = starts[i + 1][0] if i + 1 < len(starts) else len(value)
         raw_name = _NAME_ONLY.match(value, name_start)
-        secret = raw_name is not None and SECRET_NAME.search(raw_name.group().decode("ascii")) is not None
+        # the secret word ends the name: its last 64 characters decide (and bound the search)
+        secret = (
+            raw_name is not None and SECRET_NAME.search(raw_name.group()[-64:].decode("ascii")) is not None
+        )
         pieces.append(value[sep_start:value_start])
         pieces.append(REDACTED_BYTES if secret and value_end > value_start else value[value_start:value_end])
     return b"".join(pieces)
