@@ -202,9 +202,7 @@ def _as_list(value: Any) -> Any:
 
 
 def _parse_url_list(value: Any) -> tuple[str, ...]:
-    accepted = (
-        "a list of exact request paths such as '/metrics' (with or without a query string), or '/a,/b'"
-    )
+    accepted = "a list of exact request paths such as '/metrics' (with or without a query string), or '/a,/b'"
     value = _as_list(value)
     if isinstance(value, str):
         value = value.split(",")
