@@ -222,7 +222,7 @@ ORDINARY = st.lists(st.sampled_from(VOCAB), min_size=1, max_size=8).map(" ".join
 @pytest.fixture(scope="module")
 def cap() -> Iterator[CapturedTelemetry]:
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("OTEL_", "AMAS_"))}
-    captured = CapturedTelemetry(json_logs=True)
+    captured = CapturedTelemetry(json_logs=True, cardinality_limit=1_000_000)  # labels accumulate
     try:
         yield captured
     finally:
