@@ -172,7 +172,7 @@ BAD = [
     ),
     ({}, {"AMAS_TAIL_KEEP_RULE": "os.path:sep"}, ["AMAS_TAIL_KEEP_RULE", "a callable"]),
     ({"tail_max_held_spans": 0}, {}, ["tail_max_held_spans", "a whole number from 1 to 10000000", "0"]),
-    ({}, {"AMAS_TAIL_MAX_SPANS_PER_TRACE": "-3"}, ["AMAS_TAIL_MAX_SPANS_PER_TRACE", "a whole number from 1 to"]),
+    ({}, {"AMAS_TAIL_MAX_SPANS_PER_TRACE": "-3"}, ["AMAS_TAIL_MAX_SPANS_PER_TRACE", "whole number from 1"]),
     ({"tail_max_held_spans": float("inf")}, {}, ["tail_max_held_spans", "a whole number from 1 to"]),
 ]
 
