@@ -79,7 +79,8 @@ def test_prometheus_config_is_valid():
 
 
 def test_rule_files_are_valid_and_lint_clean():
-    _run(_binary("promtool"), "check", "rules", "--lint=all", "--lint-fatal", str(RECORDING), *map(str, ALERT_FILES))
+    files = [str(RECORDING), *map(str, ALERT_FILES)]
+    _run(_binary("promtool"), "check", "rules", "--lint=all", "--lint-fatal", *files)
 
 
 def test_promtool_unit_tests_pass():
