@@ -16,7 +16,7 @@ from typing import Final
 HOST_JOB: Final = "host"
 POSTGRESQL_JOB: Final = "postgresql"
 REDIS_JOB: Final = "redis"
-COLLECTOR_JOB: Final = "otelcol"
+COLLECTOR_JOB: Final = "otelcol-amas"  # its own service.name; instance: its service.instance.id
 PROMETHEUS_JOB: Final = "prometheus"
 
 # --- hostmetrics ----------------------------------------------------------------------------------
