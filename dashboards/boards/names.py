@@ -70,7 +70,7 @@ ACCEPTED: Final = "otelcol_receiver_accepted_(spans|metric_points|log_records)_t
 REFUSED: Final = "otelcol_receiver_refused_(spans|metric_points|log_records)_total"
 SCRAPED: Final = "otelcol_scraper_scraped_metric_points_total"  # by receiver, scraper
 SCRAPE_ERRORS: Final = "otelcol_scraper_errored_metric_points_total"
-COLLECTOR_RSS: Final = "otelcol_process_memory_rss_bytes"
+COLLECTOR_RSS: Final = "otelcol_process_memory_rss"  # no unit on its /metrics: none added
 COLLECTOR_CPU: Final = "otelcol_process_cpu_seconds_total"
 UP: Final = "up"  # the prometheus receiver's scrape health of Prometheus and the Collector
 
