@@ -4,8 +4,8 @@ them (OTLP translation ``UnderscoreEscapingWithSuffixes``, as in :mod:`dashboard
 The OTel names and units come from each receiver's ``metadata.yaml`` (hostmetrics v0.160.0,
 redis v0.161.0, our pgstats with the contrib postgresql receiver's names) and from the
 Collector's and Prometheus's own ``/metrics`` (scraped by the ``prometheus`` receiver, whose
-names come back unchanged). tests/e2e/test_infrastructure.py and the query e2e test run
-every expression that uses them against a live Prometheus.
+names come back unchanged). tests/e2e/test_collector_infrastructure.py and the query e2e test
+(test_dashboard_queries.py) run every expression that uses them against a live Prometheus.
 """
 
 from __future__ import annotations

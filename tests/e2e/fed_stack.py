@@ -83,6 +83,20 @@ def wait_for(what: str, check: Any, timeout: float = 90, interval: float = 1.0) 
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
+ALERT_TIMEOUT_S = 480.0
+
+
+def firing(stack: NativeStack, alertname: str, **labels: str) -> list[dict[str, Any]]:
+    matchers = "".join(f',{k}="{v}"' for k, v in labels.items())
+    return prom_query(stack, f'ALERTS{{alertname="{alertname}",alertstate="firing"{matchers}}}')
+
+
+def wait_firing(stack: NativeStack, alertname: str, timeout: float = ALERT_TIMEOUT_S, **labels: str) -> list:
+    return wait_for(
+        f"alert {alertname} {labels} firing", lambda: firing(stack, alertname, **labels), timeout, 5
+    )
+
+
 @dataclass
 class Fed:
     """What the load did, for the tests to compare with what the stores hold."""
