@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,24 +72,28 @@ func (s *statsScraper) conn(ctx context.Context, database string) (*pgx.Conn, er
 	if conn, ok := s.conns[database]; ok && !conn.IsClosed() {
 		return conn, nil
 	}
+	// host and port go into the connection string, not into the parsed config: with
+	// sslmode=prefer pgx derives a plaintext fallback from them, which must match
 	host, port, _ := net.SplitHostPort(s.config.Endpoint)
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("sslmode=%s connect_timeout=5", s.config.SSLMode))
+	cfg, err := pgx.ParseConfig(fmt.Sprintf(
+		"host=%s port=%s dbname=%s user=%s sslmode=%s connect_timeout=5 application_name=otelcol-pgstats",
+		quote(host), quote(port), quote(database), quote(s.config.Username), quote(s.config.SSLMode),
+	))
 	if err != nil {
 		return nil, err
 	}
-	portNumber, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("endpoint port %q: %w", port, err)
-	}
-	cfg.Host, cfg.Port, cfg.Database = host, uint16(portNumber), database
-	cfg.User, cfg.Password = s.config.Username, string(s.config.Password)
-	cfg.RuntimeParams["application_name"] = "otelcol-pgstats"
+	cfg.Password = string(s.config.Password) // never in a string that an error could echo
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to database %q at %s: %w", database, s.config.Endpoint, err)
 	}
 	s.conns[database] = conn
 	return conn, nil
+}
+
+// quote makes a libpq keyword/value connection-string value of v.
+func quote(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 // forget closes a connection that failed, so that the next scrape opens a new one.

@@ -132,14 +132,14 @@ INFRA_INTERVAL = "5s"
 
 def infrastructure_env(run: demo.Run) -> dict[str, str]:
     """Collector settings that point its pgstats and redis receivers at the servers of ``run``
-    (credentials by environment, as in compose)."""
+    (credentials by environment, as in compose; ssl_mode stays at its default, prefer, which
+    falls back to plaintext with these servers)."""
     return {
         "AMAS_INFRA_INTERVAL": INFRA_INTERVAL,
         "AMAS_POSTGRES_ENDPOINT": f"127.0.0.1:{run.postgres.port}",
         "AMAS_POSTGRES_USER": run.postgres.user,
         "AMAS_POSTGRES_PASSWORD": run.postgres.password,
         "AMAS_POSTGRES_DATABASE": run.postgres.database,
-        "AMAS_POSTGRES_SSL_MODE": "disable",
         "AMAS_REDIS_ENDPOINT": f"127.0.0.1:{run.redis.port}",
         "AMAS_REDIS_PASSWORD": run.redis.password,
     }
