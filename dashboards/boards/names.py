@@ -63,11 +63,13 @@ REDIS_UPTIME: Final = "redis_uptime_seconds_total"
 # --- the Collector's own telemetry (its :8888/metrics) ---------------------------------------------
 QUEUE_SIZE: Final = "otelcol_exporter_queue_size"  # by exporter
 QUEUE_CAPACITY: Final = "otelcol_exporter_queue_capacity"
-SENT: Final = "otelcol_exporter_sent_(spans|metric_points|log_records)_total"  # regex over signals
-SEND_FAILED: Final = "otelcol_exporter_send_failed_(spans|metric_points|log_records)_total"
-ENQUEUE_FAILED: Final = "otelcol_exporter_enqueue_failed_(spans|metric_points|log_records)_total"
-ACCEPTED: Final = "otelcol_receiver_accepted_(spans|metric_points|log_records)_total"  # by receiver
-REFUSED: Final = "otelcol_receiver_refused_(spans|metric_points|log_records)_total"
+# counted per signal: <prefix>_<signal>_total, signal in SIGNALS
+SIGNALS: Final = ("spans", "metric_points", "log_records")
+SENT: Final = "otelcol_exporter_sent"  # by exporter
+SEND_FAILED: Final = "otelcol_exporter_send_failed"
+ENQUEUE_FAILED: Final = "otelcol_exporter_enqueue_failed"
+ACCEPTED: Final = "otelcol_receiver_accepted"  # by receiver, transport
+REFUSED: Final = "otelcol_receiver_refused"
 SCRAPED: Final = "otelcol_scraper_scraped_metric_points_total"  # by receiver, scraper
 SCRAPE_ERRORS: Final = "otelcol_scraper_errored_metric_points_total"
 COLLECTOR_RSS: Final = "otelcol_process_memory_rss"  # no unit on its /metrics: none added

@@ -24,10 +24,8 @@ TITLE = "AMAS / Telemetry pipeline health"
 
 
 def collector(metric: str, *matchers: str) -> str:
-    """A Collector self-metric; a name with ``(a|b)`` is a regex over the three signals."""
+    """A Collector self-metric of the selected Collector instances."""
     scope = (eq("job", n.COLLECTOR_JOB), 'instance=~"$collector"', *matchers)
-    if "(" in metric:
-        return f'{{__name__=~"{metric}",{",".join(scope)}}}'
     return f"{metric}{{{','.join(scope)}}}"
 
 
@@ -40,10 +38,21 @@ def per_second(selector: str) -> str:
     return f"rate({selector}[$__rate_interval])"
 
 
+def per_signal(prefix: str, by: list[str]) -> str:
+    """Items/s of a counter kept per signal (``<prefix>_spans_total`` ...), summed by ``by``
+    and ``signal``. One receiver counts every signal under the same labels, so each rate gets
+    its ``signal`` label before the ``or`` (which would otherwise keep only the first)."""
+    terms = [
+        f'label_replace({per_second(collector(f"{prefix}_{signal}_total"))}, "signal", "{signal}", "", "")'
+        for signal in n.SIGNALS
+    ]
+    return sum_by([*by, "signal"], "\nor ".join(terms))
+
+
 def zero_unless_failed(failed: str, baseline: str, by: list[str]) -> str:
     """Failure rates that read 0 (not "no data") until the first failure: the Collector
     creates a failure counter only when something fails."""
-    return f"{sum_by(by, per_second(failed))}\nor\n0 * {sum_by(by, per_second(baseline))}"
+    return f"{per_signal(failed, by)}\nor\n0 * {per_signal(baseline, by)}"
 
 
 def source_variable(g: ModuleType, name: str, label: str, job: str, metric: str) -> dashboard.QueryVariable:
@@ -101,25 +110,16 @@ def collector_panels(g: ModuleType) -> list:
         ),
         graph(
             "Sent vs failed",
-            T(sum_by(by_exporter, per_second(collector(n.SENT))), "sent {{exporter}}"),
-            T(
-                zero_unless_failed(collector(n.SEND_FAILED), collector(n.SENT), by_exporter),
-                "failed {{exporter}}",
-            ),
-            T(
-                zero_unless_failed(collector(n.ENQUEUE_FAILED), collector(n.SENT), by_exporter),
-                "queue full {{exporter}}",
-            ),
+            T(per_signal(n.SENT, by_exporter), "sent {{exporter}}"),
+            T(zero_unless_failed(n.SEND_FAILED, n.SENT, by_exporter), "failed {{exporter}}"),
+            T(zero_unless_failed(n.ENQUEUE_FAILED, n.SENT, by_exporter), "queue full {{exporter}}"),
             span=6,
             description="Items/s sent by each exporter; failed: given up on (lost); queue full: refused.",
         ),
         graph(
             "Accepted vs refused",
-            T(sum_by(by_receiver, per_second(collector(n.ACCEPTED))), "accepted {{receiver}}"),
-            T(
-                zero_unless_failed(collector(n.REFUSED), collector(n.ACCEPTED), by_receiver),
-                "refused {{receiver}}",
-            ),
+            T(per_signal(n.ACCEPTED, by_receiver), "accepted {{receiver}} {{signal}}"),
+            T(zero_unless_failed(n.REFUSED, n.ACCEPTED, by_receiver), "refused {{receiver}} {{signal}}"),
             span=6,
             description="Items/s the OTLP receiver acknowledged or refused (memory limit, full queue).",
         ),
@@ -127,7 +127,8 @@ def collector_panels(g: ModuleType) -> list:
             "Scrapes by receiver",
             T(sum_by(by_receiver, per_second(collector(n.SCRAPED))), "scraped {{receiver}}"),
             T(
-                zero_unless_failed(collector(n.SCRAPE_ERRORS), collector(n.SCRAPED), by_receiver),
+                f"{sum_by(by_receiver, per_second(collector(n.SCRAPE_ERRORS)))}\nor\n"
+                f"0 * {sum_by(by_receiver, per_second(collector(n.SCRAPED)))}",
                 "errors {{receiver}}",
             ),
             span=6,
