@@ -59,7 +59,7 @@ def test_dashboards_are_distinct_and_tagged():
         assert "amas" in model["tags"]
         names = [v["name"] for v in model["templating"]["list"]]
         exprs = [t["expr"] for p in model["panels"] for t in p.get("targets", [])]
-        pinned = all(re.search(r'job="\w+"', e) for e in exprs)  # infrastructure: fixed source jobs
+        pinned = all(re.search(r'job="[\w-]+"', e) for e in exprs)  # infrastructure: fixed source jobs
         assert "job" in names or pinned, f"{model['uid']}: no job variable"
 
 
@@ -72,7 +72,7 @@ def test_every_panel_has_a_prometheus_query_scoped_to_the_job(item):
         assert target["expr"].strip()
         assert target["datasource"] == {"type": "prometheus", "uid": "prometheus"}
         # the service's $job, or the fixed job of a scraped source (dashboards/boards/)
-        assert re.search(r'job="(\$job|\w+)"', target["expr"]), f"{target['refId']}: not scoped to a job"
+        assert re.search(r'job="(\$job|[\w-]+)"', target["expr"]), f"{target['refId']}: not scoped to a job"
     assert len({t["refId"] for t in targets}) == len(targets)
 
 
