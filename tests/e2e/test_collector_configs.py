@@ -8,6 +8,7 @@ when it is missing the tests fail with the build command (they never skip).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -136,3 +137,24 @@ def test_gateway_pipelines_are_those_of_the_single_collector() -> None:
     assert single["processors"]["memory_limiter"] == gateway["processors"]["memory_limiter"]
     for name in OTLP_PIPELINES:
         assert single["service"]["pipelines"][name] == gateway["service"]["pipelines"][name], name
+
+
+def test_pgstats_receiver_go_tests_pass() -> None:
+    """collector/pgstatsreceiver/ (our PostgreSQL receiver): its Go unit tests (config
+    validation, connection-string quoting); its scrapes are tested against a real PostgreSQL
+    in test_collector_infrastructure.py."""
+    go = shutil.which("go") or (
+        "/usr/local/go/bin/go" if os.access("/usr/local/go/bin/go", os.X_OK) else None
+    )
+    if go is None:
+        pytest.fail("go not found (needed for collector/pgstatsreceiver)", pytrace=False)
+    env = {**os.environ, "GOWORK": "off", "GOFLAGS": "-buildvcs=false"}
+    proc = subprocess.run(
+        [go, "test", "./..."],
+        cwd=COLLECTOR_DIR / "pgstatsreceiver",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
