@@ -56,6 +56,10 @@ def instance_variable(g: ModuleType, variable: str, label: str) -> dashboard.Que
     )
 
 
+#: the memory states that add up to the total (the slab states are part of cached)
+TOTAL_MEMORY_STATES = f'{n.STATE}=~"used|free|buffered|cached"'
+
+
 def host_panels(g: ModuleType) -> list:
     T, graph = g.Target, g.graph
     cpus = f"max by (instance) ({of('host', n.CPU_LOGICAL_COUNT)})"
@@ -86,7 +90,7 @@ def host_panels(g: ModuleType) -> list:
             "Memory used",
             T(
                 f"{sum_by(['instance'], of('host', n.MEMORY_USAGE, eq(n.STATE, 'used')))}"
-                f"\n/\n{sum_by(['instance'], of('host', n.MEMORY_USAGE))}",
+                f"\n/\n{sum_by(['instance'], of('host', n.MEMORY_USAGE, TOTAL_MEMORY_STATES))}",
                 "{{instance}}",
             ),
             unit="percentunit",
