@@ -56,7 +56,7 @@ def instance_variable(g: ModuleType, variable: str, label: str) -> dashboard.Que
     )
 
 
-#: the memory states that add up to the total (the slab states are part of cached)
+#: the memory states that add up to the total (the slab_* states overlap them)
 TOTAL_MEMORY_STATES = f'{n.STATE}=~"used|free|buffered|cached"'
 
 
