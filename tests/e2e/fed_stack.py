@@ -13,7 +13,7 @@ Session fixtures, imported by conftest.py:
   (telemetry the SDK cannot export), and Redis then PostgreSQL stopped (DB errors, 5xx).
 
 The Collector's pgstats and redis receivers scrape that PostgreSQL and Redis
-(:func:`infrastructure_env`), so the infrastructure dashboards and alerts see real servers.
+(``demo.infrastructure_env``), so the infrastructure dashboards and alerts see real servers.
 
 Everything started here is stopped at the end of the session, also when a test fails.
 """
@@ -130,21 +130,6 @@ def _service_env(stack: NativeStack) -> dict[str, str]:
 INFRA_INTERVAL = "5s"
 
 
-def infrastructure_env(run: demo.Run) -> dict[str, str]:
-    """Collector settings that point its pgstats and redis receivers at the servers of ``run``
-    (credentials by environment, as in compose; ssl_mode stays at its default, prefer, which
-    falls back to plaintext with these servers)."""
-    return {
-        "AMAS_INFRA_INTERVAL": INFRA_INTERVAL,
-        "AMAS_POSTGRES_ENDPOINT": f"127.0.0.1:{run.postgres.port}",
-        "AMAS_POSTGRES_USER": run.postgres.user,
-        "AMAS_POSTGRES_PASSWORD": run.postgres.password,
-        "AMAS_POSTGRES_DATABASE": run.postgres.database,
-        "AMAS_REDIS_ENDPOINT": f"127.0.0.1:{run.redis.port}",
-        "AMAS_REDIS_PASSWORD": run.redis.password,
-    }
-
-
 @contextlib.contextmanager
 def _env(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
@@ -187,7 +172,7 @@ def fed_stack() -> Iterator[Fed]:
         with _env(_service_env(stack)):
             run = demo.start_everything(base / "service", workers=4, latency_scale=0.5)
         # the Collector's receivers scrape the real PostgreSQL and Redis the service uses
-        stack.collector_env.update(infrastructure_env(run))
+        stack.collector_env.update(demo.infrastructure_env(run, INFRA_INTERVAL))
         stack.restart("collector")
         fed = Fed(stack, run)
         load = asyncio.run(_drive(run.url, TASKS, seed=7))
