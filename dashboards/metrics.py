@@ -1,12 +1,12 @@
 """Prometheus names of the AMAS metrics and labels: the one place the dashboards spell them.
 
-These are the names Prometheus 3 stores for our OTLP metrics (translation strategy
-``UnderscoreEscapingWithSuffixes``: dots become underscores, the unit becomes a suffix,
-counters end in ``_total``). Each metric's OTel name and instrument live in
-``src/amas_telemetry/semconv.py``, whose docstrings give the same Prometheus names (a test
-checks that they agree). The alerting and recording rules in ``rules/`` are YAML and spell
-the names themselves; the end-to-end test runs every expression of both against a live
-Prometheus, so a wrong name fails there.
+The metric names are computed from ``amas_telemetry.catalog`` (the one description of each
+metric) by its OTLP translation (``prometheus_name``: the names Prometheus 3 stores with
+``UnderscoreEscapingWithSuffixes``). The alerting and recording rules in ``rules/`` are YAML
+and spell the names themselves; tests/dashboards/test_metric_catalog.py checks that every
+name they, the dashboards and the README use is in the catalog or in the documented list of
+external names (:data:`EXTERNAL_METRICS`), and the end-to-end test runs every expression
+against a live Prometheus.
 
 Histograms are given by their base name; queries append ``_bucket``, ``_sum``, ``_count``.
 """
@@ -15,63 +15,64 @@ from __future__ import annotations
 
 from typing import Final
 
+from amas_telemetry import semconv as sc
+from amas_telemetry.catalog import CATALOG
+from amas_telemetry.catalog import prometheus_name as _prometheus_name
+
+
+def prom(name: str) -> str:
+    """The Prometheus name of the catalog metric ``name`` (KeyError: not in the catalog)."""
+    return _prometheus_name(CATALOG[name])
+
+
 # --- histograms --------------------------------------------------------------------------------
-HTTP_SERVER_DURATION: Final = "http_server_request_duration_seconds"
-DB_CLIENT_DURATION: Final = "db_client_operation_duration_seconds"
-GEN_AI_DURATION: Final = "gen_ai_client_operation_duration_seconds"
-GEN_AI_TOKEN_USAGE: Final = "gen_ai_client_token_usage"
-TASK_DURATION: Final = "amas_task_duration_seconds"
-TASK_QUALITY: Final = "amas_task_quality_score"
-AGENT_DURATION: Final = "amas_agent_duration_seconds"
+HTTP_SERVER_DURATION: Final = prom(sc.HTTP_SERVER_REQUEST_DURATION)
+DB_CLIENT_DURATION: Final = prom(sc.DB_CLIENT_OPERATION_DURATION)
+GEN_AI_DURATION: Final = prom(sc.GEN_AI_CLIENT_OPERATION_DURATION)
+GEN_AI_TOKEN_USAGE: Final = prom(sc.GEN_AI_CLIENT_TOKEN_USAGE)
+TASK_DURATION: Final = prom(sc.AMAS_TASK_DURATION)
+TASK_QUALITY: Final = prom(sc.AMAS_TASK_QUALITY)
+AGENT_DURATION: Final = prom(sc.AMAS_AGENT_DURATION)
 # GenAI streaming (the GenAI conventions' names) and tools
-GEN_AI_TIME_TO_FIRST_CHUNK: Final = "gen_ai_client_operation_time_to_first_chunk_seconds"
-GEN_AI_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai_client_operation_time_per_output_chunk_seconds"
-TOOL_DURATION: Final = "amas_tool_duration_seconds"
+GEN_AI_TIME_TO_FIRST_CHUNK: Final = prom(sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
+GEN_AI_TIME_PER_OUTPUT_CHUNK: Final = prom(sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK)
+TOOL_DURATION: Final = prom(sc.AMAS_TOOL_DURATION)
 
 # --- counters ----------------------------------------------------------------------------------
-CACHE_OPERATIONS: Final = "amas_cache_operations_total"
-AI_COST: Final = "amas_ai_cost_usd_total"
-AI_FALLBACKS: Final = "amas_ai_fallbacks_total"
-AGENT_TOKEN_USAGE: Final = "amas_agent_token_usage_total"
-AGENT_COST: Final = "amas_agent_cost_usd_total"
-AI_UNPRICED_CALLS: Final = "amas_ai_unpriced_calls_total"
-AI_CACHE_READ_TOKENS: Final = "amas_ai_cache_read_input_tokens_total"
-INTEGRATION_TRIGGERS: Final = "amas_integration_triggers_total"
-USER_LOGINS: Final = "amas_user_logins_total"
-SYSTEM_NETWORK_IO: Final = "system_network_io_bytes_total"
-SPAN_METRICS_RECORDED: Final = "amas_telemetry_span_metrics_recorded_total"  # self-observability
-EXPORT_SPOOL_DROPPED: Final = "amas_telemetry_export_spool_dropped_total"  # the alert reads it
-TAIL_TRACES: Final = "amas_telemetry_tail_traces_total"
-TAIL_OVERFLOW: Final = "amas_telemetry_tail_overflow_total"  # the alert reads it
+CACHE_OPERATIONS: Final = prom(sc.AMAS_CACHE_OPERATIONS)
+AI_COST: Final = prom(sc.AMAS_AI_COST)
+AI_FALLBACKS: Final = prom(sc.AMAS_AI_FALLBACKS)
+AGENT_TOKEN_USAGE: Final = prom(sc.AMAS_AGENT_TOKEN_USAGE)
+AGENT_COST: Final = prom(sc.AMAS_AGENT_COST)
+AI_UNPRICED_CALLS: Final = prom(sc.AMAS_AI_UNPRICED_CALLS)
+AI_CACHE_READ_TOKENS: Final = prom(sc.AMAS_AI_CACHE_READ_INPUT_TOKENS)
+INTEGRATION_TRIGGERS: Final = prom(sc.AMAS_INTEGRATION_TRIGGERS)
+USER_LOGINS: Final = prom(sc.AMAS_USER_LOGINS)
+SYSTEM_NETWORK_IO: Final = prom(sc.SYSTEM_NETWORK_IO)
+SPAN_METRICS_RECORDED: Final = prom(sc.AMAS_TELEMETRY_SPAN_METRICS_RECORDED)  # self-observability
+EXPORT_SPOOL_DROPPED: Final = prom(sc.AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED)  # the alert reads it
+TAIL_TRACES: Final = prom(sc.AMAS_TELEMETRY_TAIL_TRACES)
+TAIL_OVERFLOW: Final = prom(sc.AMAS_TELEMETRY_TAIL_OVERFLOW)  # the alert reads it
 
 # --- gauges ------------------------------------------------------------------------------------
-HTTP_ACTIVE_REQUESTS: Final = "http_server_active_requests"
-TASK_QUEUE_DEPTH: Final = "amas_task_queue_depth"
-TASKS_ACTIVE: Final = "amas_tasks_active"
-USERS_ACTIVE: Final = "amas_users_active"
-AI_BREAKER_STATE: Final = "amas_ai_breaker_state"
-DB_CONNECTION_COUNT: Final = "db_client_connection_count"
-DB_CONNECTION_MAX: Final = "db_client_connection_max"
-SYSTEM_CPU_UTILIZATION: Final = "system_cpu_utilization_ratio"
-PROCESS_CPU_UTILIZATION: Final = "process_cpu_utilization_ratio"
-SYSTEM_MEMORY_USAGE: Final = "system_memory_usage_bytes"
-SYSTEM_MEMORY_UTILIZATION: Final = "system_memory_utilization_ratio"
-SYSTEM_FILESYSTEM_USAGE: Final = "system_filesystem_usage_bytes"
-PROCESS_MEMORY_USAGE: Final = "process_memory_usage_bytes"
-EXPORT_SPOOL_SIZE: Final = "amas_telemetry_export_spool_size_bytes"
-TAIL_HELD: Final = "amas_telemetry_tail_held"
+HTTP_ACTIVE_REQUESTS: Final = prom(sc.HTTP_SERVER_ACTIVE_REQUESTS)
+TASK_QUEUE_DEPTH: Final = prom(sc.AMAS_TASK_QUEUE_DEPTH)
+TASKS_ACTIVE: Final = prom(sc.AMAS_TASKS_ACTIVE)
+USERS_ACTIVE: Final = prom(sc.AMAS_USERS_ACTIVE)
+AI_BREAKER_STATE: Final = prom(sc.AMAS_AI_BREAKER_STATE)
+DB_CONNECTION_COUNT: Final = prom(sc.DB_CLIENT_CONNECTION_COUNT)
+DB_CONNECTION_MAX: Final = prom(sc.DB_CLIENT_CONNECTION_MAX)
+SYSTEM_CPU_UTILIZATION: Final = prom(sc.SYSTEM_CPU_UTILIZATION)
+PROCESS_CPU_UTILIZATION: Final = prom(sc.PROCESS_CPU_UTILIZATION)
+SYSTEM_MEMORY_USAGE: Final = prom(sc.SYSTEM_MEMORY_USAGE)
+SYSTEM_MEMORY_UTILIZATION: Final = prom(sc.SYSTEM_MEMORY_UTILIZATION)
+SYSTEM_FILESYSTEM_USAGE: Final = prom(sc.SYSTEM_FILESYSTEM_USAGE)
+PROCESS_MEMORY_USAGE: Final = prom(sc.PROCESS_MEMORY_USAGE)
+EXPORT_SPOOL_SIZE: Final = prom(sc.AMAS_TELEMETRY_EXPORT_SPOOL_SIZE)
+TAIL_HELD: Final = prom(sc.AMAS_TELEMETRY_TAIL_HELD)
 
-AMAS_METRICS: Final = (
-    HTTP_SERVER_DURATION, DB_CLIENT_DURATION, GEN_AI_DURATION, GEN_AI_TOKEN_USAGE, TASK_DURATION,
-    TASK_QUALITY, AGENT_DURATION, CACHE_OPERATIONS, AI_COST, AI_FALLBACKS, AGENT_TOKEN_USAGE, AGENT_COST,
-    INTEGRATION_TRIGGERS, USER_LOGINS, SYSTEM_NETWORK_IO, SPAN_METRICS_RECORDED, HTTP_ACTIVE_REQUESTS,
-    TASK_QUEUE_DEPTH, TASKS_ACTIVE, USERS_ACTIVE, AI_BREAKER_STATE, DB_CONNECTION_COUNT, DB_CONNECTION_MAX,
-    SYSTEM_CPU_UTILIZATION, PROCESS_CPU_UTILIZATION, SYSTEM_MEMORY_USAGE, SYSTEM_MEMORY_UTILIZATION,
-    SYSTEM_FILESYSTEM_USAGE, PROCESS_MEMORY_USAGE,
-    GEN_AI_TIME_TO_FIRST_CHUNK, GEN_AI_TIME_PER_OUTPUT_CHUNK, TOOL_DURATION, AI_UNPRICED_CALLS,
-    AI_CACHE_READ_TOKENS, EXPORT_SPOOL_DROPPED, EXPORT_SPOOL_SIZE, TAIL_TRACES, TAIL_OVERFLOW, TAIL_HELD,
-)  # fmt: skip
-"""Every metric amas_telemetry itself defines (each documented in semconv.py)."""
+AMAS_METRICS: Final = tuple(_prometheus_name(spec) for spec in CATALOG.values())
+"""Every metric amas_telemetry itself defines (the catalog), as Prometheus names it."""
 
 # --- OpenTelemetry SDK self-metrics (OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED) ---------------
 # Counted per processor/exporter; the items lost carry error_type.

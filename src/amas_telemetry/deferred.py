@@ -7,10 +7,9 @@ drained when a reader collects (a scrape of /metrics, a periodic OTLP export), b
 SDK reads its aggregations, so no collection ever misses a queued point. The backlog is
 bounded: past ``max_backlog`` items the caller drains inline.
 
-The drain builds the SDK's ``Measurement`` itself so that the measurement (and so the
-exemplar) keeps the span's end time rather than the drain time. That uses two SDK
-internals (``Measurement`` and an instrument's ``_measurement_consumer``); when either is
-missing (another SDK version) it falls back to the public ``record``/``add``.
+The drain records each measurement with the span's end time rather than the drain time,
+so the exemplar keeps it: the SDK has no public way to, see :func:`.sdk_internals.recorder`.
+The drain itself runs first in every collection (:func:`.sdk_internals.run_before_collection`).
 """
 
 from __future__ import annotations
@@ -24,12 +23,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext
 
+from amas_telemetry.sdk_internals import recorder
 from amas_telemetry.tail import sampled_context
-
-try:  # SDK internals, see the module docstring
-    from opentelemetry.sdk.metrics._internal.measurement import Measurement
-except ImportError:  # pragma: no cover - depends on the SDK version
-    Measurement = None  # type: ignore[assignment,misc]
 
 __all__ = ["DeferredMeasurements"]
 
@@ -45,19 +40,7 @@ class _Sink:
 
     def __init__(self, instrument: Any) -> None:
         self.additive = not hasattr(instrument, "record")
-        consumer = getattr(instrument, "_measurement_consumer", None)
-        if Measurement is not None and consumer is not None:
-            consume = consumer.consume_measurement
-
-            def direct(value: float, time_unix_nano: int, context: Context, attributes: Any) -> None:
-                consume(Measurement(value, time_unix_nano, instrument, context, attributes))
-
-            self.record = direct
-        else:
-            public = instrument.add if self.additive else instrument.record
-            self.record = lambda value, time_unix_nano, context, attributes: public(
-                value, attributes, context
-            )
+        self.record = recorder(instrument)
 
 
 _UNSAMPLED: Context = trace.set_span_in_context(trace.INVALID_SPAN)

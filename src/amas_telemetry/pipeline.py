@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Tracer
 
 from amas_telemetry import semconv as sc
+from amas_telemetry.catalog import CATALOG, STATE_GAUGE_NAMES
 from amas_telemetry.config import ConfigError, Settings, resolve_settings
 from amas_telemetry.instrument import (
     acquire_libraries,
@@ -48,7 +49,8 @@ from amas_telemetry.redact.otel import (
     remove_sdk_log_filter,
     scrub_resource,
 )
-from amas_telemetry.spanmetrics import SpanMetricsProcessor
+from amas_telemetry.sdk_internals import run_before_collection
+from amas_telemetry.spanmetrics import ActiveRequestsProcessor, SpanMetricsProcessor
 from amas_telemetry.spool import default_directory
 from amas_telemetry.spooled_export import ExportSpools
 from amas_telemetry.system import register_system_metrics
@@ -67,14 +69,10 @@ __all__ = ["STATE_GAUGES", "Extras", "Telemetry", "configure", "configure_with"]
 _log = logging.getLogger(__name__)
 
 STATE_GAUGES: Mapping[str, tuple[str, str]] = {
-    sc.AMAS_TASK_QUEUE_DEPTH: ("{task}", "Tasks waiting in the queue, by priority."),
-    sc.AMAS_TASKS_ACTIVE: ("{task}", "Tasks being executed now, by type."),
-    sc.AMAS_USERS_ACTIVE: ("{user}", "Users seen in the recent activity window."),
-    sc.AMAS_AI_BREAKER_STATE: ("{state}", "Circuit breaker per AI provider: 0 closed, 1 open, 2 half-open."),
-    sc.DB_CLIENT_CONNECTION_COUNT: ("{connection}", "Database pool connections by state (idle, used)."),
-    sc.DB_CLIENT_CONNECTION_MAX: ("{connection}", "Maximum connections of the database pool."),
+    name: (CATALOG[name].unit, CATALOG[name].description) for name in STATE_GAUGE_NAMES
 }
-"""The state gauges an app may register with :meth:`Telemetry.observe`: name → (unit, description)."""
+"""The state gauges an app may register with :meth:`Telemetry.observe`: name → (unit, description)
+(from :mod:`.catalog`)."""
 
 GaugeReading = float | Iterable[tuple[float, Mapping[str, Any]]]
 
@@ -248,7 +246,14 @@ class Telemetry:
         tail_processor = (
             tail_decision_processor(settings, exports, self.kept_traces, meter) if tail and exports else None
         )
-        processors: list[Any] = [tail_processor, span_metrics] if tail_processor else [span_metrics, *exports]
+        # Derived measurements are queued on the request path, handed to the SDK when a reader collects.
+        run_before_collection(self.meter_provider, span_metrics.drain)
+        active_requests = ActiveRequestsProcessor(meter)
+        processors: list[Any] = (
+            [tail_processor, span_metrics, active_requests]
+            if tail_processor
+            else [span_metrics, active_requests, *exports]
+        )
         self.logger_provider: LoggerProvider | None = None
         if len(log_processors) > 1:
             self.logger_provider = LoggerProvider(resource=resource)
@@ -336,7 +341,6 @@ class Telemetry:
             )
         if name in self._gauges:
             raise ValueError(f"state gauge {name!r} already has a callback")
-        unit, description = STATE_GAUGES[name]
 
         def read(options: CallbackOptions) -> Iterable[Observation]:
             reading = callback()
@@ -344,7 +348,7 @@ class Telemetry:
                 return [Observation(reading)]
             return [Observation(value, dict(attributes)) for value, attributes in reading]
 
-        self._meter.create_observable_gauge(name, [read], unit=unit, description=description)
+        CATALOG[name].observe(self._meter, [read])
         self._gauges.add(name)
 
     def render_metrics(self) -> bytes:

@@ -45,6 +45,7 @@ from opentelemetry.semconv._incubating.metrics.otel_metrics import (
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 from amas_telemetry import semconv as sc
+from amas_telemetry.catalog import spec
 from amas_telemetry.otlp_transport import Outcome, Transport, transport_for
 from amas_telemetry.spool import Spool
 
@@ -316,23 +317,14 @@ class ExportSpools:
             component = f"otlp_{kind}_{item}_exporter"
             attributes = {OTEL_COMPONENT_TYPE: component, OTEL_COMPONENT_NAME: f"{component}/spooled"}
             self._counters[signal] = (create(meter), attributes)
-        self._dropped = meter.create_counter(
-            sc.AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED,
-            "{item}",
-            "Items the export spool dropped (bound or disk).",
-        )
+        self._dropped = spec(sc.AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED).create(meter)
         exports = self.exports
 
         def sizes(options: CallbackOptions) -> Iterable[Observation]:
             spools = [export.spool for export in exports.values()]
             return [Observation(s.pending_bytes, {sc.AMAS_TELEMETRY_SIGNAL: s.signal}) for s in spools]
 
-        meter.create_observable_gauge(
-            sc.AMAS_TELEMETRY_EXPORT_SPOOL_SIZE,
-            [sizes],
-            "By",
-            "OTLP requests waiting on disk for the Collector.",
-        )
+        spec(sc.AMAS_TELEMETRY_EXPORT_SPOOL_SIZE).observe(meter, [sizes])
 
     def start(self) -> None:
         """Start the replay threads (they also replay what a previous run left)."""

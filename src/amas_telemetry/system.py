@@ -9,6 +9,7 @@ import psutil
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from amas_telemetry import semconv as sc
+from amas_telemetry.catalog import spec
 
 __all__ = ["register_system_metrics"]
 
@@ -62,39 +63,13 @@ class _SystemReadings:
 
 def register_system_metrics(meter: Meter) -> None:
     readings = _SystemReadings()
-    meter.create_observable_gauge(
-        sc.SYSTEM_CPU_UTILIZATION, [readings.cpu], unit="1", description="System-wide CPU utilization (0..1)."
-    )
-    meter.create_observable_gauge(
-        sc.PROCESS_CPU_UTILIZATION,
-        [readings.process_cpu],
-        unit="1",
-        description="CPU utilization of this process over all cores (0..1).",
-    )
-    meter.create_observable_gauge(
-        sc.PROCESS_MEMORY_USAGE,
-        [readings.process_memory],
-        unit="By",
-        description="Resident memory of this process.",
-    )
-    meter.create_observable_gauge(
-        sc.SYSTEM_MEMORY_USAGE, [readings.memory], unit="By", description="System memory in use and free."
-    )
-    meter.create_observable_gauge(
-        sc.SYSTEM_MEMORY_UTILIZATION,
-        [readings.memory_utilization],
-        unit="1",
-        description="Fraction of system memory in use (0..1).",
-    )
-    meter.create_observable_gauge(
-        sc.SYSTEM_FILESYSTEM_USAGE,
-        [readings.filesystem],
-        unit="By",
-        description="Filesystem space used and free, per mount point.",
-    )
-    meter.create_observable_counter(
-        sc.SYSTEM_NETWORK_IO,
-        [readings.network],
-        unit="By",
-        description="Bytes sent and received on all interfaces.",
-    )
+    for name, callback in (
+        (sc.SYSTEM_CPU_UTILIZATION, readings.cpu),
+        (sc.PROCESS_CPU_UTILIZATION, readings.process_cpu),
+        (sc.PROCESS_MEMORY_USAGE, readings.process_memory),
+        (sc.SYSTEM_MEMORY_USAGE, readings.memory),
+        (sc.SYSTEM_MEMORY_UTILIZATION, readings.memory_utilization),
+        (sc.SYSTEM_FILESYSTEM_USAGE, readings.filesystem),
+        (sc.SYSTEM_NETWORK_IO, readings.network),
+    ):
+        spec(name).observe(meter, [callback])

@@ -36,6 +36,8 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import SpanContext, StatusCode, TraceFlags
 
 from amas_telemetry import semconv as sc
+from amas_telemetry.catalog import spec
+from amas_telemetry.sdk_internals import plain_attributes
 
 __all__ = [
     "KEEP_HINT_KEY",
@@ -120,13 +122,6 @@ def _is_local_root(span: ReadableSpan) -> bool:
     return parent is None or parent.is_remote
 
 
-def _plain_attributes(span: ReadableSpan) -> Any:
-    """The span's attribute dict, read directly: ``in`` on the SDK's read-only proxy of
-    ``BoundedAttributes`` goes through ``Mapping.__contains__`` and a KeyError per miss."""
-    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
-    return inner if isinstance(inner, dict) else (span.attributes or {})
-
-
 def _duration_ns(span: ReadableSpan) -> int:
     return (span.end_time or 0) - (span.start_time or 0)
 
@@ -181,24 +176,14 @@ class TailDecisionProcessor(SpanProcessor):
 
     def _register(self, meter: Meter) -> None:
         """Self-observability, read at collection time (nothing on the request path)."""
-        meter.create_observable_counter(
-            sc.AMAS_TELEMETRY_TAIL_TRACES,
-            [lambda _: [Observation(n, {sc.AMAS_TAIL_DECISION: d}) for d, n in self.decided.items()]],
-            unit="{trace}",
-            description="Unsampled local traces the tail decision kept or dropped.",
+        spec(sc.AMAS_TELEMETRY_TAIL_TRACES).observe(
+            meter, [lambda _: [Observation(n, {sc.AMAS_TAIL_DECISION: d}) for d, n in self.decided.items()]]
         )
-        meter.create_observable_counter(
-            sc.AMAS_TELEMETRY_TAIL_OVERFLOW,
+        spec(sc.AMAS_TELEMETRY_TAIL_OVERFLOW).observe(
+            meter,
             [lambda _: [Observation(n, {sc.AMAS_TAIL_OVERFLOW_BOUND: b}) for b, n in self.overflow.items()]],
-            unit="{span}",
-            description="Unsampled spans dropped undecided because the tail decision's hold was full.",
         )
-        meter.create_observable_gauge(
-            sc.AMAS_TELEMETRY_TAIL_HELD,
-            [self._observe_held],
-            unit="{span}",
-            description="Unsampled spans held until their local root ends.",
-        )
+        spec(sc.AMAS_TELEMETRY_TAIL_HELD).observe(meter, [self._observe_held])
 
     def will_keep(self, trace_id: int) -> bool:
         """Whether this unsampled trace is kept already, or will be when its root ends.
@@ -263,7 +248,7 @@ class TailDecisionProcessor(SpanProcessor):
     # --- the decision ---------------------------------------------------------------------
     def _reason(self, span: ReadableSpan) -> str | None:
         if self._keep_errors and (
-            span.status.status_code is StatusCode.ERROR or sc.ERROR_TYPE in _plain_attributes(span)
+            span.status.status_code is StatusCode.ERROR or sc.ERROR_TYPE in plain_attributes(span)
         ):
             return "error"
         if self._rule is not None:

@@ -118,7 +118,7 @@ def test_no_otlp_endpoint_means_no_exporter():
     try:
         assert telemetry.logger_provider is None
         processors = telemetry.tracer_provider._active_span_processor._span_processors
-        assert [type(p).__name__ for p in processors] == ["SpanMetricsProcessor"]
+        assert [type(p).__name__ for p in processors] == ["SpanMetricsProcessor", "ActiveRequestsProcessor"]
     finally:
         telemetry.shutdown()
 

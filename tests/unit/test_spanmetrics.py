@@ -311,13 +311,17 @@ class TestRobustness:
     def test_a_broken_rule_never_raises_into_the_app(self, caplog):
         from opentelemetry.sdk.metrics import MeterProvider
 
-        from amas_telemetry.spanmetrics import InstrumentKind, MetricRule, SpanMetricsProcessor
+        from amas_telemetry.catalog import InstrumentKind, MetricSpec
+        from amas_telemetry.spanmetrics import MetricRule, SpanMetricsProcessor
 
         def explode(span, attrs):
             raise KeyError("bug")
 
         rule = MetricRule(
-            lambda s, a: True, "x", InstrumentKind.COUNTER, "1", "x", (("k", explode),), lambda s, a: 1
+            MetricSpec("x", InstrumentKind.COUNTER, "1", "x"),
+            lambda s, a: True,
+            lambda s, a: 1,
+            (("k", explode),),
         )
         processor = SpanMetricsProcessor(MeterProvider().get_meter("t"), [rule])
         from opentelemetry.sdk.trace import TracerProvider

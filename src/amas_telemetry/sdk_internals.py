@@ -1,0 +1,69 @@
+"""The one place amas_telemetry reaches into OpenTelemetry SDK internals.
+
+Each use below has no public equivalent in SDK 1.45.1 (:data:`CHECKED_SDK_VERSION`):
+
+- :func:`recorder` records a measurement with its own time (the end of the span it was
+  derived from), so the exemplar points at the span's time, not the drain's. The public
+  ``Histogram.record`` / ``Counter.add`` always stamp ``time_ns()``.
+- :func:`run_before_collection` runs a hook at the start of every collection of every reader
+  of a ``MeterProvider`` (the deferred span measurements are drained there). ``MetricReader.collect``
+  is final and the SDK offers no collection hook.
+- :func:`plain_attributes` reads a span's attribute dict directly (the read-only proxy costs
+  ~0.5 µs per lookup, and a rule table looks up a dozen keys per span).
+
+Nothing here falls back silently: a missing internal raises at import or at first use, and
+tests/unit/test_sdk_internals.py fails when the installed SDK is not the checked version, so
+an upgrade is a conscious step (re-read these internals, then bump the version).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.context import Context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics._internal.measurement import Measurement
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.version import __version__ as sdk_version
+
+__all__ = ["CHECKED_SDK_VERSION", "plain_attributes", "recorder", "run_before_collection", "sdk_version"]
+
+CHECKED_SDK_VERSION = "1.45.1"
+"""The SDK version whose internals this module was written against."""
+
+Record = Callable[[float, int, Context, Any], None]
+
+
+def recorder(instrument: Any) -> Record:
+    """``record(value, time_unix_nano, context, attributes)`` into an SDK sync instrument."""
+    consume = instrument._measurement_consumer.consume_measurement
+
+    def record(value: float, time_unix_nano: int, context: Context, attributes: Any) -> None:
+        consume(Measurement(value, time_unix_nano, instrument, context, attributes))
+
+    return record
+
+
+def run_before_collection(provider: MeterProvider, hook: Callable[[], None]) -> None:
+    """Call ``hook()`` first in every collection by any reader registered on ``provider``."""
+    collect = provider._measurement_consumer.collect
+
+    def collect_after_hook(metric_reader: Any, timeout_millis: float = 10_000) -> Any:
+        hook()
+        return collect(metric_reader, timeout_millis)
+
+    for reader in provider._measurement_consumer._reader_storages:
+        reader._set_collect_callback(collect_after_hook)
+
+
+def plain_attributes(span: ReadableSpan) -> Any:
+    """The span's attributes as a plain dict (``BoundedAttributes._dict``), for cheap lookups.
+
+    Read-only by contract: callers never mutate it.
+    """
+    raw = span._attributes
+    if isinstance(raw, BoundedAttributes):
+        return raw._dict
+    return raw if isinstance(raw, dict) else dict(span.attributes or {})
