@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 import threading
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -49,7 +47,7 @@ from amas_telemetry.redact.otel import (
     remove_sdk_log_filter,
     scrub_resource,
 )
-from amas_telemetry.sdk_internals import run_before_collection
+from amas_telemetry.sdk_internals import run_before_collection, sdk_self_metrics
 from amas_telemetry.spanmetrics import ActiveRequestsProcessor, SpanMetricsProcessor
 from amas_telemetry.spool import default_directory
 from amas_telemetry.spooled_export import ExportSpools
@@ -78,20 +76,6 @@ GaugeReading = float | Iterable[tuple[float, Mapping[str, Any]]]
 
 _apps: weakref.WeakKeyDictionary[Any, Telemetry] = weakref.WeakKeyDictionary()
 _apps_lock = threading.Lock()
-
-
-@contextmanager
-def _sdk_self_metrics() -> Iterator[None]:
-    """Processors and exporters count dropped items only if this flag is on when built."""
-    var = "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"
-    previous = os.environ.get(var)
-    if previous is None:
-        os.environ[var] = "true"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(var, None)
 
 
 _EXPORTERS = {
@@ -226,7 +210,7 @@ class Telemetry:
             SimpleLogRecordProcessor(MarkKeptLogs(e, self.kept_traces) if tail else e)
             for e in extras.log_exporters
         )
-        with _sdk_self_metrics():
+        with sdk_self_metrics():
             if settings.otlp_endpoint:
                 span_exporter = self._exporter("traces", self.meter_provider)
                 log_exporter = self._exporter("logs", self.meter_provider)

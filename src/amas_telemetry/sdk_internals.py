@@ -8,6 +8,10 @@ Each use below has no public equivalent in SDK 1.45.1 (:data:`CHECKED_SDK_VERSIO
 - :func:`run_before_collection` runs a hook at the start of every collection of every reader
   of a ``MeterProvider`` (the deferred span measurements are drained there). ``MetricReader.collect``
   is final and the SDK offers no collection hook.
+- :func:`sdk_self_metrics` switches on the SDK's self-metrics (items the processors and
+  exporters could not export) for the processors and exporters built inside it: they read
+  ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` when built and take no argument for it, so the
+  variable is set for that moment only (and left alone if the user set it).
 - :func:`plain_attributes` reads a span's attribute dict directly (the read-only proxy costs
   ~0.5 µs per lookup, and a rule table looks up a dozen keys per span).
 
@@ -18,7 +22,9 @@ an upgrade is a conscious step (re-read these internals, then bump the version).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
@@ -28,7 +34,14 @@ from opentelemetry.sdk.metrics._internal.measurement import Measurement
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.version import __version__ as sdk_version
 
-__all__ = ["CHECKED_SDK_VERSION", "plain_attributes", "recorder", "run_before_collection", "sdk_version"]
+__all__ = [
+    "CHECKED_SDK_VERSION",
+    "plain_attributes",
+    "recorder",
+    "run_before_collection",
+    "sdk_self_metrics",
+    "sdk_version",
+]
 
 CHECKED_SDK_VERSION = "1.45.1"
 """The SDK version whose internals this module was written against."""
@@ -67,3 +80,17 @@ def plain_attributes(span: ReadableSpan) -> Any:
     if isinstance(raw, BoundedAttributes):
         return raw._dict
     return raw if isinstance(raw, dict) else dict(span.attributes or {})
+
+
+@contextmanager
+def sdk_self_metrics() -> Iterator[None]:
+    """Processors and exporters built inside count the items they could not export."""
+    var = "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"
+    previous = os.environ.get(var)
+    if previous is None:
+        os.environ[var] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(var, None)
