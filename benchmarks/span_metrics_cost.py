@@ -45,7 +45,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from amas_telemetry import semconv as sc
 from amas_telemetry.metrics import PrometheusEndpoint
 from amas_telemetry.redact import Scrubber
-from amas_telemetry.spanmetrics import SpanMetricsProcessor
+from amas_telemetry.spanmetrics import ActiveRequestsProcessor, SpanMetricsProcessor
 from amas_telemetry.tracing import RecordEverythingSampler, RedactingProcessor
 from benchmarks import _common as c
 
@@ -212,6 +212,7 @@ class Variant:
         processors: list[SpanProcessor] = []
         if name.startswith("ours"):
             processors.append(SpanMetricsProcessor(meter))
+            processors.append(ActiveRequestsProcessor(meter))
         elif name == "naive":
             processors.append(NaiveProcessor(meter))
         elif name == "prom":
