@@ -99,12 +99,19 @@ def test_every_amas_metric_is_on_a_dashboard():
 
 
 def test_metric_names_agree_with_semconv():
-    semconv = (REPO_ROOT / "src" / "amas_telemetry" / "semconv.py").read_text()
-    documented = set(re.findall(r"Prometheus(?: \(OTLP\))?: ``(\w+)``", semconv))
-    assert set(metrics.AMAS_METRICS) == documented, (
-        f"only in dashboards/metrics.py: {sorted(set(metrics.AMAS_METRICS) - documented)}; "
-        f"only in semconv.py: {sorted(documented - set(metrics.AMAS_METRICS))}"
+    """semconv.py's docstrings name each metric's Prometheus name: the catalog's translation."""
+    from amas_telemetry import semconv as sc
+    from amas_telemetry.catalog import CATALOG, prometheus_name
+
+    source = (REPO_ROOT / "src" / "amas_telemetry" / "semconv.py").read_text()
+    documented = dict(
+        re.findall(r'^(\w+): Final = "[^"]+"\n"""[^"]*?Prometheus(?: \(OTLP\))?: ``(\w+)``', source, re.M)
     )
+    documented.update(re.findall(r"^# (\w+) \(imported above\)[^`]*?Prometheus: ``(\w+)``", source, re.M))
+    assert {getattr(sc, constant) for constant in documented} == set(CATALOG)
+    wrong = {c: p for c, p in documented.items() if prometheus_name(CATALOG[getattr(sc, c)]) != p}
+    assert not wrong, f"semconv.py docstrings disagree with the catalog's translation: {wrong}"
+    assert set(metrics.AMAS_METRICS) == set(documented.values())
 
 
 # --- all_queries() -------------------------------------------------------------------------------
