@@ -45,6 +45,7 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 
 from dashboards import metrics as m
+from dashboards import recording as rec
 from dashboards.boards.infrastructure import infrastructure
 from dashboards.boards.pipeline import pipeline
 from dashboards.promql import (
@@ -248,10 +249,7 @@ def new_dashboard(uid: str, title: str, description: str) -> dashboard.Dashboard
 
 def burn_rate_targets(*windows: str) -> list[Target]:
     """Error-budget burn rate of the availability SLO over the recorded windows."""
-    return [
-        Target(f'job:http_server_request_errors:ratio_rate{w}{{job="$job"}} / {SLO_ERROR_BUDGET}', w)
-        for w in windows
-    ]
+    return [Target(f"{selector(rec.SERVICE_ERROR_RATIO[w])} / {SLO_ERROR_BUDGET}", w) for w in windows]
 
 
 BURN_THRESHOLDS = ((6, "orange"), (14.4, "red"))
@@ -318,7 +316,7 @@ def overview() -> dashboard.Dashboard:
         .with_panel(
             graph(
                 "5xx ratio by route",
-                Target('job_route:http_server_request_errors:ratio_rate5m{job="$job"}', "{{http_route}}"),
+                Target(selector(rec.ROUTE_ERROR_RATIO), "{{http_route}}"),
                 unit="percentunit",
                 span=8,
                 thresholds=[(0.05, "red")],
@@ -406,7 +404,7 @@ def tasks_agents() -> dashboard.Dashboard:
         .with_panel(
             graph(
                 "Task success ratio by type",
-                Target('job_task_type:amas_task_success:ratio_rate5m{job="$job"}', "{{amas_task_type}}"),
+                Target(selector(rec.TASK_SUCCESS_RATIO), "{{amas_task_type}}"),
                 unit="percentunit",
                 span=8,
                 min_value=0,
@@ -485,7 +483,7 @@ def tasks_agents() -> dashboard.Dashboard:
         .with_panel(
             graph(
                 "Agent error ratio",
-                Target('job_agent:amas_agent_errors:ratio_rate5m{job="$job"}', "{{gen_ai_agent_name}}"),
+                Target(selector(rec.AGENT_ERROR_RATIO), "{{gen_ai_agent_name}}"),
                 unit="percentunit",
                 span=8,
                 thresholds=[(0.15, "red")],
@@ -562,7 +560,7 @@ def ai_providers() -> dashboard.Dashboard:
             graph(
                 "Error ratio by provider",
                 Target(
-                    'job_provider:gen_ai_client_operation_errors:ratio_rate5m{job="$job"}',
+                    selector(rec.PROVIDER_ERROR_RATIO),
                     "{{gen_ai_provider_name}}",
                 ),
                 unit="percentunit",
@@ -690,8 +688,8 @@ def ai_providers() -> dashboard.Dashboard:
         .with_panel(
             graph(
                 "Cost burn, $/h",
-                Target('job:amas_ai_cost_usd_per_hour:rate5m{job="$job"}', "last 5 minutes"),
-                Target('job:amas_ai_cost_usd_per_hour:rate1h{job="$job"}', "last hour"),
+                Target(selector(rec.COST_PER_HOUR_5M), "last 5 minutes"),
+                Target(selector(rec.COST_PER_HOUR_1H), "last hour"),
                 description="Spending pace in dollars per hour; AICostOverBudget fires above $20/h in both.",
                 unit="currencyUSD",
                 span=8,
@@ -776,7 +774,7 @@ def http_api() -> dashboard.Dashboard:
         .with_panel(
             graph(
                 "5xx ratio by route",
-                Target('job_route:http_server_request_errors:ratio_rate5m{job="$job"}', "{{http_route}}"),
+                Target(selector(rec.ROUTE_ERROR_RATIO), "{{http_route}}"),
                 unit="percentunit",
                 span=8,
                 thresholds=[(0.05, "red")],
@@ -913,7 +911,7 @@ def database_cache() -> dashboard.Dashboard:
             graph(
                 "Pool usage (used / max)",
                 Target(
-                    'job_instance_pool:db_client_connections_used:ratio{job="$job"}',
+                    selector(rec.POOL_USAGE),
                     "{{instance}} {{db_client_connection_pool_name}}",
                 ),
                 unit="percentunit",
