@@ -1,0 +1,115 @@
+"""AMAS / Database & cache: PostgreSQL and Redis operations, the connection pool, the cache."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from dashboards import metrics as m
+from dashboards import recording as rec
+from dashboards.panels import (
+    Target,
+    assemble,
+    graph,
+    latency,
+    service_board,
+)
+from dashboards.promql import (
+    count_rate,
+    eq,
+    has,
+    match,
+    quantile,
+    rate,
+    selector,
+    sum_by,
+)
+
+
+def database_cache() -> dashboard.Dashboard:
+    failed = has(m.ERROR_TYPE)
+    lookups = match(m.CACHE_RESULT, "hit|miss")
+    hits = sum_by((), rate(m.CACHE_OPERATIONS, eq(m.CACHE_RESULT, "hit")))
+    database = [
+        graph(
+            "Operations/s by system and operation",
+            Target(
+                count_rate(m.DB_CLIENT_DURATION, [m.DB_SYSTEM, m.DB_OPERATION]),
+                "{{db_system_name}} {{db_operation_name}}",
+            ),
+            unit="ops",
+        ),
+        latency(
+            "Operation p95 by operation and collection",
+            Target(
+                quantile(0.95, m.DB_CLIENT_DURATION, [m.DB_SYSTEM, m.DB_OPERATION, m.DB_COLLECTION]),
+                "{{db_system_name}} {{db_operation_name}} {{db_collection_name}}",
+            ),
+            threshold=1,
+        ),
+        graph(
+            "Errors/s by system and error type",
+            Target(
+                count_rate(m.DB_CLIENT_DURATION, [m.DB_SYSTEM, m.ERROR_TYPE], failed),
+                "{{db_system_name}}: {{error_type}}",
+            ),
+            unit="ops",
+            span=8,
+            no_value="0",
+        ),
+        graph(
+            "Pool connections",
+            Target(
+                sum_by([m.POOL_NAME, m.POOL_STATE], selector(m.DB_CONNECTION_COUNT)),
+                "{{db_client_connection_pool_name}} {{db_client_connection_state}}",
+            ),
+            Target(
+                sum_by([m.POOL_NAME], selector(m.DB_CONNECTION_MAX)),
+                "{{db_client_connection_pool_name}} max",
+            ),
+            span=8,
+        ),
+        graph(
+            "Pool usage (used / max)",
+            Target(
+                selector(rec.POOL_USAGE),
+                "{{instance}} {{db_client_connection_pool_name}}",
+            ),
+            unit="percentunit",
+            span=8,
+            min_value=0,
+            max_value=1,
+            thresholds=[(0.9, "red")],
+        ),
+    ]
+    cache = [
+        graph(
+            "Cache hit ratio",
+            Target(f"({hits} or vector(0))\n/\n{sum_by((), rate(m.CACHE_OPERATIONS, lookups))}", "hit ratio"),
+            description="Hits over lookups (hit + miss); writes do not count.",
+            unit="percentunit",
+            span=8,
+            min_value=0,
+            max_value=1,
+            thresholds=[(0.7, "red")],
+        ),
+        graph(
+            "Cache operations/s by operation and result",
+            Target(
+                sum_by([m.DB_OPERATION, m.CACHE_RESULT], rate(m.CACHE_OPERATIONS)),
+                "{{db_operation_name}} {{amas_cache_result}}",
+            ),
+            unit="ops",
+            span=16,
+            stacked=True,
+        ),
+    ]
+    board = service_board(
+        "amas-database-cache", "AMAS / Database & cache", "PostgreSQL and Redis operations, pool, cache."
+    )
+    return assemble(
+        board,
+        [
+            ("Database", database),
+            ("Cache", cache),
+        ],
+    )

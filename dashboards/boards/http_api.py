@@ -1,0 +1,141 @@
+"""AMAS / HTTP API: traffic, errors, latency and the availability SLO (99.5 % of requests not 5xx).
+
+The SLO's error budget and burn-rate panel are shared with the overview board.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from dashboards import metrics as m
+from dashboards import recording as rec
+from dashboards.panels import (
+    Target,
+    assemble,
+    graph,
+    latency,
+    service_board,
+    single_stat,
+)
+from dashboards.promql import (
+    count_rate,
+    increase,
+    match,
+    quantile,
+    rate,
+    selector,
+    sum_by,
+)
+
+HTTP_5XX = match(m.HTTP_STATUS, "5..")
+SLO_ERROR_BUDGET = 0.005  # availability SLO 99.5 % (rules/alerts.yml, APIErrorBudgetBurn)
+BURN_THRESHOLDS = ((6, "orange"), (14.4, "red"))
+
+
+def burn_rate_targets(*windows: str) -> list[Target]:
+    """Error-budget burn rate of the availability SLO over the recorded windows."""
+    return [Target(f"{selector(rec.SERVICE_ERROR_RATIO[w])} / {SLO_ERROR_BUDGET}", w) for w in windows]
+
+
+def http_api() -> dashboard.Dashboard:
+    total_30d = sum_by((), increase(f"{m.HTTP_SERVER_DURATION}_count", window="30d"))
+    failed_30d = sum_by((), increase(f"{m.HTTP_SERVER_DURATION}_count", HTTP_5XX, window="30d"))
+    availability_30d = f"1 - (({failed_30d} or vector(0)) / {total_30d})"
+    traffic = [
+        graph(
+            "Requests/s by route and method",
+            Target(
+                count_rate(m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE, m.HTTP_METHOD]),
+                "{{http_request_method}} {{http_route}}",
+            ),
+            unit="reqps",
+        ),
+        graph(
+            "Requests/s by status code",
+            Target(count_rate(m.HTTP_SERVER_DURATION, [m.HTTP_STATUS]), "{{http_response_status_code}}"),
+            unit="reqps",
+            stacked=True,
+        ),
+        graph(
+            "Active requests",
+            Target(sum_by([m.HTTP_METHOD], selector(m.HTTP_ACTIVE_REQUESTS)), "{{http_request_method}}"),
+            span=8,
+        ),
+        graph(
+            "5xx ratio by route",
+            Target(selector(rec.ROUTE_ERROR_RATIO), "{{http_route}}"),
+            unit="percentunit",
+            span=8,
+            thresholds=[(0.05, "red")],
+        ),
+        graph(
+            "5xx/s by route and error type",
+            Target(
+                count_rate(m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE, m.ERROR_TYPE], HTTP_5XX),
+                "{{http_route}}: {{error_type}}",
+            ),
+            unit="reqps",
+            span=8,
+            no_value="0",
+        ),
+    ]
+    latencies = [
+        latency(
+            "Latency p50 / p95 / p99",
+            Target(quantile(0.5, m.HTTP_SERVER_DURATION), "p50"),
+            Target(quantile(0.95, m.HTTP_SERVER_DURATION), "p95"),
+            Target(quantile(0.99, m.HTTP_SERVER_DURATION), "p99"),
+            threshold=2,
+        ),
+        latency(
+            "p95 latency by route",
+            Target(quantile(0.95, m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE]), "{{http_route}}"),
+            threshold=2,
+        ),
+    ]
+    slo = [
+        single_stat(
+            "Availability, 30 days",
+            Target(availability_30d, instant=True),
+            unit="percentunit",
+            decimals=3,
+            span=6,
+            height=8,
+            thresholds=((None, "red"), (1 - SLO_ERROR_BUDGET, "green")),
+        ),
+        single_stat(
+            "Error budget left, 30 days",
+            Target(f"1 - ({failed_30d} or vector(0)) / {total_30d} / {SLO_ERROR_BUDGET}", instant=True),
+            unit="percentunit",
+            span=6,
+            height=8,
+            thresholds=((None, "red"), (0.25, "orange"), (0.5, "green")),
+        ),
+        graph(
+            "Error budget burn rate",
+            *burn_rate_targets("5m", "30m", "1h", "6h"),
+            description="Multiples of the 0.5 % error budget. "
+            "Page: 1h and 5m above 14.4. Ticket: 6h and 30m above 6.",
+            thresholds=BURN_THRESHOLDS,
+        ),
+    ]
+    users = [
+        graph(
+            "Logins/s by result",
+            Target(sum_by([m.LOGIN_RESULT], rate(m.USER_LOGINS)), "{{amas_login_result}}"),
+            unit="ops",
+        ),
+        graph("Active users", Target(sum_by((), selector(m.USERS_ACTIVE)), "users")),
+    ]
+    board = service_board(
+        "amas-http-api", "AMAS / HTTP API", "Traffic, errors, latency and the availability SLO."
+    )
+    return assemble(
+        board,
+        [
+            ("Traffic", traffic),
+            ("Latency", latencies),
+            ("Availability SLO: 99.5 % of requests not 5xx", slo),
+            ("Users", users),
+        ],
+    )
