@@ -35,7 +35,7 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 
 from dashboards import metrics as m
-from dashboards.promql import count_rate, quantile, selector
+from dashboards.promql import count_rate, has, quantile, rate, selector, sum_by
 
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
 DEFAULT_JOB = "amas-service"
@@ -198,6 +198,23 @@ def recorded_error_ratio(
 def p95(title: str, histogram: str, by: Sequence[str], **options: Any) -> timeseries.Panel:
     """p95 of a histogram by ``by``, with exemplars."""
     return latency(title, Target(quantile(0.95, histogram, by), legend(*by)), **options)
+
+
+def failures_per_second(
+    title: str, histogram: str, by: str, *, failed: str = has(m.ERROR_TYPE), unit: str = "ops"
+) -> timeseries.Panel:
+    """Failed events/s of a histogram by ``by`` and ``error_type``; 0 rather than no data."""
+    target = Target(
+        count_rate(histogram, [by, m.ERROR_TYPE], failed), f"{legend(by)}: {legend(m.ERROR_TYPE)}"
+    )
+    return graph(title, target, unit=unit, span=8, no_value="0")
+
+
+def dollars_per_hour(title: str, counter: str, by: Sequence[str], **options: Any) -> timeseries.Panel:
+    """A cost counter in US dollars as dollars per hour, by ``by``."""
+    return graph(
+        title, Target(f"3600 * {sum_by(by, rate(counter))}", legend(*by)), unit="currencyUSD", **options
+    )
 
 
 # --- variables and boards ------------------------------------------------------------------------

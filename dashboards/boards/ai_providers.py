@@ -11,17 +11,21 @@ from dashboards.panels import (
     PROMETHEUS,
     Target,
     assemble,
+    dollars_per_hour,
+    events_per_second,
+    failures_per_second,
     graph,
-    latency,
+    legend,
+    p95,
+    ratio,
+    recorded_error_ratio,
     service_board,
     single_stat,
     threshold_config,
     with_targets,
 )
 from dashboards.promql import (
-    count_rate,
     eq,
-    has,
     increase,
     quantile,
     rate,
@@ -39,46 +43,13 @@ BREAKER_STATES = ValueMap(
 
 
 def ai_providers() -> dashboard.Dashboard:
-    failed = has(m.ERROR_TYPE)
     by_model = [m.PROVIDER, m.MODEL]
+    input_tokens = sum_by(by_model, rate(f"{m.GEN_AI_TOKEN_USAGE}_sum", eq(m.TOKEN_TYPE, "input")))
     calls = [
-        graph(
-            "Calls/s by model",
-            Target(
-                count_rate(m.GEN_AI_DURATION, by_model),
-                "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
-            ),
-            unit="ops",
-            span=8,
-        ),
-        graph(
-            "Error ratio by provider",
-            Target(
-                selector(rec.PROVIDER_ERROR_RATIO),
-                "{{gen_ai_provider_name}}",
-            ),
-            unit="percentunit",
-            span=8,
-            thresholds=[(0.5, "red")],
-        ),
-        graph(
-            "Errors/s by provider and error type",
-            Target(
-                count_rate(m.GEN_AI_DURATION, [m.PROVIDER, m.ERROR_TYPE], failed),
-                "{{gen_ai_provider_name}}: {{error_type}}",
-            ),
-            unit="ops",
-            span=8,
-            no_value="0",
-        ),
-        latency(
-            "Latency p95 by model",
-            Target(
-                quantile(0.95, m.GEN_AI_DURATION, by_model),
-                "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
-            ),
-            threshold=10,
-        ),
+        events_per_second("Calls/s by model", m.GEN_AI_DURATION, by_model, span=8),
+        recorded_error_ratio("Error ratio by provider", rec.PROVIDER_ERROR_RATIO, m.PROVIDER, 0.5),
+        failures_per_second("Errors/s by provider and error type", m.GEN_AI_DURATION, m.PROVIDER),
+        p95("Latency p95 by model", m.GEN_AI_DURATION, by_model, threshold=10),
         with_targets(
             statetimeline.Panel()
             .title("Circuit breaker")
@@ -105,15 +76,7 @@ def ai_providers() -> dashboard.Dashboard:
             Target(quantile(0.95, m.GEN_AI_TOKEN_USAGE, [m.TOKEN_TYPE]), "{{gen_ai_token_type}}"),
             span=8,
         ),
-        graph(
-            "Cost per hour by model",
-            Target(
-                f"3600 * {sum_by(by_model, rate(m.AI_COST))}",
-                "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
-            ),
-            unit="currencyUSD",
-            span=8,
-        ),
+        dollars_per_hour("Cost per hour by model", m.AI_COST, by_model, span=8),
         graph(
             "Fallbacks/s",
             Target(
@@ -132,26 +95,22 @@ def ai_providers() -> dashboard.Dashboard:
             span=8,
             height=8,
         ),
-        # --- streaming, cost by agent, prompt cache, unpriced calls (issue 13) -----------------
     ]
+    # streaming, cost by agent, prompt cache, unpriced calls (issue 13)
     streaming = [
-        latency(
+        p95(
             "Time to first token p95 by model",
-            Target(
-                quantile(0.95, m.GEN_AI_TIME_TO_FIRST_CHUNK, by_model),
-                "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
-            ),
+            m.GEN_AI_TIME_TO_FIRST_CHUNK,
+            by_model,
             description="Streamed calls: time from the request to the first chunk of the answer "
             "(gen_ai.client.operation.time_to_first_chunk). Dots are exemplars.",
             span=8,
             threshold=5,
         ),
-        latency(
+        p95(
             "Time per output chunk p95 by model",
-            Target(
-                quantile(0.95, m.GEN_AI_TIME_PER_OUTPUT_CHUNK, by_model),
-                "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
-            ),
+            m.GEN_AI_TIME_PER_OUTPUT_CHUNK,
+            by_model,
             description="Streamed calls: time between chunks after the first "
             "(gen_ai.client.operation.time_per_output_chunk).",
             span=8,
@@ -165,33 +124,23 @@ def ai_providers() -> dashboard.Dashboard:
             span=8,
             thresholds=[(20, "red")],
         ),
-        graph(
+        dollars_per_hour(
             "Cost per hour by agent",
-            Target(f"3600 * {sum_by([m.AGENT], rate(m.AGENT_COST))}", "{{gen_ai_agent_name}}"),
+            m.AGENT_COST,
+            [m.AGENT],
             description="Sum of the model calls made inside each agent run (invoke_agent spans).",
-            unit="currencyUSD",
             span=8,
         ),
-        graph(
+        ratio(
             "Share of cached input tokens by model",
-            Target(
-                f"{sum_by(by_model, rate(m.AI_CACHE_READ_TOKENS))}"
-                f" / {sum_by(by_model, rate(f'{m.GEN_AI_TOKEN_USAGE}_sum', eq(m.TOKEN_TYPE, 'input')))}",
-                "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
-            ),
+            Target(f"{sum_by(by_model, rate(m.AI_CACHE_READ_TOKENS))} / {input_tokens}", legend(*by_model)),
             description="Input tokens read from the provider's prompt cache, where the "
             "instrumentation reports them (anthropic does; openai-v2 2.4b0 does not).",
-            unit="percentunit",
             span=8,
-            min_value=0,
-            max_value=1,
         ),
         graph(
             "Unpriced calls/s by model",
-            Target(
-                sum_by(by_model, rate(m.AI_UNPRICED_CALLS)),
-                "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
-            ),
+            Target(sum_by(by_model, rate(m.AI_UNPRICED_CALLS)), legend(*by_model)),
             description="Calls with no app-supplied cost and no price in genai-prices: their "
             "cost is missing from every cost panel, never guessed.",
             unit="ops",

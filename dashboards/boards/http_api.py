@@ -5,15 +5,19 @@ The SLO's error budget and burn-rate panel are shared with the overview board.
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import dashboard
+from grafana_foundation_sdk.builders import dashboard, timeseries
 
 from dashboards import metrics as m
 from dashboards import recording as rec
 from dashboards.panels import (
     Target,
     assemble,
+    events_per_second,
+    failures_per_second,
     graph,
     latency,
+    p95,
+    recorded_error_ratio,
     service_board,
     single_stat,
 )
@@ -37,6 +41,11 @@ def burn_rate_targets(*windows: str) -> list[Target]:
     return [Target(f"{selector(rec.SERVICE_ERROR_RATIO[w])} / {SLO_ERROR_BUDGET}", w) for w in windows]
 
 
+def route_error_ratio() -> timeseries.Panel:
+    """5xx ratio by route (the overview shows it too)."""
+    return recorded_error_ratio("5xx ratio by route", rec.ROUTE_ERROR_RATIO, m.HTTP_ROUTE, 0.05)
+
+
 def http_api() -> dashboard.Dashboard:
     total_30d = sum_by((), increase(f"{m.HTTP_SERVER_DURATION}_count", window="30d"))
     failed_30d = sum_by((), increase(f"{m.HTTP_SERVER_DURATION}_count", HTTP_5XX, window="30d"))
@@ -50,33 +59,21 @@ def http_api() -> dashboard.Dashboard:
             ),
             unit="reqps",
         ),
-        graph(
-            "Requests/s by status code",
-            Target(count_rate(m.HTTP_SERVER_DURATION, [m.HTTP_STATUS]), "{{http_response_status_code}}"),
-            unit="reqps",
-            stacked=True,
+        events_per_second(
+            "Requests/s by status code", m.HTTP_SERVER_DURATION, [m.HTTP_STATUS], unit="reqps", stacked=True
         ),
         graph(
             "Active requests",
             Target(sum_by([m.HTTP_METHOD], selector(m.HTTP_ACTIVE_REQUESTS)), "{{http_request_method}}"),
             span=8,
         ),
-        graph(
-            "5xx ratio by route",
-            Target(selector(rec.ROUTE_ERROR_RATIO), "{{http_route}}"),
-            unit="percentunit",
-            span=8,
-            thresholds=[(0.05, "red")],
-        ),
-        graph(
+        route_error_ratio(),
+        failures_per_second(
             "5xx/s by route and error type",
-            Target(
-                count_rate(m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE, m.ERROR_TYPE], HTTP_5XX),
-                "{{http_route}}: {{error_type}}",
-            ),
+            m.HTTP_SERVER_DURATION,
+            m.HTTP_ROUTE,
+            failed=HTTP_5XX,
             unit="reqps",
-            span=8,
-            no_value="0",
         ),
     ]
     latencies = [
@@ -87,11 +84,7 @@ def http_api() -> dashboard.Dashboard:
             Target(quantile(0.99, m.HTTP_SERVER_DURATION), "p99"),
             threshold=2,
         ),
-        latency(
-            "p95 latency by route",
-            Target(quantile(0.95, m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE]), "{{http_route}}"),
-            threshold=2,
-        ),
+        p95("p95 latency by route", m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE], threshold=2),
     ]
     slo = [
         single_stat(

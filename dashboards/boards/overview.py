@@ -5,14 +5,17 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard, gauge
 
 from dashboards import metrics as m
-from dashboards import recording as rec
-from dashboards.boards.http_api import BURN_THRESHOLDS, HTTP_5XX, burn_rate_targets
+from dashboards.boards.http_api import BURN_THRESHOLDS, HTTP_5XX, burn_rate_targets, route_error_ratio
+from dashboards.boards.system import CPU_BUSY, MEMORY_FULL
+from dashboards.boards.tasks_agents import tasks_per_second
 from dashboards.panels import (
     PROMETHEUS,
     Target,
     assemble,
+    events_per_second,
     graph,
-    latency,
+    p95,
+    ratio,
     service_board,
     single_stat,
     threshold_config,
@@ -62,33 +65,14 @@ def overview() -> dashboard.Dashboard:
         ),
     ]
     red_per_route = [
-        graph(
-            "Requests/s by route",
-            Target(count_rate(m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE]), "{{http_route}}"),
-            unit="reqps",
-            span=8,
+        events_per_second(
+            "Requests/s by route", m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE], unit="reqps", span=8
         ),
-        graph(
-            "5xx ratio by route",
-            Target(selector(rec.ROUTE_ERROR_RATIO), "{{http_route}}"),
-            unit="percentunit",
-            span=8,
-            thresholds=[(0.05, "red")],
-        ),
-        latency(
-            "p95 latency by route",
-            Target(quantile(0.95, m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE]), "{{http_route}}"),
-            span=8,
-            threshold=2,
-        ),
+        route_error_ratio(),
+        p95("p95 latency by route", m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE], span=8, threshold=2),
     ]
     tasks_and_errors = [
-        graph(
-            "Tasks/s by type",
-            Target(count_rate(m.TASK_DURATION, [m.TASK_TYPE]), "{{amas_task_type}}"),
-            unit="ops",
-            span=8,
-        ),
+        tasks_per_second(),
         graph(
             "Errors/s by kind",
             Target(count_rate(m.HTTP_SERVER_DURATION, (), HTTP_5XX), "HTTP 5xx"),
@@ -110,21 +94,13 @@ def overview() -> dashboard.Dashboard:
         ),
     ]
     resources = [
-        graph(
-            "CPU utilization",
-            Target(selector(m.SYSTEM_CPU_UTILIZATION), "{{instance}}"),
-            unit="percentunit",
-            min_value=0,
-            max_value=1,
-            thresholds=[(0.8, "orange"), (0.95, "red")],
+        ratio(
+            "CPU utilization", Target(selector(m.SYSTEM_CPU_UTILIZATION), "{{instance}}"), thresholds=CPU_BUSY
         ),
-        graph(
+        ratio(
             "Memory utilization",
             Target(selector(m.SYSTEM_MEMORY_UTILIZATION), "{{instance}}"),
-            unit="percentunit",
-            min_value=0,
-            max_value=1,
-            thresholds=[(0.85, "orange"), (0.95, "red")],
+            thresholds=MEMORY_FULL,
         ),
     ]
     board = service_board(

@@ -10,6 +10,7 @@ from dashboards.panels import (
     assemble,
     graph,
     instances_variable,
+    ratio,
     service_board,
 )
 from dashboards.promql import (
@@ -23,6 +24,9 @@ from dashboards.promql import (
     sum_by,
 )
 
+CPU_BUSY = ((0.8, "orange"), (0.95, "red"))
+MEMORY_FULL = ((0.85, "orange"), (0.95, "red"))
+
 
 def instance_variable() -> dashboard.QueryVariable:
     """``$instance``: the service's processes (service.instance.id)."""
@@ -34,22 +38,16 @@ def system() -> dashboard.Dashboard:
     host = (INSTANCES,)
     by_mount = [m.INSTANCE, m.FS_MOUNTPOINT]
     host_and_process = [
-        graph(
+        ratio(
             "CPU utilization",
             Target(selector(m.SYSTEM_CPU_UTILIZATION, *host), "{{instance}} host"),
             Target(selector(m.PROCESS_CPU_UTILIZATION, *host), "{{instance}} process"),
-            unit="percentunit",
-            min_value=0,
-            max_value=1,
-            thresholds=[(0.8, "orange"), (0.95, "red")],
+            thresholds=CPU_BUSY,
         ),
-        graph(
+        ratio(
             "Memory utilization",
             Target(selector(m.SYSTEM_MEMORY_UTILIZATION, *host), "{{instance}}"),
-            unit="percentunit",
-            min_value=0,
-            max_value=1,
-            thresholds=[(0.85, "orange"), (0.95, "red")],
+            thresholds=MEMORY_FULL,
         ),
         graph(
             "Memory by state, process RSS",
@@ -61,17 +59,14 @@ def system() -> dashboard.Dashboard:
             unit="bytes",
             span=8,
         ),
-        graph(
+        ratio(
             "Filesystem usage",
             Target(
                 f"{sum_by(by_mount, selector(m.SYSTEM_FILESYSTEM_USAGE, eq(m.FS_STATE, 'used'), *host))}"
                 f"\n/\n{sum_by(by_mount, selector(m.SYSTEM_FILESYSTEM_USAGE, *host))}",
                 "{{instance}} {{system_filesystem_mountpoint}}",
             ),
-            unit="percentunit",
             span=8,
-            min_value=0,
-            max_value=1,
             thresholds=[(0.9, "red")],
         ),
         graph(

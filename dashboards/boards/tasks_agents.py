@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import dashboard
+from grafana_foundation_sdk.builders import dashboard, timeseries
 
 from dashboards import metrics as m
 from dashboards import recording as rec
 from dashboards.panels import (
     Target,
     assemble,
+    dollars_per_hour,
+    events_per_second,
+    failures_per_second,
     graph,
     latency,
+    p95,
+    ratio,
+    recorded_error_ratio,
     service_board,
 )
 from dashboards.promql import (
     count_rate,
-    has,
     quantile,
     rate,
     selector,
@@ -23,33 +28,20 @@ from dashboards.promql import (
 )
 
 
+def tasks_per_second() -> timeseries.Panel:
+    """Finished tasks/s by type (the overview shows it too)."""
+    return events_per_second("Tasks/s by type", m.TASK_DURATION, [m.TASK_TYPE], span=8)
+
+
 def tasks_agents() -> dashboard.Dashboard:
-    failed = has(m.ERROR_TYPE)
     tasks = [
-        graph(
-            "Tasks/s by type",
-            Target(count_rate(m.TASK_DURATION, [m.TASK_TYPE]), "{{amas_task_type}}"),
-            unit="ops",
-            span=8,
-        ),
-        graph(
+        tasks_per_second(),
+        ratio(
             "Task success ratio by type",
             Target(selector(rec.TASK_SUCCESS_RATIO), "{{amas_task_type}}"),
-            unit="percentunit",
             span=8,
-            min_value=0,
-            max_value=1,
         ),
-        graph(
-            "Task failures by error type",
-            Target(
-                count_rate(m.TASK_DURATION, [m.TASK_TYPE, m.ERROR_TYPE], failed),
-                "{{amas_task_type}}: {{error_type}}",
-            ),
-            unit="ops",
-            span=8,
-            no_value="0",
-        ),
+        failures_per_second("Task failures by error type", m.TASK_DURATION, m.TASK_TYPE),
         latency(
             "Task duration",
             Target(quantile(0.5, m.TASK_DURATION, [m.TASK_TYPE]), "p50 {{amas_task_type}}"),
@@ -90,24 +82,9 @@ def tasks_agents() -> dashboard.Dashboard:
         ),
     ]
     agents = [
-        graph(
-            "Agent runs/s",
-            Target(count_rate(m.AGENT_DURATION, [m.AGENT]), "{{gen_ai_agent_name}}"),
-            unit="ops",
-            span=8,
-        ),
-        graph(
-            "Agent error ratio",
-            Target(selector(rec.AGENT_ERROR_RATIO), "{{gen_ai_agent_name}}"),
-            unit="percentunit",
-            span=8,
-            thresholds=[(0.15, "red")],
-        ),
-        latency(
-            "Agent p95",
-            Target(quantile(0.95, m.AGENT_DURATION, [m.AGENT]), "{{gen_ai_agent_name}}"),
-            span=8,
-        ),
+        events_per_second("Agent runs/s", m.AGENT_DURATION, [m.AGENT], span=8),
+        recorded_error_ratio("Agent error ratio", rec.AGENT_ERROR_RATIO, m.AGENT, 0.15),
+        p95("Agent p95", m.AGENT_DURATION, [m.AGENT], span=8),
         graph(
             "Agent tokens/s",
             Target(
@@ -115,21 +92,12 @@ def tasks_agents() -> dashboard.Dashboard:
                 "{{gen_ai_agent_name}} {{gen_ai_token_type}}",
             ),
         ),
-        graph(
-            "Agent cost per hour",
-            Target(f"3600 * {sum_by([m.AGENT], rate(m.AGENT_COST))}", "{{gen_ai_agent_name}}"),
-            unit="currencyUSD",
-            thresholds=[(10, "red")],
-        ),
-        # --- tools (execute_tool spans; issue 13) ---------------------------------------------
+        dollars_per_hour("Agent cost per hour", m.AGENT_COST, [m.AGENT], thresholds=[(10, "red")]),
     ]
     tools = [
-        graph(
-            "Tool calls/s",
-            Target(count_rate(m.TOOL_DURATION, [m.TOOL]), "{{gen_ai_tool_name}}"),
-            unit="ops",
-        ),
-        latency("Tool p95", Target(quantile(0.95, m.TOOL_DURATION, [m.TOOL]), "{{gen_ai_tool_name}}")),
+        # execute_tool spans (issue 13)
+        events_per_second("Tool calls/s", m.TOOL_DURATION, [m.TOOL]),
+        p95("Tool p95", m.TOOL_DURATION, [m.TOOL]),
     ]
     board = service_board(
         "amas-tasks-agents", "AMAS / Tasks & agents", "Task throughput, outcome, latency; agents."
