@@ -181,10 +181,17 @@ def single_stat(
 
 
 def events_per_second(
-    title: str, histogram: str, by: Sequence[str], *, unit: str = "ops", **options: Any
+    title: str,
+    histogram: str,
+    by: Sequence[str],
+    *,
+    unit: str = "ops",
+    legend_format: str | None = None,
+    **options: Any,
 ) -> timeseries.Panel:
     """Events/s of a histogram (its ``_count``) by ``by``, one line per label set."""
-    return graph(title, Target(count_rate(histogram, by), legend(*by)), unit=unit, **options)
+    target = Target(count_rate(histogram, by), legend(*by) if legend_format is None else legend_format)
+    return graph(title, target, unit=unit, **options)
 
 
 def recorded_error_ratio(

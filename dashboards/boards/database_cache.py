@@ -9,16 +9,15 @@ from dashboards import recording as rec
 from dashboards.panels import (
     Target,
     assemble,
+    events_per_second,
+    failures_per_second,
     graph,
-    latency,
+    p95,
     service_board,
 )
 from dashboards.promql import (
-    count_rate,
     eq,
-    has,
     match,
-    quantile,
     rate,
     selector,
     sum_by,
@@ -26,36 +25,19 @@ from dashboards.promql import (
 
 
 def database_cache() -> dashboard.Dashboard:
-    failed = has(m.ERROR_TYPE)
     lookups = match(m.CACHE_RESULT, "hit|miss")
     hits = sum_by((), rate(m.CACHE_OPERATIONS, eq(m.CACHE_RESULT, "hit")))
     database = [
-        graph(
-            "Operations/s by system and operation",
-            Target(
-                count_rate(m.DB_CLIENT_DURATION, [m.DB_SYSTEM, m.DB_OPERATION]),
-                "{{db_system_name}} {{db_operation_name}}",
-            ),
-            unit="ops",
+        events_per_second(
+            "Operations/s by system and operation", m.DB_CLIENT_DURATION, [m.DB_SYSTEM, m.DB_OPERATION]
         ),
-        latency(
+        p95(
             "Operation p95 by operation and collection",
-            Target(
-                quantile(0.95, m.DB_CLIENT_DURATION, [m.DB_SYSTEM, m.DB_OPERATION, m.DB_COLLECTION]),
-                "{{db_system_name}} {{db_operation_name}} {{db_collection_name}}",
-            ),
+            m.DB_CLIENT_DURATION,
+            [m.DB_SYSTEM, m.DB_OPERATION, m.DB_COLLECTION],
             threshold=1,
         ),
-        graph(
-            "Errors/s by system and error type",
-            Target(
-                count_rate(m.DB_CLIENT_DURATION, [m.DB_SYSTEM, m.ERROR_TYPE], failed),
-                "{{db_system_name}}: {{error_type}}",
-            ),
-            unit="ops",
-            span=8,
-            no_value="0",
-        ),
+        failures_per_second("Errors/s by system and error type", m.DB_CLIENT_DURATION, m.DB_SYSTEM),
         graph(
             "Pool connections",
             Target(

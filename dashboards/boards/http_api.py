@@ -16,13 +16,13 @@ from dashboards.panels import (
     failures_per_second,
     graph,
     latency,
+    legend,
     p95,
     recorded_error_ratio,
     service_board,
     single_stat,
 )
 from dashboards.promql import (
-    count_rate,
     increase,
     match,
     quantile,
@@ -51,13 +51,12 @@ def http_api() -> dashboard.Dashboard:
     failed_30d = sum_by((), increase(f"{m.HTTP_SERVER_DURATION}_count", HTTP_5XX, window="30d"))
     availability_30d = f"1 - (({failed_30d} or vector(0)) / {total_30d})"
     traffic = [
-        graph(
+        events_per_second(
             "Requests/s by route and method",
-            Target(
-                count_rate(m.HTTP_SERVER_DURATION, [m.HTTP_ROUTE, m.HTTP_METHOD]),
-                "{{http_request_method}} {{http_route}}",
-            ),
+            m.HTTP_SERVER_DURATION,
+            [m.HTTP_ROUTE, m.HTTP_METHOD],
             unit="reqps",
+            legend_format=legend(m.HTTP_METHOD, m.HTTP_ROUTE),
         ),
         events_per_second(
             "Requests/s by status code", m.HTTP_SERVER_DURATION, [m.HTTP_STATUS], unit="reqps", stacked=True
