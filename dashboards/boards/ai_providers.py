@@ -33,6 +33,9 @@ from dashboards.promql import (
     sum_by,
 )
 
+UID = "amas-ai-providers"
+TITLE = "AMAS / AI providers"
+
 BREAKER_STATES = ValueMap(
     {
         "0": ValueMappingResult(text="closed", color="green", index=0),
@@ -147,9 +150,7 @@ def ai_providers() -> dashboard.Dashboard:
             span=8,
         ),
     ]
-    board = service_board(
-        "amas-ai-providers", "AMAS / AI providers", "Calls, errors, latency, tokens, cost, fallbacks."
-    )
+    board = service_board(UID, TITLE, "Calls, errors, latency, tokens, cost, fallbacks.")
     return assemble(
         board,
         [

@@ -23,6 +23,9 @@ from dashboards.promql import (
     sum_by,
 )
 
+UID = "amas-database-cache"
+TITLE = "AMAS / Database & cache"
+
 
 def database_cache() -> dashboard.Dashboard:
     lookups = match(m.CACHE_RESULT, "hit|miss")
@@ -85,9 +88,7 @@ def database_cache() -> dashboard.Dashboard:
             stacked=True,
         ),
     ]
-    board = service_board(
-        "amas-database-cache", "AMAS / Database & cache", "PostgreSQL and Redis operations, pool, cache."
-    )
+    board = service_board(UID, TITLE, "PostgreSQL and Redis operations, pool, cache.")
     return assemble(
         board,
         [

@@ -31,6 +31,9 @@ from dashboards.promql import (
     sum_by,
 )
 
+UID = "amas-http-api"
+TITLE = "AMAS / HTTP API"
+
 HTTP_5XX = match(m.HTTP_STATUS, "5..")
 SLO_ERROR_BUDGET = 0.005  # availability SLO 99.5 % (rules/alerts.yml, APIErrorBudgetBurn)
 BURN_THRESHOLDS = ((6, "orange"), (14.4, "red"))
@@ -119,9 +122,7 @@ def http_api() -> dashboard.Dashboard:
         ),
         graph("Active users", Target(sum_by((), selector(m.USERS_ACTIVE)), "users")),
     ]
-    board = service_board(
-        "amas-http-api", "AMAS / HTTP API", "Traffic, errors, latency and the availability SLO."
-    )
+    board = service_board(UID, TITLE, "Traffic, errors, latency and the availability SLO.")
     return assemble(
         board,
         [

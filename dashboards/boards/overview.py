@@ -29,6 +29,9 @@ from dashboards.promql import (
     sum_by,
 )
 
+UID = "amas-overview"
+TITLE = "AMAS / Overview"
+
 
 def overview() -> dashboard.Dashboard:
     task_failed = has(m.ERROR_TYPE)
@@ -103,11 +106,7 @@ def overview() -> dashboard.Dashboard:
             thresholds=MEMORY_FULL,
         ),
     ]
-    board = service_board(
-        "amas-overview",
-        "AMAS / Overview",
-        "RED per route, tasks, errors and resources of one AMAS service.",
-    )
+    board = service_board(UID, TITLE, "RED per route, tasks, errors and resources of one AMAS service.")
     return assemble(
         board,
         [

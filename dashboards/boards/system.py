@@ -24,6 +24,9 @@ from dashboards.promql import (
     sum_by,
 )
 
+UID = "amas-system"
+TITLE = "AMAS / System"
+
 CPU_BUSY = ((0.8, "orange"), (0.95, "red"))
 MEMORY_FULL = ((0.85, "orange"), (0.95, "red"))
 
@@ -158,7 +161,7 @@ def system() -> dashboard.Dashboard:
         ),
     ]
     board = service_board(
-        "amas-system", "AMAS / System", "Host and process resources; the telemetry pipeline itself."
+        UID, TITLE, "Host and process resources; the telemetry pipeline itself."
     ).with_variable(instance_variable())
     return assemble(
         board, [("Host and process", host_and_process), ("Telemetry pipeline", telemetry_pipeline)]

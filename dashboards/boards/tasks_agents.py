@@ -27,6 +27,9 @@ from dashboards.promql import (
     sum_by,
 )
 
+UID = "amas-tasks-agents"
+TITLE = "AMAS / Tasks & agents"
+
 
 def tasks_per_second() -> timeseries.Panel:
     """Finished tasks/s by type (the overview shows it too)."""
@@ -99,9 +102,7 @@ def tasks_agents() -> dashboard.Dashboard:
         events_per_second("Tool calls/s", m.TOOL_DURATION, [m.TOOL]),
         p95("Tool p95", m.TOOL_DURATION, [m.TOOL]),
     ]
-    board = service_board(
-        "amas-tasks-agents", "AMAS / Tasks & agents", "Task throughput, outcome, latency; agents."
-    )
+    board = service_board(UID, TITLE, "Task throughput, outcome, latency; agents.")
     return assemble(
         board,
         [
