@@ -224,6 +224,16 @@ def dollars_per_hour(title: str, counter: str, by: Sequence[str], **options: Any
     )
 
 
+def counter_per_second(title: str, counter: str, by: Sequence[str], **options: Any) -> timeseries.Panel:
+    """Increase/s of a counter summed by ``by``, one line per label set."""
+    return graph(title, Target(sum_by(by, rate(counter)), legend(*by)), **options)
+
+
+def gauge_sum(title: str, gauge: str, by: Sequence[str], **options: Any) -> timeseries.Panel:
+    """A gauge summed by ``by``, one line per label set."""
+    return graph(title, Target(sum_by(by, selector(gauge)), legend(*by)), **options)
+
+
 # --- variables and boards ------------------------------------------------------------------------
 
 
@@ -299,7 +309,7 @@ def service_board(uid: str, title: str, description: str) -> dashboard.Dashboard
     )
 
 
-def assemble(target: dashboard.Dashboard, sections: Iterable[Section]) -> dashboard.Dashboard:
+def assemble(target: dashboard.Dashboard, *sections: Section) -> dashboard.Dashboard:
     """Each section as a row followed by its panels, in order."""
     for title, panels in sections:
         target = target.with_row(row(title))

@@ -153,9 +153,7 @@ def ai_providers() -> dashboard.Dashboard:
     board = service_board(UID, TITLE, "Calls, errors, latency, tokens, cost, fallbacks.")
     return assemble(
         board,
-        [
-            ("Calls", calls),
-            ("Tokens and cost", tokens_and_cost),
-            ("Streaming, cost by agent, prompt cache", streaming),
-        ],
+        ("Calls", calls),
+        ("Tokens and cost", tokens_and_cost),
+        ("Streaming, cost by agent, prompt cache", streaming),
     )

@@ -9,6 +9,7 @@ from dashboards import recording as rec
 from dashboards.panels import (
     Target,
     assemble,
+    counter_per_second,
     events_per_second,
     failures_per_second,
     graph,
@@ -77,22 +78,14 @@ def database_cache() -> dashboard.Dashboard:
             max_value=1,
             thresholds=[(0.7, "red")],
         ),
-        graph(
+        counter_per_second(
             "Cache operations/s by operation and result",
-            Target(
-                sum_by([m.DB_OPERATION, m.CACHE_RESULT], rate(m.CACHE_OPERATIONS)),
-                "{{db_operation_name}} {{amas_cache_result}}",
-            ),
+            m.CACHE_OPERATIONS,
+            [m.DB_OPERATION, m.CACHE_RESULT],
             unit="ops",
             span=16,
             stacked=True,
         ),
     ]
     board = service_board(UID, TITLE, "PostgreSQL and Redis operations, pool, cache.")
-    return assemble(
-        board,
-        [
-            ("Database", database),
-            ("Cache", cache),
-        ],
-    )
+    return assemble(board, ("Database", database), ("Cache", cache))

@@ -12,8 +12,10 @@ from dashboards import recording as rec
 from dashboards.panels import (
     Target,
     assemble,
+    counter_per_second,
     events_per_second,
     failures_per_second,
+    gauge_sum,
     graph,
     latency,
     legend,
@@ -26,7 +28,6 @@ from dashboards.promql import (
     increase,
     match,
     quantile,
-    rate,
     selector,
     sum_by,
 )
@@ -64,9 +65,10 @@ def http_api() -> dashboard.Dashboard:
         events_per_second(
             "Requests/s by status code", m.HTTP_SERVER_DURATION, [m.HTTP_STATUS], unit="reqps", stacked=True
         ),
-        graph(
+        gauge_sum(
             "Active requests",
-            Target(sum_by([m.HTTP_METHOD], selector(m.HTTP_ACTIVE_REQUESTS)), "{{http_request_method}}"),
+            m.HTTP_ACTIVE_REQUESTS,
+            [m.HTTP_METHOD],
             span=8,
         ),
         route_error_ratio(),
@@ -115,9 +117,10 @@ def http_api() -> dashboard.Dashboard:
         ),
     ]
     users = [
-        graph(
+        counter_per_second(
             "Logins/s by result",
-            Target(sum_by([m.LOGIN_RESULT], rate(m.USER_LOGINS)), "{{amas_login_result}}"),
+            m.USER_LOGINS,
+            [m.LOGIN_RESULT],
             unit="ops",
         ),
         graph("Active users", Target(sum_by((), selector(m.USERS_ACTIVE)), "users")),
@@ -125,10 +128,8 @@ def http_api() -> dashboard.Dashboard:
     board = service_board(UID, TITLE, "Traffic, errors, latency and the availability SLO.")
     return assemble(
         board,
-        [
-            ("Traffic", traffic),
-            ("Latency", latencies),
-            ("Availability SLO: 99.5 % of requests not 5xx", slo),
-            ("Users", users),
-        ],
+        ("Traffic", traffic),
+        ("Latency", latencies),
+        ("Availability SLO: 99.5 % of requests not 5xx", slo),
+        ("Users", users),
     )

@@ -246,4 +246,4 @@ def infrastructure() -> dashboard.Dashboard:
         ("PostgreSQL (pgstats)", postgresql_panels()),
         ("Redis (redis)", redis_panels()),
     ]
-    return assemble(scraped, sections)
+    return assemble(scraped, *sections)

@@ -109,10 +109,8 @@ def overview() -> dashboard.Dashboard:
     board = service_board(UID, TITLE, "RED per route, tasks, errors and resources of one AMAS service.")
     return assemble(
         board,
-        [
-            ("Service health", service_health),
-            ("RED per route", red_per_route),
-            ("Tasks and errors", tasks_and_errors),
-            ("Resources", resources),
-        ],
+        ("Service health", service_health),
+        ("RED per route", red_per_route),
+        ("Tasks and errors", tasks_and_errors),
+        ("Resources", resources),
     )

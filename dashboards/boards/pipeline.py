@@ -198,4 +198,4 @@ def pipeline() -> dashboard.Dashboard:
         ("Collector", collector_panels()),
         ("Prometheus", prometheus_panels()),
     ]
-    return assemble(health, sections)
+    return assemble(health, *sections)

@@ -163,6 +163,4 @@ def system() -> dashboard.Dashboard:
     board = service_board(
         UID, TITLE, "Host and process resources; the telemetry pipeline itself."
     ).with_variable(instance_variable())
-    return assemble(
-        board, [("Host and process", host_and_process), ("Telemetry pipeline", telemetry_pipeline)]
-    )
+    return assemble(board, ("Host and process", host_and_process), ("Telemetry pipeline", telemetry_pipeline))

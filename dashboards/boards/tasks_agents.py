@@ -9,9 +9,11 @@ from dashboards import recording as rec
 from dashboards.panels import (
     Target,
     assemble,
+    counter_per_second,
     dollars_per_hour,
     events_per_second,
     failures_per_second,
+    gauge_sum,
     graph,
     latency,
     p95,
@@ -61,25 +63,25 @@ def tasks_agents() -> dashboard.Dashboard:
             min_value=0,
             max_value=1,
         ),
-        graph(
+        gauge_sum(
             "Queue depth by priority",
-            Target(sum_by([m.TASK_PRIORITY], selector(m.TASK_QUEUE_DEPTH)), "{{amas_task_priority}}"),
+            m.TASK_QUEUE_DEPTH,
+            [m.TASK_PRIORITY],
             span=8,
             stacked=True,
             thresholds=[(100, "red")],
         ),
-        graph(
+        gauge_sum(
             "Active tasks by type",
-            Target(sum_by([m.TASK_TYPE], selector(m.TASKS_ACTIVE)), "{{amas_task_type}}"),
+            m.TASKS_ACTIVE,
+            [m.TASK_TYPE],
             span=8,
             stacked=True,
         ),
-        graph(
+        counter_per_second(
             "Integration triggers/s",
-            Target(
-                sum_by([m.INTEGRATION_PLATFORM, m.INTEGRATION_EVENT], rate(m.INTEGRATION_TRIGGERS)),
-                "{{amas_integration_platform}} {{amas_integration_event_type}}",
-            ),
+            m.INTEGRATION_TRIGGERS,
+            [m.INTEGRATION_PLATFORM, m.INTEGRATION_EVENT],
             unit="ops",
             span=8,
         ),
@@ -88,13 +90,7 @@ def tasks_agents() -> dashboard.Dashboard:
         events_per_second("Agent runs/s", m.AGENT_DURATION, [m.AGENT], span=8),
         recorded_error_ratio("Agent error ratio", rec.AGENT_ERROR_RATIO, m.AGENT, 0.15),
         p95("Agent p95", m.AGENT_DURATION, [m.AGENT], span=8),
-        graph(
-            "Agent tokens/s",
-            Target(
-                sum_by([m.AGENT, m.TOKEN_TYPE], rate(m.AGENT_TOKEN_USAGE)),
-                "{{gen_ai_agent_name}} {{gen_ai_token_type}}",
-            ),
-        ),
+        counter_per_second("Agent tokens/s", m.AGENT_TOKEN_USAGE, [m.AGENT, m.TOKEN_TYPE]),
         dollars_per_hour("Agent cost per hour", m.AGENT_COST, [m.AGENT], thresholds=[(10, "red")]),
     ]
     tools = [
@@ -103,11 +99,4 @@ def tasks_agents() -> dashboard.Dashboard:
         p95("Tool p95", m.TOOL_DURATION, [m.TOOL]),
     ]
     board = service_board(UID, TITLE, "Task throughput, outcome, latency; agents.")
-    return assemble(
-        board,
-        [
-            ("Tasks", tasks),
-            ("Agents", agents),
-            ("Tools", tools),
-        ],
-    )
+    return assemble(board, ("Tasks", tasks), ("Agents", agents), ("Tools", tools))
