@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import threading
@@ -39,6 +38,7 @@ from amas_telemetry.instrument import (
 )
 from amas_telemetry.logs import NotFromTheExportPath, RedactingFilter, json_stdout_handler
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
+from amas_telemetry.otlp_exporters import otlp_exporter
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.redact.otel import (
     RedactingLogRecordProcessor,
@@ -76,29 +76,6 @@ GaugeReading = float | Iterable[tuple[float, Mapping[str, Any]]]
 
 _apps: weakref.WeakKeyDictionary[Any, Telemetry] = weakref.WeakKeyDictionary()
 _apps_lock = threading.Lock()
-
-
-_EXPORTERS = {
-    ("grpc", "traces"): "opentelemetry.exporter.otlp.proto.grpc.trace_exporter.OTLPSpanExporter",
-    ("grpc", "metrics"): "opentelemetry.exporter.otlp.proto.grpc.metric_exporter.OTLPMetricExporter",
-    ("grpc", "logs"): "opentelemetry.exporter.otlp.proto.grpc._log_exporter.OTLPLogExporter",
-    ("http/protobuf", "traces"): "opentelemetry.exporter.otlp.proto.http.trace_exporter.OTLPSpanExporter",
-    ("http/protobuf", "metrics"): "opentelemetry.exporter.otlp.proto.http.metric_exporter.OTLPMetricExporter",
-    ("http/protobuf", "logs"): "opentelemetry.exporter.otlp.proto.http._log_exporter.OTLPLogExporter",
-}
-
-
-def _otlp_exporter(settings: Settings, signal: str, meter_provider: MeterProvider | None = None) -> Any:
-    """The OTLP exporter of one signal, with a 5 s timeout so a dead Collector costs little."""
-    module_name, _, cls = _EXPORTERS[(settings.otlp_protocol, signal)].rpartition(".")
-    exporter_class = getattr(importlib.import_module(module_name), cls)
-    endpoint = settings.otlp_endpoint
-    kwargs: dict[str, Any] = {"timeout": 5}
-    if meter_provider is not None:
-        kwargs["meter_provider"] = meter_provider
-    if settings.otlp_protocol == "grpc":
-        return exporter_class(endpoint=endpoint, insecure=endpoint.startswith("http://"), **kwargs)
-    return exporter_class(endpoint=f"{endpoint}/v1/{signal}", **kwargs)
 
 
 def _resource(settings: Settings) -> Resource:
@@ -253,7 +230,7 @@ class Telemetry:
     def _exporter(self, signal: str, meter_provider: MeterProvider | None = None) -> Any:
         """OTLP export of one signal: spooled to disk on failure, unless the spool is off."""
         if self.spools is None:
-            return _otlp_exporter(self.settings, signal, meter_provider)
+            return otlp_exporter(self.settings, signal, meter_provider)
         return self.spools.exporter(signal)
 
     # --- wiring, undone by shutdown() ------------------------------------------------------
