@@ -17,6 +17,7 @@ try:
     from amas_devstack.demo.metrics import Metrics
     from amas_devstack.demo.report import read_logs, summary
     from amas_devstack.demo.service import Run, service_env, spawn_service, start_everything, stop_kept
+    from amas_devstack.demo.stack import infrastructure_env
 except ImportError as missing:  # pragma: no cover - a fresh machine without the package
     sys.exit(
         f"demo: {missing}. Install the package first (scripts/demo.sh does it):\n"
@@ -27,6 +28,7 @@ __all__ = [
     "Load",
     "Metrics",
     "Run",
+    "infrastructure_env",
     "main",
     "read_logs",
     "service_env",

@@ -104,6 +104,8 @@ COLLECTOR = Component(
         "AMAS_TRACES_ENDPOINT": "127.0.0.1:{ports.jaeger_otlp_grpc}",
         "AMAS_METRICS_ENDPOINT": "http://127.0.0.1:{ports.prometheus}/api/v1/otlp",
         "AMAS_LOGS_ENDPOINT": "http://127.0.0.1:{ports.victorialogs}/insert/opentelemetry/v1/logs",
+        # the prometheus receiver scrapes Prometheus's own /metrics (job "prometheus")
+        "AMAS_PROMETHEUS_TARGET": "127.0.0.1:{ports.prometheus}",
     },
     data_dirs=("{data}/storage",),
 )

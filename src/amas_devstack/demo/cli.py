@@ -35,7 +35,7 @@ from amas_devstack.demo.service import (
     start_everything,
     stop_kept,
 )
-from amas_devstack.demo.stack import stack_links, start_stack
+from amas_devstack.demo.stack import infrastructure_env, stack_links, start_stack
 
 __all__ = ["main"]
 
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         stack = start_stack(args.stack_dir.resolve())
     try:
         run = start_everything(run_dir, args.workers, args.latency_scale)
+        if stack is not None:  # the Collector's receivers now scrape this PostgreSQL and Redis
+            stack.collector_env.update(infrastructure_env(run))
+            stack.restart("collector")
     except BaseException:
         if stack is not None:
             stack.down()

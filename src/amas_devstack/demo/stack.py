@@ -7,6 +7,7 @@ from pathlib import Path
 
 from amas_devstack.binaries import BinaryMissing, binary
 from amas_devstack.demo import say
+from amas_devstack.demo.service import Run
 from amas_devstack.native_stack import NativeStack
 from amas_devstack.ports import Ports, port_in_use
 
@@ -54,3 +55,17 @@ def stack_links(trace_id: str | None, stack_dir: Path) -> list[str]:
         "sum+by+(amas_task_type)(rate(amas_task_duration_seconds_count[5m]))"
     )
     return links
+
+
+def infrastructure_env(run: Run, interval: str = "15s") -> dict[str, str]:
+    """Collector settings that point its pgstats and redis receivers at the PostgreSQL and
+    Redis of ``run`` (credentials by environment, as in compose)."""
+    return {
+        "AMAS_INFRA_INTERVAL": interval,
+        "AMAS_POSTGRES_ENDPOINT": f"127.0.0.1:{run.postgres.port}",
+        "AMAS_POSTGRES_USER": run.postgres.user,
+        "AMAS_POSTGRES_PASSWORD": run.postgres.password,
+        "AMAS_POSTGRES_DATABASE": run.postgres.database,
+        "AMAS_REDIS_ENDPOINT": f"127.0.0.1:{run.redis.port}",
+        "AMAS_REDIS_PASSWORD": run.redis.password,
+    }
