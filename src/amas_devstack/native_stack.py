@@ -49,6 +49,16 @@ __all__ = ["STATE_FILE", "NativeStack"]
 STATE_FILE = "stack.json"
 
 
+class _Endpoint:
+    """A read-only attribute of a stack: ``[scheme]127.0.0.1:<one of its ports>``."""
+
+    def __init__(self, port: str, scheme: str = "http://") -> None:
+        self.port, self.scheme = port, scheme
+
+    def __get__(self, stack: NativeStack, owner: type | None = None) -> str:
+        return f"{self.scheme}127.0.0.1:{getattr(stack.ports, self.port)}"
+
+
 class NativeStack:
     """Start, check, kill, restart and stop the native stack's processes."""
 
@@ -92,29 +102,12 @@ class NativeStack:
         return self.run_dir / STATE_FILE
 
     # -- endpoints for clients ------------------------------------------------------------
-    @property
-    def otlp_http_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.collector_http}"
-
-    @property
-    def otlp_grpc_endpoint(self) -> str:
-        return f"127.0.0.1:{self.ports.collector_grpc}"
-
-    @property
-    def prometheus_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.prometheus}"
-
-    @property
-    def jaeger_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.jaeger_query}"
-
-    @property
-    def victorialogs_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.victorialogs}"
-
-    @property
-    def alertmanager_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.alertmanager}"
+    otlp_http_url = _Endpoint("collector_http")
+    otlp_grpc_endpoint = _Endpoint("collector_grpc", scheme="")
+    prometheus_url = _Endpoint("prometheus")
+    jaeger_url = _Endpoint("jaeger_query")
+    victorialogs_url = _Endpoint("victorialogs")
+    alertmanager_url = _Endpoint("alertmanager")
 
     # -- specs ----------------------------------------------------------------------------
     @property

@@ -67,6 +67,16 @@ class TestComponentTable:
         bound = [port for name in ALL_COMPONENTS for port in stack.spec(name).ports.values()]
         assert sorted(bound) == sorted(ports.as_dict().values())
 
+    def test_endpoints_follow_the_ports(self, tmp_path):
+        ports = Ports.random()
+        stack = NativeStack(tmp_path / "run", ports)
+        assert stack.otlp_grpc_endpoint == f"127.0.0.1:{ports.collector_grpc}"
+        assert stack.otlp_http_url == f"http://127.0.0.1:{ports.collector_http}"
+        assert stack.prometheus_url == f"http://127.0.0.1:{ports.prometheus}"
+        assert stack.jaeger_url == f"http://127.0.0.1:{ports.jaeger_query}"
+        assert stack.victorialogs_url == f"http://127.0.0.1:{ports.victorialogs}"
+        assert stack.alertmanager_url == f"http://127.0.0.1:{ports.alertmanager}"
+
     def test_prometheus_row(self, built, tmp_path):
         stack = NativeStack(tmp_path / "run", Ports(prometheus=19090))
         spec = stack.spec("prometheus")
