@@ -113,3 +113,22 @@ class TestComponentTable:
         loaded = NativeStack.load(tmp_path / "run")
         for name in ("jaeger", "collector", "gw"):
             assert dataclasses.asdict(loaded.spec(name)) == dataclasses.asdict(stack.spec(name))
+
+
+@pytest.mark.parametrize(
+    ("script", "says"),
+    [("native_stack.py", "{up,down,status}"), ("demo.py", "--keep-running")],
+)
+def test_the_scripts_are_shims_over_the_package(script, says):
+    """scripts/native_stack.py and scripts/demo.py (what demo.sh and CI run) still work, from
+    anywhere, with this checkout's package first on the path."""
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-I", str(root / "scripts" / script), "--help"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert says in result.stdout
