@@ -31,8 +31,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
+from amas_devstack.providers import FakeProviderProcess
+from amas_devstack.servers import PostgresServer, RedisServer
 from amas_service.app import EXCLUDED_URLS, SERVICE_NAME, create_app
-from amas_service.devservers import FakeProviderProcess, PostgresServer, RedisServer
 from amas_service.settings import Settings, api_key_env_var
 from amas_telemetry import untraced
 from amas_telemetry.logs import JsonFormatter
