@@ -216,9 +216,12 @@ def test_a_collector_that_comes_up_8s_late_gets_every_span_and_log(protocol: str
         assert set(spans) == {f"span-{i}" for i in range(300)}
         assert set(lines) == {f"line-{i}" for i in range(300)}
         assert max(spans.values()) == 1 and max(lines.values()) == 1, "duplicates"
+        # the exporter counts a request when its answer is back, a moment after the sink has it
+        exported = 'otel_sdk_exporter_span_exported_total{otel_component_name="otlp_'
+        wait_until("the exported spans counted", lambda: exported in telemetry.render_metrics().decode())
         metrics = telemetry.render_metrics().decode()
         assert "error_type" not in metrics, "nothing was lost, so nothing is counted as lost"
-        assert 'otel_sdk_exporter_span_exported_total{otel_component_name="otlp_' in metrics
+        assert exported in metrics
     finally:
         telemetry.shutdown()
         sink.stop()
