@@ -23,6 +23,7 @@ if str(REPO_ROOT) not in sys.path:
 from dashboards.external_metrics import EXTERNAL_METRICS  # noqa: E402
 
 from amas_telemetry.catalog import CATALOG, InstrumentKind, prometheus_name  # noqa: E402
+from amas_telemetry.spanmetrics import DEFAULT_RULES  # noqa: E402
 from dashboards import metrics  # noqa: E402
 
 RULE_FILES = sorted((REPO_ROOT / "rules").glob("*.yml"))
@@ -181,3 +182,25 @@ def test_readme_state_gauges_are_catalog_gauges():
     named = set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`", section))
     assert named, "the State gauges section names no gauge"
     assert all(CATALOG[name].kind is InstrumentKind.GAUGE for name in named)
+
+
+def test_readme_span_metrics_table_gives_each_metric_its_catalog_unit_and_prometheus_name():
+    rows = README["Metrics derived from spans"][1:]
+    pairs = []  # (OTel name, " (s)" or "", Prometheus name); "`a` (s), `b` → `x`, `y`" pairs a-x, b-y
+    for row in rows:
+        for part in row[1].split(";"):
+            if "→" in part:
+                left, right = part.split("→", 1)
+                otel = re.findall(r"`([a-z_.]+)`( \(s\))?", left)
+                prom = re.findall(r"`(\w+)`", right)[: len(otel)]
+                pairs += [(o, s, p) for (o, s), p in zip(otel, prom, strict=True)]
+    assert len(pairs) >= 15, "the table's 'OTel name → Prometheus name' pairs were not found"
+    for otel, seconds, prom in pairs:
+        spec = CATALOG[otel]
+        assert prometheus_name(spec) == prom, (
+            f"README: {otel} → {prom}, the catalog says {prometheus_name(spec)}"
+        )
+        assert (spec.unit == "s") == bool(seconds), f"README: {otel} unit, the catalog says {spec.unit}"
+    listed = {name for row in rows for name in re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`", row[1])}
+    derived = {rule.metric.name for rule in DEFAULT_RULES} | {"http.server.active_requests"}
+    assert listed == derived, f"README lists {sorted(listed - derived)}, misses {sorted(derived - listed)}"
