@@ -44,3 +44,14 @@ def test_plain_attributes_is_the_span_attribute_dict():
     with TracerProvider().get_tracer("t").start_as_current_span("s", attributes={"a": 1}) as span:
         attrs = sdk_internals.plain_attributes(span)
         assert type(attrs) is dict and attrs == {"a": 1}
+
+
+def test_build_measurement_is_what_the_sdk_constructor_builds():
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.metrics._internal.measurement import Measurement
+
+    instrument = MeterProvider().get_meter("m").create_histogram("h")
+    args = (0.25, 123, instrument, Context(), {"http.route": "/a", "http.response.status_code": 200})
+    fast, sdk = sdk_internals.build_measurement(*args), Measurement(*args)
+    assert type(fast) is Measurement
+    assert fast == sdk
