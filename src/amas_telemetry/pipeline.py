@@ -197,6 +197,7 @@ class Telemetry:
                 self.tracer_provider,
                 self.settings.excluded_urls,
                 self.settings.http_send_receive_spans,
+                self.settings.http_captured_headers,
             )
             self._add_metrics_route()
 
@@ -331,6 +332,7 @@ def configure(
     metric_export_interval: float | None = None,
     excluded_urls: Iterable[str] | None = None,
     http_send_receive_spans: bool | None = None,
+    http_captured_headers: Iterable[str] | None = None,
     instrumentations: Iterable[str] | None = None,
 ) -> Telemetry:
     """Wire traces, span-derived metrics and trace-correlated logs; return the handle.
@@ -348,7 +350,7 @@ def configure(
 def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
     """``configure()`` with extra exporters/readers attached (see :class:`Extras`)."""
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    for key in ("excluded_urls", "instrumentations"):
+    for key in ("excluded_urls", "http_captured_headers", "instrumentations"):
         if key in kwargs and not isinstance(kwargs[key], str | list | tuple):
             kwargs[key] = list(kwargs[key])
     try:

@@ -23,6 +23,7 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
 )
+from opentelemetry.semconv.attributes.client_attributes import CLIENT_ADDRESS, CLIENT_PORT
 from opentelemetry.semconv.attributes.db_attributes import (
     DB_COLLECTION_NAME,
     DB_OPERATION_NAME,
@@ -32,11 +33,18 @@ from opentelemetry.semconv.attributes.db_attributes import (
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_REQUEST_METHOD,
+    HTTP_REQUEST_METHOD_ORIGINAL,
     HTTP_RESPONSE_STATUS_CODE,
     HTTP_ROUTE,
 )
+from opentelemetry.semconv.attributes.network_attributes import NETWORK_PROTOCOL_VERSION
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
+from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_QUERY, URL_SCHEME
+from opentelemetry.semconv.attributes.user_agent_attributes import USER_AGENT_ORIGINAL
 
 __all__ = [
+    "CLIENT_ADDRESS",
+    "CLIENT_PORT",
     "DB_COLLECTION_NAME",
     "DB_OPERATION_NAME",
     "DB_QUERY_TEXT",
@@ -50,9 +58,25 @@ __all__ = [
     "GEN_AI_USAGE_INPUT_TOKENS",
     "GEN_AI_USAGE_OUTPUT_TOKENS",
     "HTTP_REQUEST_METHOD",
+    "HTTP_REQUEST_METHOD_ORIGINAL",
     "HTTP_RESPONSE_STATUS_CODE",
     "HTTP_ROUTE",
+    "NETWORK_PROTOCOL_VERSION",
+    "SERVER_ADDRESS",
+    "SERVER_PORT",
+    "URL_PATH",
+    "URL_QUERY",
+    "URL_SCHEME",
+    "USER_AGENT_ORIGINAL",
 ]
+
+# --- HTTP server span: header capture and the opt-in per-message spans ---------------------
+HTTP_REQUEST_HEADER_PREFIX: Final = "http.request.header."
+"""``http.request.header.<lower-case name>``: a captured request header (a list of strings)."""
+HTTP_RESPONSE_HEADER_PREFIX: Final = "http.response.header."
+"""``http.response.header.<lower-case name>``: a captured response header (a list of strings)."""
+ASGI_EVENT_TYPE: Final = "asgi.event.type"
+"""The ASGI message type on an ``http send``/``http receive`` span (the contrib instrumentor's key)."""
 
 # --- Older (pre-stable) names that instrumentations still emit by default -----------------
 # The contrib instrumentations write these unless OTEL_SEMCONV_STABILITY_OPT_IN says
