@@ -37,7 +37,7 @@ from amas_telemetry.instrument import (
     release_libraries,
     uninstrument_fastapi,
 )
-from amas_telemetry.logs import NotFromTheExportPath, RedactingFilter, json_stdout_handler
+from amas_telemetry.logs import RedactingFilter, TelemetryLogHandler
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
@@ -106,6 +106,22 @@ def _otlp_exporter(settings: Settings, signal: str, meter_provider: MeterProvide
     return exporter_class(endpoint=f"{endpoint}/v1/{signal}", **kwargs)
 
 
+class _HashedOnceResource(Resource):
+    """A Resource whose hash is computed once.
+
+    The OTLP encoders group every exported span and log record by resource, and the SDK's
+    ``Resource.__hash__`` serialises all attributes to JSON on each call: per item work for
+    a value that never changes (a Resource is immutable).
+    """
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
 def _resource(settings: Settings) -> Resource:
     attributes: dict[str, Any] = {
         "service.name": settings.service_name,
@@ -115,7 +131,7 @@ def _resource(settings: Settings) -> Resource:
     if settings.service_version:
         attributes["service.version"] = settings.service_version
     attributes.update(settings.resource_attributes)
-    return Resource.create(attributes)
+    return _HashedOnceResource(Resource.create(attributes))
 
 
 @dataclass(frozen=True)
@@ -202,21 +218,15 @@ class Telemetry:
             self._add_metrics_route()
 
     def _setup_logging(self) -> None:
-        redacting = RedactingFilter(self.scrubber)
-        if self.settings.json_logs:
-            stream = self._extras.json_log_stream or sys.stdout
-            self._log_handlers.append(json_stdout_handler(self.settings.service_name, stream))
-        if self.logger_provider is not None:
-            from opentelemetry.instrumentation.logging.handler import LoggingHandler
-
-            otlp_handler = LoggingHandler(logger_provider=self.logger_provider)
-            otlp_handler.addFilter(NotFromTheExportPath())
-            self._log_handlers.append(otlp_handler)
+        stream = (self._extras.json_log_stream or sys.stdout) if self.settings.json_logs else None
+        if stream is not None or self.logger_provider is not None:
+            handler = TelemetryLogHandler(self.settings.service_name, stream, self.logger_provider)
+            handler.addFilter(RedactingFilter(self.scrubber))
+            self._log_handlers.append(handler)
         root = logging.getLogger()
         self._previous_level = root.level
         root.setLevel(self.settings.log_level)
         for handler in self._log_handlers:
-            handler.addFilter(redacting)
             root.addHandler(handler)
 
     def _add_metrics_route(self) -> None:
