@@ -16,11 +16,7 @@ from typing import IO, Any, Literal
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import (
-    BatchLogRecordProcessor,
-    LogRecordExporter,
-    SimpleLogRecordProcessor,
-)
+from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
@@ -37,6 +33,7 @@ from amas_telemetry.instrument import (
     release_libraries,
     uninstrument_fastapi,
 )
+from amas_telemetry.logexport import DeferredLogExport
 from amas_telemetry.logs import RedactingFilter, TelemetryLogHandler
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
@@ -181,7 +178,9 @@ class Telemetry:
         processors: list[Any] = [
             SpanMetricsProcessor(meter, cardinality_limit=settings.cardinality_limit, scrubber=self.scrubber)
         ]
-        log_processors: list[Any] = [SimpleLogRecordProcessor(e) for e in extras.log_exporters]
+        log_processors: list[Any] = [
+            DeferredLogExport(e, resource, synchronous=True) for e in extras.log_exporters
+        ]
         processors.extend(
             RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
         )
@@ -191,8 +190,9 @@ class Telemetry:
                 log_exporter = _otlp_exporter(settings, "logs", self.meter_provider)
                 processors.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
                 log_processors.append(
-                    BatchLogRecordProcessor(log_exporter, max_queue_size=4096, export_timeout_millis=5000)
+                    DeferredLogExport(log_exporter, resource, meter_provider=self.meter_provider)
                 )
+        self._log_exports: tuple[DeferredLogExport, ...] = tuple(log_processors)
         self.logger_provider: LoggerProvider | None = None
         if log_processors:
             self.logger_provider = LoggerProvider(resource=resource)
@@ -220,7 +220,7 @@ class Telemetry:
     def _setup_logging(self) -> None:
         stream = (self._extras.json_log_stream or sys.stdout) if self.settings.json_logs else None
         if stream is not None or self.logger_provider is not None:
-            handler = TelemetryLogHandler(self.settings.service_name, stream, self.logger_provider)
+            handler = TelemetryLogHandler(self.settings.service_name, stream, self._log_exports)
             handler.addFilter(RedactingFilter(self.scrubber))
             self._log_handlers.append(handler)
         root = logging.getLogger()

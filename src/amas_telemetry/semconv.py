@@ -75,6 +75,8 @@ HTTP_REQUEST_HEADER_PREFIX: Final = "http.request.header."
 """``http.request.header.<lower-case name>``: a captured request header (a list of strings)."""
 HTTP_RESPONSE_HEADER_PREFIX: Final = "http.response.header."
 """``http.response.header.<lower-case name>``: a captured response header (a list of strings)."""
+OTEL_COMPONENT_TYPE: Final = "otel.component.type"
+"""Which SDK-style component counted an item (on ``otel.sdk.*`` self-metrics)."""
 ASGI_EVENT_TYPE: Final = "asgi.event.type"
 """The ASGI message type on an ``http send``/``http receive`` span (the contrib instrumentor's key)."""
 
