@@ -80,7 +80,7 @@ class NotFromTheExportPath(logging.Filter):
     with the Collector down, a flush would never end.
     """
 
-    _PREFIXES = ("opentelemetry.", "grpc.")
+    _PREFIXES = ("opentelemetry.", "grpc.", "amas_telemetry.logexport")
 
     def filter(self, record: logging.LogRecord) -> bool:
         name = record.name

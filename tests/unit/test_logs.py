@@ -102,9 +102,14 @@ def test_the_sdks_own_records_stay_off_the_otlp_path():
     cap = capture(json_logs=True)
     try:
         logging.getLogger("opentelemetry.exporter.otlp").warning("Failed to export logs")
+        logging.getLogger("amas_telemetry.logexport").error("exporting 3 log records failed")
         logging.getLogger("amas.app").warning("kept")
         assert [r.log_record.body for r in cap.logs()] == ["kept"]
-        assert [line["message"] for line in cap.json_lines()] == ["Failed to export logs", "kept"]
+        assert [line["message"] for line in cap.json_lines()] == [
+            "Failed to export logs",
+            "exporting 3 log records failed",
+            "kept",
+        ]
     finally:
         cap.shutdown()
 
