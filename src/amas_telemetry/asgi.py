@@ -17,6 +17,7 @@ path scrubs every attribute of a sampled span (``url.query``, captured headers) 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -32,6 +33,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_log = logging.getLogger(__name__)
 
 KNOWN_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"})
 """Methods kept as they are in ``http.request.method``; any other becomes ``_OTHER``."""
@@ -68,6 +71,7 @@ class ServerSpanMiddleware:
         self._send_receive = send_receive_spans
         self._textmap: Any = None
         self._fields: frozenset[str] = frozenset()
+        self._native_checked = False
 
     def _propagation_fields(self) -> frozenset[str]:
         """The header names the global propagator reads (cached until it is replaced)."""
@@ -76,12 +80,24 @@ class ServerSpanMiddleware:
             self._textmap, self._fields = textmap, frozenset(f.lower() for f in textmap.fields)
         return self._fields
 
+    def _check_native_telemetry(self, scope: Scope) -> None:
+        """Warn once when FastAPI's own telemetry runs around this app (see ``FASTAPI_SCOPE``)."""
+        self._native_checked = True
+        if scope.get("fastapi.telemetry") is not None:
+            _log.warning(
+                "amas_telemetry: FastAPI's own telemetry runs on every request of this app; its "
+                "spans are dropped, but its per-request work is not. Build the app with "
+                "FastAPI(telemetry={'tracing': False}) to skip it."
+            )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if (kind != "http" and kind != "websocket") or scope["path"] in self._excluded:
             await self.app(scope, receive, send)
             return
 
+        if not self._native_checked:
+            self._check_native_telemetry(scope)
         fields = self._propagation_fields()
         captured = self._captured
         carrier: dict[str, str] = {}

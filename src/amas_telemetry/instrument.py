@@ -40,8 +40,10 @@ FASTAPI_SCOPE = "fastapi"
 and its dependency/endpoint/serialization spans. FastAPI switches it on for every app once a
 global tracer provider exists, and offers no public switch after ``FastAPI(telemetry=...)``;
 so, as Pydantic Logfire does, the global tracer provider hands this scope a no-op tracer
-while an app is wired by ``configure()``. Building the app with
-``FastAPI(telemetry={"tracing": False})`` skips FastAPI's per-request bookkeeping too."""
+while an app is wired by ``configure()``: no second server span, no extra spans. FastAPI's
+per-request bookkeeping still runs (~100 µs a request, measured); building the app with
+``FastAPI(telemetry={"tracing": False})``, its public switch, skips it, and the middleware
+warns once when it sees an app built without it."""
 
 CACHE_READS = frozenset({"GET", "HGET", "MGET", "HMGET", "GETEX", "GETDEL", "HGETALL", "EXISTS"})
 """Redis commands counted as cache reads (hit or miss)."""

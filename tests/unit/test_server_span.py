@@ -181,7 +181,7 @@ def test_a_websocket_connection_is_one_server_span_named_by_its_route():
         cap.shutdown()
 
 
-async def test_fastapi_native_telemetry_makes_no_spans_while_wired():
+async def test_fastapi_native_telemetry_makes_no_spans_while_wired(caplog):
     """A plain FastAPI() traces itself once a global provider exists; configure() keeps it quiet."""
     app = FastAPI()
 
@@ -193,13 +193,26 @@ async def test_fastapi_native_telemetry_makes_no_spans_while_wired():
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
             await client.get("/items/1")
+            await client.get("/items/2")
         assert [(s.name, s.instrumentation_scope.name) for s in cap.spans()] == [
             ("GET /items/{item_id}", "amas_telemetry.asgi")
-        ]
-        assert cap.histogram_count(sc.HTTP_SERVER_REQUEST_DURATION) == 1
+        ] * 2
+        assert cap.histogram_count(sc.HTTP_SERVER_REQUEST_DURATION) == 2
+        assert caplog.text.count("FastAPI(telemetry={'tracing': False})") == 1
     finally:
         cap.shutdown()
     assert "build_middleware_stack" not in vars(app)
+
+
+async def test_no_warning_for_an_app_built_with_fastapi_telemetry_off(caplog):
+    app = make_app()  # FastAPI(telemetry={"tracing": False})
+    cap = capture(app)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+            await client.get("/items/1")
+        assert "FastAPI(telemetry=" not in caplog.text
+    finally:
+        cap.shutdown()
 
 
 async def test_a_later_contrib_instrument_app_adds_no_second_server_span():
