@@ -17,7 +17,7 @@ Variants (one per process, since each sets OTel globals the way a real service w
 
 Suffixes: ``@N`` builds the app with N routes (default 50), the probed ones registered last,
 so a per-route scan would show; ``+native`` builds the app as a plain ``FastAPI()`` (FastAPI's
-own telemetry on), where every other variant's app is ``FastAPI(telemetry={"tracing": False})``
+own telemetry on), where every other variant's app has FastAPI's telemetry off
 (neutral for the others: FastAPI's telemetry stays off without a global tracer provider, and
 steps aside for the contrib ASGI middleware that stock and Logfire use).
 
@@ -88,6 +88,8 @@ MINIMAL_PATH = "/ping"
 
 
 DEFAULT_ROUTES = 50
+FASTAPI_TELEMETRY_OFF: Any = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's own telemetry off, as the README tells users of configure(app) to build the app."""
 
 
 def add_routes(app: FastAPI, routes: int = DEFAULT_ROUTES) -> None:
@@ -188,7 +190,7 @@ def build_app(variant: str, sink_endpoint: str | None) -> Wired:
     variant, _, routes = variant.partition("@")
     native = variant.endswith("+native")
     variant = variant.removesuffix("+native")
-    app = FastAPI() if native else FastAPI(telemetry={"tracing": False})
+    app = FastAPI() if native else FastAPI(telemetry=FASTAPI_TELEMETRY_OFF)
     add_routes(app, int(routes) if routes else DEFAULT_ROUTES)
     if variant == "bare":
         _plain_logging()

@@ -223,14 +223,14 @@ class TelemetryLogHandler(logging.Handler):
         self._exportable = NotFromTheExportPath().filter
         self._severities = {level: severity(level) for level in range(logging.CRITICAL + 1)}
         self._unflushed = False
-        self._closed = threading.Event()
+        self._stop_flushing = threading.Event()
         if stream is not None:
             threading.Thread(
                 target=self._flush_periodically, args=(flush_interval,), name="amas-log-flush", daemon=True
             ).start()
 
     def _flush_periodically(self, interval: float) -> None:
-        while not self._closed.wait(interval):
+        while not self._stop_flushing.wait(interval):
             if self._unflushed:
                 self.flush()
 
@@ -244,7 +244,7 @@ class TelemetryLogHandler(logging.Handler):
                 self._stream.flush()
 
     def close(self) -> None:
-        self._closed.set()
+        self._stop_flushing.set()
         self.flush()
         super().close()
 
