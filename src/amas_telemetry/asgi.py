@@ -183,21 +183,24 @@ class ServerSpanMiddleware:
 def _finish(
     span: trace.Span, scope: Scope, span_method: str, status_code: int, failure: BaseException | None
 ) -> None:
-    route = getattr(scope.get("route"), "path_format", None) or getattr(scope.get("route"), "path", None)
+    ended: dict[str, Any] = {}
+    route = getattr(scope.get("route"), "path_format", None)
     if route:
         span.update_name(f"{span_method} {route}" if span_method else route)
-        span.set_attribute(sc.HTTP_ROUTE, route)
+        ended[sc.HTTP_ROUTE] = route
     if status_code:
-        span.set_attribute(sc.HTTP_RESPONSE_STATUS_CODE, status_code)
+        ended[sc.HTTP_RESPONSE_STATUS_CODE] = status_code
     if failure is not None:
         if isinstance(failure, Exception):
             span.record_exception(failure)
         if status_code < 500:  # no answer was sent: the exception is the error
-            span.set_attribute(sc.ERROR_TYPE, type(failure).__qualname__)
+            ended[sc.ERROR_TYPE] = type(failure).__qualname__
             span.set_status(Status(StatusCode.ERROR, f"{type(failure).__name__}: {failure}"))
     if status_code >= 500:
-        span.set_attribute(sc.ERROR_TYPE, str(status_code))
+        ended[sc.ERROR_TYPE] = str(status_code)
         span.set_status(Status(StatusCode.ERROR))
+    if ended:
+        span.set_attributes(ended)
     span.end()
 
 

@@ -245,3 +245,22 @@ def test_bad_header_names_are_refused(value):
 
     with pytest.raises(ConfigError, match="http_captured_headers"):
         configure(http_captured_headers=value)
+
+
+def test_instrument_and_uninstrument_are_symmetric_and_idempotent(caplog):
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from amas_telemetry.instrument import FASTAPI_SCOPE, instrument_fastapi, uninstrument_fastapi
+    from amas_telemetry.tracing import global_tracer_provider
+
+    app = make_app()
+    provider = TracerProvider()
+    instrument_fastapi(app, provider, (), False)
+    instrument_fastapi(app, provider, (), False)
+    assert "already wrapped" in caplog.text
+    assert FASTAPI_SCOPE in global_tracer_provider().suppressed
+    uninstrument_fastapi(app)
+    uninstrument_fastapi(app)
+    assert "build_middleware_stack" not in vars(app)
+    assert not getattr(app, "_is_instrumented_by_opentelemetry", False)
+    assert FASTAPI_SCOPE not in global_tracer_provider().suppressed
