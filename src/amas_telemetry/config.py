@@ -8,6 +8,7 @@ raises one :class:`ConfigError` and leaves nothing half-configured.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -116,6 +117,34 @@ def _parse_seconds(value: Any) -> float:
     if isinstance(value, bool) or seconds <= 0:
         raise _Invalid("a number of seconds above 0")
     return seconds
+
+
+def _parse_optional_seconds(value: Any) -> float | None:
+    if value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    try:
+        return _parse_seconds(value)
+    except _Invalid:
+        raise _Invalid("a number of seconds above 0, or none") from None
+
+
+def _parse_keep_rule(value: Any) -> Callable[..., bool] | None:
+    """A callable, or ``'package.module:function'`` (how the environment names one)."""
+    if value is None or value is False or value == "":
+        return None
+    if callable(value):
+        return value
+    accepted = "a callable taking a span, or 'package.module:function'"
+    if not isinstance(value, str) or value.count(":") != 1:
+        raise _Invalid(accepted)
+    module_name, _, attribute = value.strip().partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError):
+        raise _Invalid(f"{accepted} that can be imported") from None
+    if not callable(found):
+        raise _Invalid(accepted)
+    return found
 
 
 def _parse_milliseconds(value: Any) -> float:
@@ -317,6 +346,41 @@ SETTINGS: tuple[Setting, ...] = (
         "request and response headers recorded on the server span (scrubbed on export)",
     ),
     Setting(
+        "tail_keep_errors",
+        True,
+        _parse_bool,
+        ("AMAS_TAIL_KEEP_ERRORS",),
+        "export an unsampled local trace whole when one of its spans erred",
+    ),
+    Setting(
+        "tail_keep_slower_than",
+        None,
+        _parse_optional_seconds,
+        ("AMAS_TAIL_KEEP_SLOWER_THAN",),
+        "export an unsampled local trace whole when its root took longer (seconds); none: off",
+    ),
+    Setting(
+        "tail_keep_rule",
+        None,
+        _parse_keep_rule,
+        ("AMAS_TAIL_KEEP_RULE",),
+        "export an unsampled local trace whole when rule(span) is true for one of its spans",
+    ),
+    Setting(
+        "tail_max_held_spans",
+        10_000,
+        _parse_positive_int,
+        ("AMAS_TAIL_MAX_HELD_SPANS",),
+        "unsampled spans held in all, waiting for their root; past it the oldest trace goes",
+    ),
+    Setting(
+        "tail_max_spans_per_trace",
+        1_000,
+        _parse_positive_int,
+        ("AMAS_TAIL_MAX_SPANS_PER_TRACE",),
+        "unsampled spans held per trace; later ones are dropped",
+    ),
+    Setting(
         "instrumentations",
         _LIBRARIES,
         _parse_libraries,
@@ -354,6 +418,11 @@ class Settings:
     excluded_urls: tuple[str, ...] = ("/metrics",)
     http_send_receive_spans: bool = False
     http_captured_headers: tuple[str, ...] = ()
+    tail_keep_errors: bool = True
+    tail_keep_slower_than: float | None = None
+    tail_keep_rule: Callable[..., bool] | None = None
+    tail_max_held_spans: int = 10_000
+    tail_max_spans_per_trace: int = 1_000
     instrumentations: tuple[str, ...] = _LIBRARIES
 
 

@@ -20,7 +20,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Tracer
 
@@ -39,11 +39,14 @@ from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
 from amas_telemetry.system import register_system_metrics
+from amas_telemetry.tail import KeptTraces, MarkKeptLogs
 from amas_telemetry.tracing import (
     RedactingProcessor,
     build_tracer_provider,
     export_processor,
     global_tracer_provider,
+    tail_decision_processor,
+    tail_decision_wanted,
 )
 
 __all__ = ["STATE_GAUGES", "Extras", "Telemetry", "configure", "configure_with"]
@@ -175,31 +178,47 @@ class Telemetry:
         if settings.system_metrics:
             register_system_metrics(meter)
 
-        processors: list[Any] = [
-            SpanMetricsProcessor(meter, cardinality_limit=settings.cardinality_limit, scrubber=self.scrubber)
+        self.kept_traces = KeptTraces()
+        tail = tail_decision_wanted(settings)
+        exports: list[Any] = [
+            RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
         ]
         log_processors: list[Any] = [
-            DeferredLogExport(e, resource, synchronous=True) for e in extras.log_exporters
+            DeferredLogExport(MarkKeptLogs(e, self.kept_traces) if tail else e, resource, synchronous=True)
+            for e in extras.log_exporters
         ]
-        processors.extend(
-            RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
-        )
         with _sdk_self_metrics():
             if settings.otlp_endpoint:
                 span_exporter = _otlp_exporter(settings, "traces", self.meter_provider)
                 log_exporter = _otlp_exporter(settings, "logs", self.meter_provider)
-                processors.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
+                if tail:
+                    log_exporter = MarkKeptLogs(log_exporter, self.kept_traces)
+                exports.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
                 log_processors.append(
                     DeferredLogExport(log_exporter, resource, meter_provider=self.meter_provider)
                 )
         self._log_exports: tuple[DeferredLogExport, ...] = tuple(log_processors)
+        span_metrics = SpanMetricsProcessor(
+            meter,
+            cardinality_limit=settings.cardinality_limit,
+            scrubber=self.scrubber,
+            kept_traces=self.kept_traces,
+        )
+        # The tail decision goes first: a root's own measurements are queued after it decided.
+        tail_processor = (
+            tail_decision_processor(settings, exports, self.kept_traces, meter) if tail and exports else None
+        )
+        processors: list[Any] = [tail_processor, span_metrics] if tail_processor else [span_metrics, *exports]
         self.logger_provider: LoggerProvider | None = None
         if log_processors:
             self.logger_provider = LoggerProvider(resource=resource)
             for log_processor in log_processors:
                 self.logger_provider.add_log_record_processor(log_processor)
         self.tracer_provider: TracerProvider = build_tracer_provider(
-            resource, settings.sampling_ratio, processors
+            resource,
+            settings.sampling_ratio,
+            processors,
+            tail_processor.will_keep if tail_processor else None,
         )
 
     # --- wiring, undone by shutdown() ------------------------------------------------------
@@ -344,6 +363,11 @@ def configure(
     http_send_receive_spans: bool | None = None,
     http_captured_headers: Iterable[str] | None = None,
     instrumentations: Iterable[str] | None = None,
+    tail_keep_errors: bool | None = None,
+    tail_keep_slower_than: float | Literal[False] | None = None,
+    tail_keep_rule: Callable[[ReadableSpan], bool] | str | None = None,
+    tail_max_held_spans: int | None = None,
+    tail_max_spans_per_trace: int | None = None,
 ) -> Telemetry:
     """Wire traces, span-derived metrics and trace-correlated logs; return the handle.
 

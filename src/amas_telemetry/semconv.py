@@ -123,6 +123,13 @@ AMAS_BREAKER_STATE: Final = "amas.ai.breaker.state"
 
 OTEL_METRIC_OVERFLOW: Final = "otel.metric.overflow"
 """Label of the one series that absorbs attribute sets past the cardinality limit."""
+AMAS_TAIL_DECISION: Final = "amas.tail.decision"
+"""On :data:`AMAS_TELEMETRY_TAIL_TRACES`: ``kept`` or ``dropped``."""
+AMAS_TAIL_OVERFLOW_BOUND: Final = "amas.tail.overflow.bound"
+"""On :data:`AMAS_TELEMETRY_TAIL_OVERFLOW`: ``total`` (all held spans) or ``trace`` (one trace)."""
+AMAS_TAIL_KEPT_BY: Final = "amas.tail.kept_by"
+"""On the local root of a trace the tail decision kept: ``error``, ``slow`` or ``rule``;
+``upstream`` on a server span sampled because its caller sent the ``amas=keep`` hint."""
 
 DB_CLIENT_CONNECTION_STATE: Final = "db.client.connection.state"
 DB_CLIENT_CONNECTION_POOL_NAME: Final = "db.client.connection.pool.name"
@@ -209,6 +216,15 @@ AMAS_USER_LOGINS: Final = "amas.user.logins"
 AMAS_TELEMETRY_SPAN_METRICS_RECORDED: Final = "amas.telemetry.span_metrics.recorded"
 """Counter, {measurement}: measurements derived from spans so far (self-observability).
 Prometheus: ``amas_telemetry_span_metrics_recorded_total``."""
+AMAS_TELEMETRY_TAIL_TRACES: Final = "amas.telemetry.tail.traces"
+"""Counter, {trace}, by amas.tail.decision (kept|dropped): unsampled local traces the tail
+decision settled. Prometheus: ``amas_telemetry_tail_traces_total``."""
+AMAS_TELEMETRY_TAIL_OVERFLOW: Final = "amas.telemetry.tail.overflow"
+"""Counter, {span}, by amas.tail.overflow.bound (total|trace): unsampled spans dropped
+undecided because the hold was full. Prometheus: ``amas_telemetry_tail_overflow_total``."""
+AMAS_TELEMETRY_TAIL_HELD: Final = "amas.telemetry.tail.held"
+"""Gauge, {span}: unsampled spans held now, waiting for their local root to end.
+Prometheus: ``amas_telemetry_tail_held``."""
 
 # --- State gauges, read at collection time from callbacks the app registers ----------------
 AMAS_TASK_QUEUE_DEPTH: Final = "amas.task.queue.depth"

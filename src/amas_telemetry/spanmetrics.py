@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from time import time_ns
@@ -474,8 +474,8 @@ class SpanMetricsProcessor(SpanProcessor):
     """Derives metrics from every span that ends, including RECORD_ONLY (unsampled) ones.
 
     Exemplars are recorded with the span's own context (built at drain time), so they
-    point at that span, and only when it is sampled (the SDK's trace-based exemplar
-    filter checks the flag).
+    point at that span, and only when it is exported: sampled (the SDK's trace-based
+    exemplar filter checks the flag) or in ``kept_traces``, the tail decision's kept set.
     """
 
     def __init__(
@@ -485,9 +485,10 @@ class SpanMetricsProcessor(SpanProcessor):
         *,
         cardinality_limit: int = 2000,
         scrubber: Scrubber | None = None,
+        kept_traces: Container[int] = frozenset(),
     ) -> None:
         scrubber = scrubber or Scrubber()
-        self._pending = DeferredMeasurements()
+        self._pending = DeferredMeasurements(kept_traces=kept_traces)
         series: dict[str, _Series] = {}
         groups: dict[Predicate, list[_CompiledRule]] = {}
         for rule in rules:

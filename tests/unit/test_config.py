@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os.path
 import traceback
 
 import pytest
@@ -55,6 +56,17 @@ CASES = {
         "httpx,asyncpg",
         ("httpx", "asyncpg"),
     ),
+    "tail_keep_errors": (False, False, "AMAS_TAIL_KEEP_ERRORS", "no", False),
+    "tail_keep_slower_than": (0.1, 0.1, "AMAS_TAIL_KEEP_SLOWER_THAN", "2.5", 2.5),
+    "tail_keep_rule": (
+        os.path.isfile,
+        os.path.isfile,
+        "AMAS_TAIL_KEEP_RULE",
+        "os.path:exists",
+        os.path.exists,
+    ),
+    "tail_max_held_spans": (500, 500, "AMAS_TAIL_MAX_HELD_SPANS", "20000", 20000),
+    "tail_max_spans_per_trace": (50, 50, "AMAS_TAIL_MAX_SPANS_PER_TRACE", "300", 300),
 }
 
 
@@ -143,6 +155,22 @@ BAD = [
     ({}, {"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, ["OTEL_RESOURCE_ATTRIBUTES", "key1=value1"]),
     ({"instrumentations": ["kafka"]}, {}, ["instrumentations", "asyncpg, redis, httpx", "kafka"]),
     ({"colour": "blue"}, {}, ["Unknown setting", "colour", "service_name"]),
+    ({"tail_keep_errors": "sometimes"}, {}, ["tail_keep_errors", "true or false", "'sometimes'"]),
+    ({"tail_keep_slower_than": 0}, {}, ["tail_keep_slower_than", "above 0, or none", "0"]),
+    (
+        {},
+        {"AMAS_TAIL_KEEP_SLOWER_THAN": "100ms"},
+        ["AMAS_TAIL_KEEP_SLOWER_THAN", "tail_keep_slower_than", "'100ms'"],
+    ),
+    ({"tail_keep_rule": 42}, {}, ["tail_keep_rule", "a callable", "42"]),
+    (
+        {},
+        {"AMAS_TAIL_KEEP_RULE": "no_such_module:keep"},
+        ["AMAS_TAIL_KEEP_RULE", "tail_keep_rule", "can be imported", "'no_such_module:keep'"],
+    ),
+    ({}, {"AMAS_TAIL_KEEP_RULE": "os.path:sep"}, ["AMAS_TAIL_KEEP_RULE", "a callable"]),
+    ({"tail_max_held_spans": 0}, {}, ["tail_max_held_spans", "at least 1", "0"]),
+    ({}, {"AMAS_TAIL_MAX_SPANS_PER_TRACE": "-3"}, ["AMAS_TAIL_MAX_SPANS_PER_TRACE", "at least 1"]),
 ]
 
 
