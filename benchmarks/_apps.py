@@ -6,6 +6,7 @@ Variants (one per process, since each sets OTel globals the way a real service w
 ``plan``            (b) the original plan: prometheus_client middleware + OTel tracing, see plan_baseline
 ``ours:R:sink``     (c) ``amas_telemetry.configure(app, sampling_ratio=R, otlp_endpoint=<sink>)``
 ``ours:R:none``     (c) the same with ``otlp_endpoint=None`` (no export at all; metrics on /metrics only)
+``ours:R:sink:notail`` (c) without the tail decision (on by default below 1.0: ``tail_keep_errors``)
 ``span-only``       the floor under (c): our server-span middleware (amas_telemetry.instrument.
                     instrument_fastapi) on a bare TracerProvider: spans are created, nothing processes
                     them (no span metrics, no export, plain logging)
@@ -171,6 +172,7 @@ VARIANTS = (
     "bare",
     "ours:1.0:sink",
     "ours:0.01:sink",
+    "ours:0.01:sink:notail",
     "stock",
     "logfire",
     "logfire:sink",
@@ -205,13 +207,14 @@ def build_app(variant: str, sink_endpoint: str | None) -> Wired:
     if variant.startswith("ours:"):
         import amas_telemetry
 
-        _, ratio, export = variant.split(":")
+        _, ratio, export, *options = variant.split(":")
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the JSON log lines go nowhere)
         telemetry = amas_telemetry.configure(
             app,
             service_name="amas-bench",
             sampling_ratio=float(ratio),
             otlp_endpoint=sink_endpoint if export == "sink" else None,
+            tail_keep_errors=False if "notail" in options else None,
         )
 
         def flush() -> None:
