@@ -80,6 +80,14 @@ class ServerSpanMiddleware:
             self._textmap, self._fields = textmap, frozenset(f.lower() for f in textmap.fields)
         return self._fields
 
+    def _is_excluded(self, scope: Scope) -> bool:
+        """The path, with or without the app's ``root_path`` (a mount or a proxy prefix)."""
+        path = scope["path"]
+        if path in self._excluded:
+            return True
+        root = scope.get("root_path")
+        return bool(root) and path.startswith(root) and path[len(root) :] in self._excluded
+
     def _check_native_telemetry(self, scope: Scope) -> None:
         """Warn once when FastAPI's own telemetry runs around this app (see ``FASTAPI_SCOPE``)."""
         self._native_checked = True
@@ -92,7 +100,7 @@ class ServerSpanMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if (kind != "http" and kind != "websocket") or scope["path"] in self._excluded:
+        if (kind != "http" and kind != "websocket") or self._is_excluded(scope):
             await self.app(scope, receive, send)
             return
 

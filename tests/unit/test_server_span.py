@@ -126,6 +126,24 @@ async def test_excluded_paths_are_neither_traced_nor_counted_query_or_not():
         cap.shutdown()
 
 
+async def test_excluded_paths_hold_behind_a_root_path():
+    app = FastAPI(telemetry={"tracing": False})
+
+    @app.get("/ok")
+    async def ok():
+        return {}
+
+    cap = capture(app)
+    try:
+        transport = httpx.ASGITransport(app, root_path="/api")  # a server (proxy) prefix
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/api/metrics")).status_code == 200
+            assert (await client.get("/api/ok")).status_code == 200
+        assert [s.attributes[sc.URL_PATH] for s in cap.spans()] == ["/api/ok"]
+    finally:
+        cap.shutdown()
+
+
 async def test_captured_headers_are_recorded_and_secrets_scrubbed_on_export():
     app = FastAPI(telemetry={"tracing": False})
 
