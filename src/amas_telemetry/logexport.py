@@ -120,7 +120,7 @@ class DeferredLogExport(LogRecordProcessor):
         self._queue.append(item)
         if self._synchronous:
             self._export_all()
-        elif len(self._queue) >= self._batch_size:
+        elif len(self._queue) >= self._batch_size and not self._wake.is_set():
             self._wake.set()
 
     # --- in the batch ----------------------------------------------------------------------------
