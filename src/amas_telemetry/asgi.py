@@ -10,7 +10,8 @@ attributes (the sampler and the active-requests count see them) and is renamed
 Attributes follow the stable HTTP server conventions, as the contrib ASGI instrumentor
 sets them in ``OTEL_SEMCONV_STABILITY_OPT_IN=http`` mode (``tests/unit/test_server_span.py``
 compares the two key by key), except ``server.address``, which is the host alone (the
-conventions' rule; contrib leaves ``host:port`` there). Values are raw here: the export
+conventions' rule; contrib leaves ``host:port`` there), and the conventions' sensitive query
+parameters (``sig``, ``Signature``…), whose values are ``REDACTED``. Other values are raw here: the export
 path scrubs every attribute of a sampled span (``url.query``, captured headers) with
 :class:`~amas_telemetry.redact.Scrubber`, and unsampled spans never leave the process.
 """
@@ -40,6 +41,21 @@ KNOWN_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH
 """Methods kept as they are in ``http.request.method``; any other becomes ``_OTHER``."""
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+SENSITIVE_QUERY_PARAMETERS = frozenset({"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"})
+"""Query parameters whose values the HTTP conventions say to replace by ``REDACTED``."""
+
+
+def _redacted_query(query: str) -> str:
+    """``url.query`` with the conventions' sensitive values redacted (the rest is scrubbed on export)."""
+    if "ig" not in query and "AWSAccessKeyId" not in query:  # every sensitive name but one has "ig"
+        return query
+    parts = query.split("&")
+    for i, part in enumerate(parts):
+        name, equals, _ = part.partition("=")
+        if equals and name in SENSITIVE_QUERY_PARAMETERS:
+            parts[i] = f"{name}=REDACTED"
+    return "&".join(parts)
 
 
 def _host_and_port(host: str) -> tuple[str, int | None]:
@@ -139,7 +155,7 @@ class ServerSpanMiddleware:
         attributes[sc.URL_PATH] = scope["path"]
         query = scope.get("query_string")
         if query:
-            attributes[sc.URL_QUERY] = query.decode("latin-1")
+            attributes[sc.URL_QUERY] = _redacted_query(query.decode("latin-1"))
         if host is not None:
             address, port = _host_and_port(host)
             attributes[sc.SERVER_ADDRESS] = address

@@ -126,6 +126,15 @@ async def test_excluded_paths_are_neither_traced_nor_counted_query_or_not():
         cap.shutdown()
 
 
+def test_the_conventions_sensitive_query_values_are_redacted():
+    from amas_telemetry.asgi import _redacted_query
+
+    assert _redacted_query("a=1&sig=abc&Signature=x&X-Goog-Signature=y&AWSAccessKeyId=k&design=ok") == (
+        "a=1&sig=REDACTED&Signature=REDACTED&X-Goog-Signature=REDACTED&AWSAccessKeyId=REDACTED&design=ok"
+    )
+    assert _redacted_query("page=2&q=signal") == "page=2&q=signal"
+
+
 async def test_excluded_paths_hold_behind_a_root_path():
     app = FastAPI(telemetry={"tracing": False})
 
