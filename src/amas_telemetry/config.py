@@ -162,6 +162,32 @@ def _parse_path(value: Any) -> str | None:
     return value
 
 
+def _parse_spool_dir(value: Any) -> str | None:
+    """An absolute directory (``~`` expanded); None: the per-user default under the temp dir."""
+    if value is None or value == "":
+        return None
+    accepted = "an absolute directory path, or None for the default under the system temp dir"
+    if not isinstance(value, str | os.PathLike):
+        raise _Invalid(accepted)
+    path = os.path.expanduser(os.fspath(value).strip())
+    if not os.path.isabs(path) or (os.path.exists(path) and not os.path.isdir(path)):
+        raise _Invalid(accepted)
+    return path
+
+
+def _parse_megabytes(value: Any) -> float:
+    accepted = "a number of megabytes of at least 0 (0 turns the spool off)"
+    if isinstance(value, bool):
+        raise _Invalid(accepted)
+    try:
+        megabytes = float(value)
+    except (TypeError, ValueError):
+        raise _Invalid(accepted) from None
+    if not 0 <= megabytes < float("inf"):
+        raise _Invalid(accepted)
+    return megabytes
+
+
 def _parse_attributes(value: Any) -> dict[str, str]:
     """A mapping, or the ``OTEL_RESOURCE_ATTRIBUTES`` form ``k1=v1,k2=v2`` (values URL-encoded)."""
     if isinstance(value, Mapping):
@@ -278,6 +304,20 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_protocol,
         ("AMAS_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
         "grpc or http/protobuf",
+    ),
+    Setting(
+        "export_spool_dir",
+        None,
+        _parse_spool_dir,
+        ("AMAS_EXPORT_SPOOL_DIR",),
+        "where failed OTLP exports wait for the Collector; None: <tmp>/amas-telemetry-<uid>/<service_name>",
+    ),
+    Setting(
+        "export_spool_max_mb",
+        32.0,
+        _parse_megabytes,
+        ("AMAS_EXPORT_SPOOL_MAX_MB",),
+        "bound of the spool per process and signal (oldest dropped past it); 0: no spool",
     ),
     Setting(
         "resource_attributes",
@@ -407,6 +447,8 @@ class Settings:
     sampling_ratio: float
     otlp_endpoint: str | None
     otlp_protocol: str
+    export_spool_dir: str | None = None
+    export_spool_max_mb: float = 32.0
     resource_attributes: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
     json_logs: bool = True

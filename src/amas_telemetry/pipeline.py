@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Literal
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
@@ -38,6 +39,8 @@ from amas_telemetry.logs import RedactingFilter, TelemetryLogHandler
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
+from amas_telemetry.spool import default_directory
+from amas_telemetry.spooled_export import ExportSpools
 from amas_telemetry.system import register_system_metrics
 from amas_telemetry.tail import KeptTraces, MarkKeptLogs
 from amas_telemetry.tracing import (
@@ -167,16 +170,23 @@ class Telemetry:
         self.scrubber = Scrubber(drop_keys=() if settings.record_prompts else sc.PROMPT_ATTRIBUTES)
         self.prometheus = PrometheusEndpoint()
         self._push_readers: list[Any] = []
-        if settings.otlp_endpoint:
-            self._push_readers.append(
-                otlp_reader(_otlp_exporter(settings, "metrics"), settings.metric_export_interval)
+        self.spools: ExportSpools | None = None
+        if settings.otlp_endpoint and settings.export_spool_max_mb:
+            directory = settings.export_spool_dir or default_directory(settings.service_name)
+            max_bytes = int(settings.export_spool_max_mb * 1024 * 1024)
+            self.spools = ExportSpools(
+                settings.otlp_protocol, settings.otlp_endpoint, Path(directory), max_bytes
             )
+        if settings.otlp_endpoint:
+            self._push_readers.append(otlp_reader(self._exporter("metrics"), settings.metric_export_interval))
         readers: list[Any] = [self.prometheus.reader, *extras.metric_readers, *self._push_readers]
         self.meter_provider: MeterProvider = MeterProvider(resource=resource, metric_readers=readers)
         meter = self.meter_provider.get_meter("amas_telemetry")
         self._meter = meter
         if settings.system_metrics:
             register_system_metrics(meter)
+        if self.spools is not None:
+            self.spools.observe(meter)
 
         self.kept_traces = KeptTraces()
         tail = tail_decision_wanted(settings)
@@ -189,8 +199,8 @@ class Telemetry:
         ]
         with _sdk_self_metrics():
             if settings.otlp_endpoint:
-                span_exporter = _otlp_exporter(settings, "traces", self.meter_provider)
-                log_exporter = _otlp_exporter(settings, "logs", self.meter_provider)
+                span_exporter = self._exporter("traces", self.meter_provider)
+                log_exporter = self._exporter("logs", self.meter_provider)
                 if tail:
                     log_exporter = MarkKeptLogs(log_exporter, self.kept_traces)
                 exports.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
@@ -221,8 +231,16 @@ class Telemetry:
             tail_processor.will_keep if tail_processor else None,
         )
 
+    def _exporter(self, signal: str, meter_provider: MeterProvider | None = None) -> Any:
+        """OTLP export of one signal: spooled to disk on failure, unless the spool is off."""
+        if self.spools is None:
+            return _otlp_exporter(self.settings, signal, meter_provider)
+        return self.spools.exporter(signal)
+
     # --- wiring, undone by shutdown() ------------------------------------------------------
     def _start(self) -> None:
+        if self.spools is not None:
+            self.spools.start()
         global_tracer_provider().push(self.tracer_provider)
         self._setup_logging()
         self._held_libraries = acquire_libraries(self.settings.instrumentations, global_tracer_provider())
@@ -351,6 +369,8 @@ def configure(
     sampling_ratio: float | None = None,
     otlp_endpoint: str | Literal[False] | None = None,
     otlp_protocol: str | None = None,
+    export_spool_dir: str | None = None,
+    export_spool_max_mb: float | None = None,
     resource_attributes: Mapping[str, str] | None = None,
     log_level: str | None = None,
     json_logs: bool | None = None,
