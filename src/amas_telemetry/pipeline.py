@@ -207,7 +207,8 @@ class Telemetry:
                 log_processors.append(
                     DeferredLogExport(log_exporter, resource, meter_provider=self.meter_provider)
                 )
-        self._log_exports: tuple[DeferredLogExport, ...] = tuple(log_processors)
+        # the handler feeds these directly; any other log processor sees SDK-logger records only
+        self._log_exports = tuple(p for p in log_processors if isinstance(p, DeferredLogExport))
         span_metrics = SpanMetricsProcessor(
             meter,
             cardinality_limit=settings.cardinality_limit,
