@@ -21,6 +21,7 @@ from amas_telemetry.config_parsers import (
     parse_bool,
     parse_cardinality,
     parse_endpoint,
+    parse_header_names,
     parse_held_spans,
     parse_keep_rule,
     parse_level,
@@ -157,6 +158,13 @@ SETTINGS: tuple[Setting, ...] = (
         "FastAPI's per-message 'http send/receive' child spans",
     ),
     Setting(
+        "http_captured_headers",
+        (),
+        parse_header_names,
+        ("AMAS_HTTP_CAPTURED_HEADERS",),
+        "request and response headers recorded on the server span (scrubbed on export)",
+    ),
+    Setting(
         "tail_keep_errors",
         True,
         parse_bool,
@@ -237,6 +245,7 @@ class Settings:
     metric_export_interval: float = 10.0
     excluded_urls: tuple[str, ...] = ("/metrics",)
     http_send_receive_spans: bool = False
+    http_captured_headers: tuple[str, ...] = ()
     tail_keep_errors: bool = True
     tail_keep_slower_than: float | None = None
     tail_keep_rule: Callable[..., bool] | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -272,6 +273,18 @@ def parse_url_list(value: Any) -> tuple[str, ...]:
     if not all(_is_path(p) for p in paths):
         raise Invalid(accepted)
     return paths
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+
+def parse_header_names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    names = [v.strip() for v in value if isinstance(v, str)] if isinstance(value, list | tuple) else None
+    if names is None or len(names) != len(value) or not all(_HEADER_NAME.fullmatch(n) for n in names if n):
+        raise Invalid("a list of HTTP header names, or 'a,b,c' (empty for none)")
+    return tuple(dict.fromkeys(n.lower() for n in names if n))
 
 
 LIBRARIES = ("asyncpg", "redis", "httpx")
