@@ -279,6 +279,7 @@ _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 
 
 def parse_header_names(value: Any) -> tuple[str, ...]:
+    value = _as_list(value)
     if isinstance(value, str):
         value = value.split(",")
     names = [v.strip() for v in value if isinstance(v, str)] if isinstance(value, list | tuple) else None

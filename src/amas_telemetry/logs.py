@@ -224,10 +224,12 @@ class TelemetryLogHandler(logging.Handler):
         self._severities = {level: severity(level) for level in range(logging.CRITICAL + 1)}
         self._unflushed = False
         self._stop_flushing = threading.Event()
+        self._flusher: threading.Thread | None = None
         if stream is not None:
-            threading.Thread(
+            self._flusher = threading.Thread(
                 target=self._flush_periodically, args=(flush_interval,), name="amas-log-flush", daemon=True
-            ).start()
+            )
+            self._flusher.start()
 
     def _flush_periodically(self, interval: float) -> None:
         while not self._stop_flushing.wait(interval):
@@ -245,6 +247,8 @@ class TelemetryLogHandler(logging.Handler):
 
     def close(self) -> None:
         self._stop_flushing.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join(timeout=5)  # shutdown() leaves no thread behind
         self.flush()
         super().close()
 

@@ -426,9 +426,6 @@ def configure(
 def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
     """``configure()`` with extra exporters/readers attached (see :class:`Extras`)."""
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    for key in ("excluded_urls", "http_captured_headers", "instrumentations"):
-        if key in kwargs and not isinstance(kwargs[key], str | list | tuple):
-            kwargs[key] = list(kwargs[key])
     try:
         settings = resolve_settings(kwargs)
         if app is not None and not is_fastapi_app(app):
