@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fed_stack import _env, _service_env, prom_value, wait_for
+from fed_stack import _env, _service_env, prom_query, prom_value, wait_for
 
 import demo
 from amas_devstack.native_stack import NativeStack
@@ -46,6 +46,8 @@ LOAD_TASKS, LOAD_RATE = 180, 2.0  # ~90 s of load: before, during and after the 
 SERVICE = "amas-service"
 PROCESSED = f'sum(otel_sdk_processor_span_processed_total{{job="{SERVICE}",error_type=""}})'
 DROPPED = f'sum(otel_sdk_processor_span_processed_total{{job="{SERVICE}",error_type!=""}})'
+QUEUED = f'sum(otel_sdk_processor_span_queue_size{{job="{SERVICE}"}})'
+SERVICE_LOG_TAIL = 60  # lines of the service log printed when a run fails
 _NOT_EXPORTED = ("opentelemetry.", "grpc.")  # loggers the OTLP handler leaves out (logs.py)
 
 
@@ -98,12 +100,13 @@ def produced_log_lines(run: demo.Run) -> Counter[tuple[str, str, str]]:
     )
 
 
-def _drive(url: str, stop: threading.Event, errors: list[str]) -> None:
+def _drive(url: str, stop: threading.Event, errors: list[str], accepted: list[str]) -> None:
     async def run() -> None:
         load = demo.Load(LOAD_TASKS, rate=LOAD_RATE, seed=15)
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             await load.run(client)
         errors.extend(load.errors)
+        accepted.extend(load.accepted)
 
     try:
         asyncio.run(run())
@@ -111,6 +114,32 @@ def _drive(url: str, stop: threading.Event, errors: list[str]) -> None:
         errors.append(repr(error))
     finally:
         stop.set()
+
+
+def _final_processed_count(stack: NativeStack, run: demo.Run, tasks: int) -> int:
+    """The batch processor's count once it is final: every accepted task has finished (the
+    service's own /metrics), then Prometheus holds a collection made after that moment whose
+    processor queue is empty. Only then has every span the run makes been handed to the
+    exporter: the processor counts a span when it exports it, up to its 5 s schedule delay
+    after the span ended, and the count then travels through a metric export, the Collector and
+    Prometheus, so a count that merely stood still for a while can still be short."""
+
+    def tasks_done() -> bool:
+        metrics = demo.Metrics(httpx.get(run.url + "/metrics", timeout=10).text)
+        return metrics.total("amas_task_duration_seconds_count") >= tasks
+
+    wait_for("every accepted task to finish", tasks_done, timeout=180)
+    done_at = time.time()
+
+    def final() -> float | None:
+        processed, queued = prom_query(stack, PROCESSED), prom_query(stack, QUEUED)
+        if not processed or not queued:
+            return None
+        (processed_at, count), (queued_at, in_queue) = processed[0]["value"], queued[0]["value"]
+        after = min(float(processed_at), float(queued_at)) > done_at
+        return float(count) if after and float(in_queue) == 0 else None
+
+    return int(wait_for("the final count of processed spans", final, timeout=180))
 
 
 def _run_outage(
@@ -137,7 +166,8 @@ def _run_outage(
             run = demo.start_everything(base / "service", workers=2, latency_scale=0.5)
         errors: list[str] = []
         load_done = threading.Event()
-        driver = threading.Thread(target=_drive, args=(run.url, load_done, errors), daemon=True)
+        accepted: list[str] = []
+        driver = threading.Thread(target=_drive, args=(run.url, load_done, errors, accepted), daemon=True)
         driver.start()
         time.sleep(10)
         stack.stop("collector")
@@ -147,12 +177,7 @@ def _run_outage(
         driver.join(timeout=300)
         assert load_done.is_set() and not errors, errors[:3]
 
-        def settled() -> float | None:
-            processed = prom_value(stack, PROCESSED)
-            time.sleep(3 * 2)  # two metric export intervals: the count has stopped moving
-            return processed if processed and processed == prom_value(stack, PROCESSED) else None
-
-        produced_spans = int(wait_for("the span count to settle", settled, timeout=180))
+        produced_spans = _final_processed_count(stack, run, len(accepted))
         produced_logs = produced_log_lines(run)
 
         def spans_done() -> tuple[Counter[str], set[str]] | None:
@@ -200,6 +225,11 @@ def _run_outage(
         )
         print("\n" + "\n".join(e2e_summary[-4:]))
         return spans, logs, spooled
+    except BaseException:
+        if run is not None and run.service_log.exists():  # why a request failed, or the counts differ
+            tail = run.service_log.read_text(errors="replace").splitlines()[-SERVICE_LOG_TAIL:]
+            print(f"\n--- last {len(tail)} lines of {run.service_log} ---\n" + "\n".join(tail))
+        raise
     finally:
         if run is not None:
             run.stop()
