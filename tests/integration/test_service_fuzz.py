@@ -21,6 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
+from amas_service.__main__ import KEEP_ALIVE_SECONDS
+
 EXAMPLES = int(os.environ.get("AMAS_FUZZ_EXAMPLES", "40"))
 
 
@@ -62,7 +64,14 @@ async def test_no_generated_request_gets_a_5xx_or_loses_a_task(start_service):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(service.app, lifespan="off", log_config=None, access_log=False))
+    config = uvicorn.Config(
+        service.app,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,  # as the service runs: no keep-alive race with the client
+    )
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
