@@ -145,6 +145,7 @@ class Telemetry:
         self._log_handlers: list[logging.Handler] = []
         self._held_libraries: tuple[str, ...] = ()
         self._metrics_route: Any = None
+        self._app_instrumented = False
         self._previous_level: int | None = None
 
         resource = _resource(settings)
@@ -198,6 +199,7 @@ class Telemetry:
                 self.settings.excluded_urls,
                 self.settings.http_send_receive_spans,
             )
+            self._app_instrumented = True
             self._add_metrics_route()
 
     def _setup_logging(self) -> None:
@@ -290,7 +292,8 @@ class Telemetry:
                     del _apps[self.app]
             if self._metrics_route is not None and self._metrics_route in self.app.router.routes:
                 self.app.router.routes.remove(self._metrics_route)
-            uninstrument_fastapi(self.app)
+            if self._app_instrumented:  # not when instrumenting failed (e.g. the extra is missing)
+                uninstrument_fastapi(self.app)
         release_libraries(self._held_libraries)
         root = logging.getLogger()
         for handler in self._log_handlers:
