@@ -303,6 +303,13 @@ SETTINGS: tuple[Setting, ...] = (
         ("AMAS_INSTRUMENTATIONS",),
         "client libraries to instrument when installed",
     ),
+    Setting(
+        "metrics_dir",
+        None,
+        _parse_optional_str,
+        ("AMAS_METRICS_DIR",),
+        "where workers of one app share their metrics (a directory per app group); none: the temp dir",
+    ),
 )
 
 
@@ -334,6 +341,7 @@ class Settings:
     excluded_urls: tuple[str, ...] = ("/metrics",)
     http_send_receive_spans: bool = False
     instrumentations: tuple[str, ...] = _LIBRARIES
+    metrics_dir: str | None = None
 
 
 assert [s.name for s in SETTINGS] == [f.name for f in fields(Settings)], "SETTINGS and Settings disagree"

@@ -38,6 +38,7 @@ from amas_telemetry.instrument import (
     uninstrument_fastapi,
 )
 from amas_telemetry.logs import NotFromTheExportPath, RedactingFilter, json_stdout_handler
+from amas_telemetry.meters import drop_duplicate_metrics, global_meter_provider
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
@@ -47,6 +48,14 @@ from amas_telemetry.tracing import (
     build_tracer_provider,
     export_processor,
     global_tracer_provider,
+)
+from amas_telemetry.workers import (
+    SnapshotStore,
+    default_metrics_dir,
+    forked_worker_group,
+    new_instance_id,
+    supervisor_pid,
+    watch_forks,
 )
 
 __all__ = ["STATE_GAUGES", "Extras", "Telemetry", "configure", "configure_with"]
@@ -157,15 +166,18 @@ class Telemetry:
                 otlp_reader(_otlp_exporter(settings, "metrics"), settings.metric_export_interval)
             )
         readers: list[Any] = [self.prometheus.reader, *extras.metric_readers, *self._push_readers]
-        self.meter_provider: MeterProvider = MeterProvider(resource=resource, metric_readers=readers)
+        self.meter_provider: MeterProvider = MeterProvider(
+            resource=resource, metric_readers=readers, views=drop_duplicate_metrics()
+        )
         meter = self.meter_provider.get_meter("amas_telemetry")
         self._meter = meter
         if settings.system_metrics:
             register_system_metrics(meter)
 
-        processors: list[Any] = [
-            SpanMetricsProcessor(meter, cardinality_limit=settings.cardinality_limit, scrubber=self.scrubber)
-        ]
+        self._span_metrics = SpanMetricsProcessor(
+            meter, cardinality_limit=settings.cardinality_limit, scrubber=self.scrubber
+        )
+        processors: list[Any] = [self._span_metrics]
         log_processors: list[Any] = [SimpleLogRecordProcessor(e) for e in extras.log_exporters]
         processors.extend(
             RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
@@ -190,6 +202,11 @@ class Telemetry:
     # --- wiring, undone by shutdown() ------------------------------------------------------
     def _start(self) -> None:
         global_tracer_provider().push(self.tracer_provider)
+        global_meter_provider().push(self.meter_provider)
+        group = supervisor_pid()
+        if group is not None:
+            self._join_workers(group)
+        watch_forks(self)
         self._setup_logging()
         self._held_libraries = acquire_libraries(self.settings.instrumentations, global_tracer_provider())
         if self.app is not None:
@@ -224,12 +241,13 @@ class Telemetry:
         path = self.settings.metrics_path
         if path is None:
             return
-        from fastapi import Response
+        from fastapi import Header, Response
 
         endpoint = self.prometheus
 
-        def metrics() -> Response:
-            return Response(endpoint.render(), media_type=endpoint.content_type)
+        def metrics(accept: str | None = Header(default=None)) -> Response:
+            body, content_type = endpoint.render(accept)
+            return Response(body, headers={"content-type": content_type})
 
         self.app.add_api_route(path, metrics, methods=["GET"], include_in_schema=False)
         self._metrics_route = self.app.router.routes[-1]
@@ -264,9 +282,39 @@ class Telemetry:
         self._meter.create_observable_gauge(name, [read], unit=unit, description=description)
         self._gauges.add(name)
 
-    def render_metrics(self) -> bytes:
-        """The Prometheus exposition that ``/metrics`` serves."""
-        return self.prometheus.render()
+    def render_metrics(self, openmetrics: bool = False) -> bytes:
+        """What ``/metrics`` serves: the text format, or OpenMetrics (with exemplars)."""
+        return self.prometheus.render("application/openmetrics-text" if openmetrics else None)[0]
+
+    # --- several workers (see amas_telemetry.workers) --------------------------------------
+    def _join_workers(self, group: int, inherited: Any = None) -> None:
+        metrics_dir = self.settings.metrics_dir or default_metrics_dir()
+        store = SnapshotStore(metrics_dir, self.settings.service_name, group)
+        span_metrics, api = self._span_metrics, global_meter_provider()
+        seen = [api.touched]
+
+        def changed() -> bool:
+            touched = api.touched
+            api_used, seen[0] = touched != seen[0], touched
+            return span_metrics.pending() > 0 or api_used
+
+        self.prometheus.join_workers(store, changed, inherited)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _before_fork(self) -> None:
+        """Under gunicorn --preload: what this (master) process measured, which children inherit."""
+        self._fork_baseline = self.prometheus.local() if forked_worker_group() is not None else None
+
+    def _after_fork_in_child(self) -> None:
+        """A new service.instance.id, a fresh flush thread, and the worker group if a server forked us."""
+        new_instance_id([self.tracer_provider, self.meter_provider, self.logger_provider])
+        self.prometheus.forget_after_fork()
+        group = forked_worker_group()
+        if group is not None and not self._closed:
+            self._join_workers(group, getattr(self, "_fork_baseline", None))
 
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
         """Export what is pending over OTLP now (spans, logs, metrics).
@@ -295,6 +343,8 @@ class Telemetry:
             if self._app_instrumented:  # not when instrumenting failed (e.g. the extra is missing)
                 uninstrument_fastapi(self.app)
         release_libraries(self._held_libraries)
+        self.prometheus.leave_workers()
+        global_meter_provider().remove(self.meter_provider)
         root = logging.getLogger()
         for handler in self._log_handlers:
             root.removeHandler(handler)
@@ -335,6 +385,7 @@ def configure(
     excluded_urls: Iterable[str] | None = None,
     http_send_receive_spans: bool | None = None,
     instrumentations: Iterable[str] | None = None,
+    metrics_dir: str | None = None,
 ) -> Telemetry:
     """Wire traces, span-derived metrics and trace-correlated logs; return the handle.
 

@@ -587,3 +587,7 @@ class SpanMetricsProcessor(SpanProcessor):
         """Records what is queued; the next collection then sees every span ended so far."""
         self._pending.drain()
         return True
+
+    def pending(self) -> int:
+        """Measurements queued since the last collection (a worker flushes when there are some)."""
+        return len(self._pending)

@@ -48,6 +48,7 @@ CASES = {
         "httpx,asyncpg",
         ("httpx", "asyncpg"),
     ),
+    "metrics_dir": ("/srv/m", "/srv/m", "AMAS_METRICS_DIR", "/run/amas", "/run/amas"),
 }
 
 
