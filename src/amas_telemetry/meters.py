@@ -127,6 +127,7 @@ class _DelegatingMeter(metrics.Meter):
 
     def _observable(self, factory: str, *args: Any, **kwargs: Any) -> Any:
         self._observables.append((factory, args, kwargs))
+        self.owner.observing.add(self)  # kept alive: users rarely keep a reference to an observable
         real = self.real()
         return (
             getattr(real, factory)(*args, **kwargs)
@@ -194,6 +195,7 @@ class DelegatingMeterProvider(metrics.MeterProvider):
         self._stack: list[MeterProvider] = []
         self._lock = threading.Lock()
         self._meters: weakref.WeakSet[_DelegatingMeter] = weakref.WeakSet()
+        self.observing: set[_DelegatingMeter] = set()
         self.generation = 0
         self.touched = 0
         """Grows with every measurement through the API (workers flush when it changed)."""

@@ -230,7 +230,6 @@ def _ten_scrapes(port: int) -> list[tuple[int, float, float]]:
     return [_scrape(port) for _ in range(10)]
 
 
-@pytest.mark.integration
 def test_every_scrape_shows_the_totals_of_all_workers(server: dict[str, Any]) -> None:
     port, process, receiver = server["port"], server["process"], server["receiver"]
     served_by = set()
