@@ -46,7 +46,15 @@ from amas_telemetry import semconv as sc
 __all__ = ["GAUGE_MERGE", "PullReader", "Snapshot", "merge", "render", "snapshot", "wants_openmetrics"]
 
 COUNTER, HISTOGRAM, UPDOWN, GAUGE, INFO = "counter", "histogram", "updown", "gauge", "info"
-_PROMETHEUS_TYPE = {COUNTER: "counter", HISTOGRAM: "histogram", UPDOWN: "gauge", GAUGE: "gauge", INFO: "info"}
+# target_info is a gauge in both formats: what the text format and Prometheus' own OTLP
+# translation make of it, and a type every parser (promtool's included) reads
+_PROMETHEUS_TYPE = {
+    COUNTER: "counter",
+    HISTOGRAM: "histogram",
+    UPDOWN: "gauge",
+    GAUGE: "gauge",
+    INFO: "gauge",
+}
 
 Key = tuple[tuple[str, str], ...]
 """A series: its (label, value) pairs, sorted."""
@@ -197,7 +205,7 @@ def _add_metric(out: Snapshot, metric: Any, exemplars: dict[str, Any] | None) ->
                     slots[index] = found
 
 
-def info_family(name: str, description: str, attributes: Mapping[str, Any]) -> Family:
+def info_family(description: str, attributes: Mapping[str, Any]) -> Family:
     """``target_info`` (resource attributes), as the OTel Prometheus reader renders it."""
     return [INFO, description, "", {_key(attributes): 1.0}, {}]
 
@@ -334,10 +342,21 @@ def _exemplar_of(slots: dict[int, ExemplarData] | None, index: int) -> Exemplar 
     return Exemplar({"trace_id": found[0], "span_id": found[1]}, found[2], found[3])
 
 
+def _labeller(series: dict[Key, Any]) -> Any:
+    """Key → label dict; every series of a family gets the same label names, a missing one as ""
+    (as the OTel Prometheus reader writes it)."""
+    names = {label for key in series for label, _ in key}
+    if all(len(key) == len(names) for key in series):
+        return dict
+    blank = dict.fromkeys(names, "")
+    return lambda key: {**blank, **dict(key)}
+
+
 def families(merged: Snapshot, with_exemplars: bool) -> list[Metric]:
     """prometheus_client metric families of a snapshot (exemplars only if asked: OpenMetrics)."""
     out = []
     for name, (kind, documentation, unit, series, exemplars) in merged.items():
+        labelled = _labeller(series)
         family_name = name[:-6] if kind == COUNTER and name.endswith("_total") else name
         metric = Metric(family_name, documentation, _PROMETHEUS_TYPE[kind], unit)
         samples = metric.samples
@@ -346,7 +365,7 @@ def families(merged: Snapshot, with_exemplars: bool) -> list[Metric]:
         if kind == HISTOGRAM:
             bucket, count_name, sum_name = f"{full}_bucket", f"{full}_count", f"{full}_sum"
             for key, (bounds, counts, total, count) in series.items():
-                labels = dict(key)
+                labels = labelled(key)
                 slots = exemplars.get(key) if use_exemplars else None
                 cumulative = 0
                 for index, (le, n) in enumerate(zip(_le_labels(bounds), counts, strict=True)):
@@ -362,13 +381,10 @@ def families(merged: Snapshot, with_exemplars: bool) -> list[Metric]:
             total_name = f"{full}_total"
             for key, value in series.items():
                 slots = exemplars.get(key) if use_exemplars else None
-                samples.append(Sample(total_name, dict(key), float(value), None, _exemplar_of(slots, 0)))
-        elif kind == INFO:
-            for key, value in series.items():
-                samples.append(Sample(f"{full}_info", dict(key), value))
+                samples.append(Sample(total_name, labelled(key), float(value), None, _exemplar_of(slots, 0)))
         else:
             for key, value in series.items():
-                samples.append(Sample(full, dict(key), float(value)))
+                samples.append(Sample(full, labelled(key), float(value)))
         out.append(metric)
     return out
 

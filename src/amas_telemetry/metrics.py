@@ -57,7 +57,7 @@ class PrometheusEndpoint:
                 attributes = dict(data.resource_metrics[0].resource.attributes)
                 if self.store is not None:  # /metrics speaks for the app, not for one process
                     attributes.pop(_INSTANCE_ID, None)
-                snap = {"target": info_family("target", "Target metadata", attributes), **snap}
+                snap = {"target_info": info_family("Target metadata", attributes), **snap}
             if self._baseline:
                 snap = subtract(snap, self._baseline)
             if write and self.store is not None:
