@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
+from itertools import accumulate
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -43,7 +44,16 @@ from prometheus_client.samples import Exemplar, Sample
 
 from amas_telemetry import semconv as sc
 
-__all__ = ["GAUGE_MERGE", "PullReader", "Snapshot", "merge", "render", "snapshot", "wants_openmetrics"]
+__all__ = [
+    "GAUGE_MERGE",
+    "Memory",
+    "PullReader",
+    "Snapshot",
+    "merge",
+    "render",
+    "snapshot",
+    "wants_openmetrics",
+]
 
 COUNTER, HISTOGRAM, UPDOWN, GAUGE, INFO = "counter", "histogram", "updown", "gauge", "info"
 # target_info is a gauge in both formats: what the text format and Prometheus' own OTLP
@@ -154,25 +164,41 @@ def _exemplar(exemplar: Any) -> ExemplarData | None:
     )
 
 
-def snapshot(
-    data: MetricsData | None, exemplars: dict[str, dict[Key, dict[int, ExemplarData]]] | None = None
-) -> Snapshot:
-    """The collected data as a :data:`Snapshot`.
+class Memory:
+    """What one process's snapshots keep between collections.
 
-    ``exemplars`` keeps, per family, series and bucket, the newest exemplar seen in any
-    collection so far (the SDK forgets them after each collection); it is updated in place.
+    ``exemplars``: per family, series and bucket, the newest exemplar seen in any collection
+    so far (the SDK forgets them after each one). ``keys``: the series key of each attribute
+    set the SDK hands out (the same object every collection), so it is built once.
     """
+
+    def __init__(self) -> None:
+        self.exemplars: dict[str, dict[Key, dict[int, ExemplarData]]] = {}
+        self.keys: dict[int, tuple[Any, Key]] = {}
+
+    def key(self, attributes: Any) -> Key:
+        found = self.keys.get(id(attributes))
+        if found is not None and found[0] is attributes:
+            return found[1]
+        key = _key(attributes)
+        self.keys[id(attributes)] = (attributes, key)
+        return key
+
+
+def snapshot(data: MetricsData | None, memory: Memory | None = None) -> Snapshot:
+    """The collected data as a :data:`Snapshot` (``memory``: see :class:`Memory`)."""
     out: Snapshot = {}
     if data is None:
         return out
+    memory = memory or Memory()
     for resource_metrics in data.resource_metrics:
         for scope_metrics in resource_metrics.scope_metrics:
             for metric in scope_metrics.metrics:
-                _add_metric(out, metric, exemplars)
+                _add_metric(out, metric, memory)
     return out
 
 
-def _add_metric(out: Snapshot, metric: Any, exemplars: dict[str, Any] | None) -> None:
+def _add_metric(out: Snapshot, metric: Any, memory: Memory) -> None:
     data = metric.data
     if isinstance(data, HistogramData):
         kind = HISTOGRAM
@@ -185,18 +211,23 @@ def _add_metric(out: Snapshot, metric: Any, exemplars: dict[str, Any] | None) ->
     name = sanitize_full_name(metric.name)
     family = out.get(name)
     if family is None:
-        remembered = exemplars.setdefault(name, {}) if exemplars is not None else {}
+        remembered = memory.exemplars.setdefault(name, {})
         family = out[name] = [kind, metric.description or "", map_unit(metric.unit or ""), {}, remembered]
     elif family[0] != kind:
         return  # one name, two kinds (two scopes disagreeing): the first one wins, as Prometheus needs
-    series, remembered = family[3], family[4]
+    series, remembered, key_of = family[3], family[4], memory.key
+    raw_bounds: Any = None
+    bounds: tuple[float, ...] = ()
     for point in data.data_points:
-        key = _key(point.attributes)
+        key = key_of(point.attributes)
         if kind == HISTOGRAM:
-            series[key] = [tuple(point.explicit_bounds), list(point.bucket_counts), point.sum, point.count]
+            if point.explicit_bounds is not raw_bounds:  # one object for all points of an instrument
+                raw_bounds = point.explicit_bounds
+                bounds = tuple(raw_bounds)
+            series[key] = [bounds, point.bucket_counts, point.sum, point.count]
         else:
             series[key] = point.value
-        if point.exemplars and exemplars is not None:
+        if point.exemplars:
             slots = remembered.setdefault(key, {})
             for exemplar in point.exemplars:
                 found = _exemplar(exemplar)
@@ -364,19 +395,20 @@ def families(merged: Snapshot, with_exemplars: bool) -> list[Metric]:
         use_exemplars = with_exemplars and bool(exemplars)
         if kind == HISTOGRAM:
             bucket, count_name, sum_name = f"{full}_bucket", f"{full}_count", f"{full}_sum"
+            extend, append = samples.extend, samples.append
             for key, (bounds, counts, total, count) in series.items():
                 labels = labelled(key)
+                les = _le_labels(bounds)
                 slots = exemplars.get(key) if use_exemplars else None
-                cumulative = 0
-                for index, (le, n) in enumerate(zip(_le_labels(bounds), counts, strict=True)):
-                    cumulative += n
-                    bucket_labels = labels.copy()
-                    bucket_labels["le"] = le
-                    samples.append(
-                        Sample(bucket, bucket_labels, float(cumulative), None, _exemplar_of(slots, index))
+                if slots:
+                    extend(
+                        Sample(bucket, {**labels, "le": le}, float(n), None, _exemplar_of(slots, i))
+                        for i, (le, n) in enumerate(zip(les, accumulate(counts), strict=True))
                     )
-                samples.append(Sample(count_name, labels, float(count)))
-                samples.append(Sample(sum_name, labels, float(total)))
+                else:
+                    extend([Sample(bucket, {**labels, "le": le}, float(n)) for le, n in zip(les, accumulate(counts))])
+                append(Sample(count_name, labels, float(count)))
+                append(Sample(sum_name, labels, float(total)))
         elif kind == COUNTER:
             total_name = f"{full}_total"
             for key, value in series.items():

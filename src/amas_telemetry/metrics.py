@@ -14,6 +14,7 @@ from typing import Any
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
 from amas_telemetry.exposition import (
+    Memory,
     PullReader,
     Snapshot,
     info_family,
@@ -37,7 +38,7 @@ class PrometheusEndpoint:
 
     def __init__(self) -> None:
         self.reader = PullReader()
-        self._exemplars: dict[str, Any] = {}
+        self._memory = Memory()
         self._lock = threading.Lock()
         self._baseline: Snapshot | None = None
         self.store: SnapshotStore | None = None
@@ -52,7 +53,7 @@ class PrometheusEndpoint:
         """
         with self._lock:
             data = self.reader.read()
-            snap = snapshot(data, self._exemplars)
+            snap = snapshot(data, self._memory)
             if data is not None and data.resource_metrics:
                 attributes = dict(data.resource_metrics[0].resource.attributes)
                 if self.store is not None:  # /metrics speaks for the app, not for one process
