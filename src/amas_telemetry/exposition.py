@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
-from itertools import accumulate
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import accumulate
 from typing import Any
 
 from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_attribute, sanitize_full_name
@@ -406,7 +406,8 @@ def families(merged: Snapshot, with_exemplars: bool) -> list[Metric]:
                         for i, (le, n) in enumerate(zip(les, accumulate(counts), strict=True))
                     )
                 else:
-                    extend([Sample(bucket, {**labels, "le": le}, float(n)) for le, n in zip(les, accumulate(counts))])
+                    cumulative = zip(les, accumulate(counts), strict=True)
+                    extend([Sample(bucket, {**labels, "le": le}, float(n)) for le, n in cumulative])
                 append(Sample(count_name, labels, float(count)))
                 append(Sample(sum_name, labels, float(total)))
         elif kind == COUNTER:
