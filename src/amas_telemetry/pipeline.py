@@ -306,14 +306,16 @@ class Telemetry:
 
     def _before_fork(self) -> None:
         """Under gunicorn --preload: what this (master) process measured, which children inherit."""
-        self._fork_baseline = self.prometheus.local() if forked_worker_group() is not None else None
+        master = self.prometheus.store is None and forked_worker_group() is not None
+        self._fork_baseline = self.prometheus.local() if master else None
 
     def _after_fork_in_child(self) -> None:
         """A new service.instance.id, a fresh flush thread, and the worker group if a server forked us."""
         new_instance_id([self.tracer_provider, self.meter_provider, self.logger_provider])
+        was_worker = self.prometheus.store is not None  # then this child is a helper, not a worker
         self.prometheus.forget_after_fork()
         group = forked_worker_group()
-        if group is not None and not self._closed:
+        if group is not None and not was_worker and not self._closed:
             self._join_workers(group, getattr(self, "_fork_baseline", None))
 
     def force_flush(self, timeout_millis: int = 10_000) -> bool:

@@ -15,7 +15,7 @@ the files it absorbed so that nothing is counted twice). Directories of supervis
 longer run are deleted by the next app group that starts.
 
 Which process is a worker: a child that uvicorn's supervisor spawned, a gunicorn worker, or a
-child forked from a process that ran ``configure()`` under gunicorn (``--preload``).
+child forked from a gunicorn master that ran ``configure()`` (``--preload``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import contextlib
 import fcntl
 import logging
 import marshal
-import multiprocessing
 import os
 import re
 import shutil
@@ -60,11 +59,16 @@ def _is_gunicorn() -> bool:
     return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
 
 
-def _in_gunicorn_worker() -> bool:
-    """configure() called while a gunicorn worker loads the app (not the master, as with --preload)."""
+def _called_from(module_prefix: str) -> bool:
+    """Whether a caller up the stack lives in a module named so (how a server runs its workers).
+
+    The stack of a worker that loads or serves the app passes through the server's worker
+    code (``uvicorn._subprocess`` for ``uvicorn --workers``, ``gunicorn.workers.*`` for
+    gunicorn), also through the event loop; a lone process's or a gunicorn master's does not.
+    """
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_globals.get("__name__", "").startswith("gunicorn.workers."):
+        if frame.f_globals.get("__name__", "").startswith(module_prefix):
             return True
         frame = frame.f_back
     return False
@@ -72,18 +76,14 @@ def _in_gunicorn_worker() -> bool:
 
 def supervisor_pid() -> int | None:
     """The pid of the server supervising this process as one of its workers, else None."""
-    if "uvicorn" in sys.modules and multiprocessing.parent_process() is not None:
-        return os.getppid()  # uvicorn --workers N spawns its workers with multiprocessing
-    if _is_gunicorn() and _in_gunicorn_worker():
+    if _called_from("uvicorn._subprocess") or (_is_gunicorn() and _called_from("gunicorn.workers.")):
         return os.getppid()
     return None
 
 
 def forked_worker_group() -> int | None:
-    """In a child just forked from a process that ran configure(): its group if a server forked it."""
-    if _is_gunicorn() or "uvicorn" in sys.modules:
-        return os.getppid()
-    return None
+    """In a child just forked from a gunicorn master that ran configure() (``--preload``): the group."""
+    return os.getppid() if _is_gunicorn() else None
 
 
 def _start_time(pid: int) -> str | None:

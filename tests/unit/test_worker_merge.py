@@ -105,3 +105,10 @@ def test_directories_of_stopped_app_groups_are_removed(tmp_path):
 def test_gauge_merge_names_real_metrics():
     names = {sc.AMAS_TASK_QUEUE_DEPTH.replace(".", "_"), sc.SYSTEM_NETWORK_IO.replace(".", "_")}
     assert names <= set(GAUGE_MERGE)
+
+
+def test_a_lone_process_is_no_worker():
+    from amas_telemetry.workers import forked_worker_group, supervisor_pid
+
+    assert supervisor_pid() is None
+    assert forked_worker_group() is None  # not under gunicorn
