@@ -16,11 +16,12 @@ Four variants, each in its own process (spawned), driven round by round in inter
   registry with a ``MultiProcessCollector``.
 
 Before every round each process (helpers included) records one more observation on 1 % of
-its series, as traffic between two scrapes would (so neither side scrapes unchanged state);
-only the scrape is timed. Every request lasts exactly 12 ms on both sides (same values, so
-the sizes compare formats, not digits); prometheus_client's ``_created`` series are off (ours
-has none). The final scrape of each variant is checked: the same number of
-series and the same total count for ours and prometheus_client.
+its series, as traffic between two scrapes would (so neither side scrapes unchanged state).
+Only the scrape is timed: as CPU time of the scraping thread (``time.thread_time``, so that
+other processes loading the machine do not count) and as wall time. Every request lasts
+exactly 12 ms on both sides (same values, so the sizes compare formats, not digits);
+prometheus_client's ``_created`` series are off (ours has none). The final scrape of each
+variant is checked: the same number of series and the same total count on both sides.
 
     python -m benchmarks.scrape_workers [--quick]
 """
@@ -199,10 +200,10 @@ def variant(conn: Any, kind: str, series: int, group_dir: str | None) -> None:
     conn.send("ready")
     while conn.recv() == "round":
         held.touch()
-        start = time.perf_counter()
+        cpu, wall = time.thread_time(), time.perf_counter()
         body = held.scrape()
-        elapsed = time.perf_counter() - start
-        conn.send((elapsed, len(body), _totals(body)))
+        cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+        conn.send((cpu, wall, len(body), _totals(body)))
 
 
 def _totals(body: bytes) -> tuple[int, float]:
@@ -215,6 +216,7 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
     series = plan["series"]
     base = Path(tempfile.mkdtemp(prefix="amas-bench-scrape-"))
     last: dict[str, Any] = {}
+    walls: dict[str, list[float]] = {}
     try:
         with contextlib.ExitStack() as stack:
             conns: dict[str, Any] = {}
@@ -246,9 +248,10 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
                     for helper_conn in helpers[name]:
                         c.receive(helper_conn, 600, f"a helper of {name}")
                     conns[name].send("round")
-                    elapsed, size, totals = c.receive(conns[name], 600, name)
+                    cpu, wall, size, totals = c.receive(conns[name], 600, name)
                     last[name] = {"bytes": size, "series": totals[0], "count": totals[1]}
-                    return elapsed
+                    walls.setdefault(name, []).append(wall)
+                    return cpu
 
                 return one
 
@@ -257,7 +260,7 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
                 conn.send("stop")
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    return {"series": series, "samples": samples, "last": last}
+    return {"series": series, "samples": samples, "wall": walls, "last": last}
 
 
 @contextlib.contextmanager
@@ -288,11 +291,12 @@ def _iqr(values: list[float]) -> str:
 
 
 def report(results: dict[str, Any]) -> str:
-    samples, last = results["samples"], results["last"]
+    samples, walls, last = results["samples"], results["wall"], results["last"]
     rows = []
     for workers in (1, 4):
         ours, prom = f"ours:{workers}", f"prom:{workers}"
         ratios = _ratios(samples, ours, prom)
+        wall_ratios = _ratios(walls, ours, prom)
         rows.append(
             [
                 workers,
@@ -301,6 +305,7 @@ def report(results: dict[str, Any]) -> str:
                 f"{c.median(samples[prom]) * 1e3:,.0f}",
                 f"{c.median(ratios):.2f}",
                 _iqr(ratios),
+                f"{c.median(wall_ratios):.2f} ({_iqr(wall_ratios)})",
                 f"{last[ours]['bytes'] / 1024:,.0f} / {last[prom]['bytes'] / 1024:,.0f} KiB",
                 f"{last[ours]['bytes'] / last[prom]['bytes']:.2f}",
                 "equal" if last[ours]["count"] == last[prom]["count"] else "DIFFER",
@@ -309,10 +314,11 @@ def report(results: dict[str, Any]) -> str:
     headers = [
         "workers",
         "series",
-        "ours ms",
-        "prometheus_client ms",
-        "time ratio (median)",
+        "ours CPU ms",
+        "prometheus_client CPU ms",
+        "CPU ratio (median)",
         "IQR",
+        "wall ratio (IQR)",
         "size ours / prometheus_client",
         "size ratio",
         "total count",

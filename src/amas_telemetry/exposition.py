@@ -385,6 +385,9 @@ def _labeller(series: dict[Key, Any]) -> Any:
 
 def families(merged: Snapshot, with_exemplars: bool) -> list[Metric]:
     """prometheus_client metric families of a snapshot (exemplars only if asked: OpenMetrics)."""
+    # tuple.__new__ builds a Sample from its six fields without the NamedTuple's keyword
+    # handling: a third of the cost of the 170k samples of 10k histogram series
+    new = tuple.__new__
     out = []
     for name, (kind, documentation, unit, series, exemplars) in merged.items():
         labelled = _labeller(series)
@@ -400,16 +403,24 @@ def families(merged: Snapshot, with_exemplars: bool) -> list[Metric]:
                 labels = labelled(key)
                 les = _le_labels(bounds)
                 slots = exemplars.get(key) if use_exemplars else None
+                cumulative = zip(les, accumulate(counts), strict=True)
                 if slots:
                     extend(
-                        Sample(bucket, {**labels, "le": le}, float(n), None, _exemplar_of(slots, i))
-                        for i, (le, n) in enumerate(zip(les, accumulate(counts), strict=True))
+                        new(
+                            Sample,
+                            (bucket, {**labels, "le": le}, float(n), None, _exemplar_of(slots, i), None),
+                        )
+                        for i, (le, n) in enumerate(cumulative)
                     )
                 else:
-                    cumulative = zip(les, accumulate(counts), strict=True)
-                    extend([Sample(bucket, {**labels, "le": le}, float(n)) for le, n in cumulative])
-                append(Sample(count_name, labels, float(count)))
-                append(Sample(sum_name, labels, float(total)))
+                    extend(
+                        [
+                            new(Sample, (bucket, {**labels, "le": le}, float(n), None, None, None))
+                            for le, n in cumulative
+                        ]
+                    )
+                append(new(Sample, (count_name, labels, float(count), None, None, None)))
+                append(new(Sample, (sum_name, labels, float(total), None, None, None)))
         elif kind == COUNTER:
             total_name = f"{full}_total"
             for key, value in series.items():
