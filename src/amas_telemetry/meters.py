@@ -229,6 +229,8 @@ class DelegatingMeterProvider(metrics.MeterProvider):
         schema_url: str | None = None,
         attributes: Any = None,
     ) -> metrics.Meter:
+        if name in DUPLICATE_METRIC_SCOPES:  # dropped anyway (see the Views): not even measured
+            return metrics.NoOpMeter(name, version, schema_url)
         meter = _DelegatingMeter(self, (name, version, schema_url, attributes))
         self._meters.add(meter)
         return meter

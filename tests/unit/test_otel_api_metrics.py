@@ -128,7 +128,8 @@ def _assert_no_duplicate_scopes(cap: Any) -> None:
     assert repeated == {}
 
 
-async def test_asgi_and_fastapi_instrumentation_metrics_are_not_counted_twice():
+@pytest.mark.parametrize("provider", ["global", "the handle's"])
+async def test_asgi_and_fastapi_instrumentation_metrics_are_not_counted_twice(provider):
     app = FastAPI()
 
     @app.get("/items/{item_id}")
@@ -138,8 +139,12 @@ async def test_asgi_and_fastapi_instrumentation_metrics_are_not_counted_twice():
     cap = capture(app)
     try:
         # the contrib ASGI middleware outside ours, recording its own HTTP server metrics through
-        # the global MeterProvider (its spans off, so only its metrics could repeat ours)
-        outer = OpenTelemetryMiddleware(app, tracer_provider=NoOpTracerProvider())
+        # the global MeterProvider (its meter is a no-op there) or the handle's SDK provider (a
+        # View drops them); its spans are off, so only its metrics could repeat ours
+        meter_provider = None if provider == "global" else cap.telemetry.meter_provider
+        outer = OpenTelemetryMiddleware(
+            app, tracer_provider=NoOpTracerProvider(), meter_provider=meter_provider
+        )
         async with httpx.AsyncClient(transport=httpx.ASGITransport(outer), base_url="http://test") as client:
             for i in range(3):
                 assert (await client.get(f"/items/{i}")).status_code == 200
