@@ -96,8 +96,8 @@ def add_routes(app: FastAPI) -> None:
         with _tracer.start_as_current_span(
             f"invoke_agent {body.agent}",
             attributes={
-                sc.AMAS_OPERATION: sc.AmasOperation.AGENT.value,
-                sc.AMAS_AGENT_NAME: body.agent,
+                sc.GEN_AI_OPERATION_NAME: sc.GenAiOperation.INVOKE_AGENT.value,
+                sc.GEN_AI_AGENT_NAME: body.agent,
                 sc.AMAS_TASK_ID: task_id,
             },
         ) as agent_span:

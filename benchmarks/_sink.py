@@ -49,7 +49,9 @@ def count_items(signal: str, body: bytes) -> int:
 class Sink:
     """OTLP/gRPC + OTLP/HTTP receiver that counts, in this process (threads)."""
 
-    def __init__(self, *, keep: bool = False, count: bool = True) -> None:
+    def __init__(
+        self, *, keep: bool = False, count: bool = True, grpc_port: int = 0, http_port: int = 0
+    ) -> None:
         self.keep = keep
         self.count = count
         self.lock = threading.Lock()
@@ -57,8 +59,8 @@ class Sink:
         self.bodies: dict[str, list[bytes]] = {s: [] for s in SIGNALS}
         self._grpc: Any = None
         self._http: ThreadingHTTPServer | None = None
-        self.grpc_port = 0
-        self.http_port = 0
+        self.grpc_port = grpc_port  # 0: any free port
+        self.http_port = http_port
 
     # -- recording ---------------------------------------------------------------------------
     def record(self, signal: str, body: bytes) -> None:
@@ -97,7 +99,7 @@ class Sink:
                 )
             )
         server.add_generic_rpc_handlers(tuple(handlers))
-        self.grpc_port = server.add_insecure_port("127.0.0.1:0")
+        self.grpc_port = server.add_insecure_port(f"127.0.0.1:{self.grpc_port}")
         server.start()
         self._grpc = server
 
@@ -124,7 +126,7 @@ class Sink:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.http_port), Handler)
         self._http.daemon_threads = True
         self.http_port = self._http.server_address[1]
         threading.Thread(target=self._http.serve_forever, name="otlp-sink-http", daemon=True).start()

@@ -475,7 +475,7 @@ def tasks_agents() -> dashboard.Dashboard:
         .with_panel(
             graph(
                 "Agent runs/s",
-                Target(count_rate(m.AGENT_DURATION, [m.AGENT]), "{{amas_agent_name}}"),
+                Target(count_rate(m.AGENT_DURATION, [m.AGENT]), "{{gen_ai_agent_name}}"),
                 unit="ops",
                 span=8,
             )
@@ -483,7 +483,7 @@ def tasks_agents() -> dashboard.Dashboard:
         .with_panel(
             graph(
                 "Agent error ratio",
-                Target('job_agent:amas_agent_errors:ratio_rate5m{job="$job"}', "{{amas_agent_name}}"),
+                Target('job_agent:amas_agent_errors:ratio_rate5m{job="$job"}', "{{gen_ai_agent_name}}"),
                 unit="percentunit",
                 span=8,
                 thresholds=[(0.15, "red")],
@@ -492,7 +492,7 @@ def tasks_agents() -> dashboard.Dashboard:
         .with_panel(
             latency(
                 "Agent p95",
-                Target(quantile(0.95, m.AGENT_DURATION, [m.AGENT]), "{{amas_agent_name}}"),
+                Target(quantile(0.95, m.AGENT_DURATION, [m.AGENT]), "{{gen_ai_agent_name}}"),
                 span=8,
             )
         )
@@ -501,17 +501,29 @@ def tasks_agents() -> dashboard.Dashboard:
                 "Agent tokens/s",
                 Target(
                     sum_by([m.AGENT, m.TOKEN_TYPE], rate(m.AGENT_TOKEN_USAGE)),
-                    "{{amas_agent_name}} {{gen_ai_token_type}}",
+                    "{{gen_ai_agent_name}} {{gen_ai_token_type}}",
                 ),
             )
         )
         .with_panel(
             graph(
                 "Agent cost per hour",
-                Target(f"3600 * {sum_by([m.AGENT], rate(m.AGENT_COST))}", "{{amas_agent_name}}"),
+                Target(f"3600 * {sum_by([m.AGENT], rate(m.AGENT_COST))}", "{{gen_ai_agent_name}}"),
                 unit="currencyUSD",
                 thresholds=[(10, "red")],
             )
+        )
+        # --- tools (execute_tool spans; issue 13) ---------------------------------------------
+        .with_row(row("Tools"))
+        .with_panel(
+            graph(
+                "Tool calls/s",
+                Target(count_rate(m.TOOL_DURATION, [m.TOOL]), "{{gen_ai_tool_name}}"),
+                unit="ops",
+            )
+        )
+        .with_panel(
+            latency("Tool p95", Target(quantile(0.95, m.TOOL_DURATION, [m.TOOL]), "{{gen_ai_tool_name}}"))
         )
     )
 
@@ -644,6 +656,82 @@ def ai_providers() -> dashboard.Dashboard:
                 unit="currencyUSD",
                 span=8,
                 height=8,
+            )
+        )
+        # --- streaming, cost by agent, prompt cache, unpriced calls (issue 13) -----------------
+        .with_row(row("Streaming, cost by agent, prompt cache"))
+        .with_panel(
+            latency(
+                "Time to first token p95 by model",
+                Target(
+                    quantile(0.95, m.GEN_AI_TIME_TO_FIRST_CHUNK, by_model),
+                    "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
+                ),
+                description="Streamed calls: time from the request to the first chunk of the answer "
+                "(gen_ai.client.operation.time_to_first_chunk). Dots are exemplars.",
+                span=8,
+                threshold=5,
+            )
+        )
+        .with_panel(
+            latency(
+                "Time per output chunk p95 by model",
+                Target(
+                    quantile(0.95, m.GEN_AI_TIME_PER_OUTPUT_CHUNK, by_model),
+                    "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
+                ),
+                description="Streamed calls: time between chunks after the first "
+                "(gen_ai.client.operation.time_per_output_chunk).",
+                span=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Cost burn, $/h",
+                Target('job:amas_ai_cost_usd_per_hour:rate5m{job="$job"}', "last 5 minutes"),
+                Target('job:amas_ai_cost_usd_per_hour:rate1h{job="$job"}', "last hour"),
+                description="Spending pace in dollars per hour; AICostOverBudget fires above $20/h in both.",
+                unit="currencyUSD",
+                span=8,
+                thresholds=[(20, "red")],
+            )
+        )
+        .with_panel(
+            graph(
+                "Cost per hour by agent",
+                Target(f"3600 * {sum_by([m.AGENT], rate(m.AGENT_COST))}", "{{gen_ai_agent_name}}"),
+                description="Sum of the model calls made inside each agent run (invoke_agent spans).",
+                unit="currencyUSD",
+                span=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Share of cached input tokens by model",
+                Target(
+                    f"{sum_by(by_model, rate(m.AI_CACHE_READ_TOKENS))}"
+                    f" / {sum_by(by_model, rate(f'{m.GEN_AI_TOKEN_USAGE}_sum', eq(m.TOKEN_TYPE, 'input')))}",
+                    "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
+                ),
+                description="Input tokens read from the provider's prompt cache, where the "
+                "instrumentation reports them (anthropic does; openai-v2 2.4b0 does not).",
+                unit="percentunit",
+                span=8,
+                min_value=0,
+                max_value=1,
+            )
+        )
+        .with_panel(
+            graph(
+                "Unpriced calls/s by model",
+                Target(
+                    sum_by(by_model, rate(m.AI_UNPRICED_CALLS)),
+                    "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
+                ),
+                description="Calls with no app-supplied cost and no price in genai-prices: their "
+                "cost is missing from every cost panel, never guessed.",
+                unit="ops",
+                span=8,
             )
         )
     )
@@ -969,6 +1057,41 @@ def system() -> dashboard.Dashboard:
                 ),
                 description="Items a batch processor dropped (queue full) or an exporter failed to send.",
                 unit="ops",
+                span=6,
+                no_value="0",
+            )
+        )
+        .with_panel(
+            graph(
+                "Export spool",
+                Target(
+                    sum_by([m.INSTANCE, m.TELEMETRY_SIGNAL], selector(m.EXPORT_SPOOL_SIZE, *host)),
+                    "{{instance}} {{amas_telemetry_signal}}: bytes waiting",
+                ),
+                Target(
+                    sum_by([m.INSTANCE, m.TELEMETRY_SIGNAL], rate(m.EXPORT_SPOOL_DROPPED, *host)),
+                    "{{instance}} {{amas_telemetry_signal}}: dropped/s",
+                ),
+                description="OTLP exports waiting on disk while the Collector is away (replayed in "
+                "order when it answers), and items dropped past export_spool_max_mb.",
+                span=6,
+                no_value="0",
+            )
+        )
+        .with_panel(
+            graph(
+                "Tail decision",
+                Target(
+                    sum_by([m.INSTANCE, m.TAIL_DECISION], rate(m.TAIL_TRACES, *host)),
+                    "{{instance}} {{amas_tail_decision}}/s",
+                ),
+                Target(sum_by([m.INSTANCE], selector(m.TAIL_HELD, *host)), "{{instance}}: spans held"),
+                Target(
+                    sum_by([m.INSTANCE, m.TAIL_OVERFLOW_BOUND], rate(m.TAIL_OVERFLOW, *host)),
+                    "{{instance}} overflow ({{amas_tail_overflow_bound}})/s",
+                ),
+                description="Unsampled local traces the tail decision kept (an error, slow, a rule) or "
+                "dropped, the spans it holds until their root ends, and spans dropped past its bounds.",
                 span=6,
                 no_value="0",
             )

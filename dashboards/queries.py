@@ -51,8 +51,9 @@ FAULTS: dict[str, str] = {
     "db-errors": "Redis stopped while requests come in (cache operations fail; a stopped "
     "PostgreSQL fails before any DB span starts)",
     "cardinality-overflow": "more task types than AMAS_CARDINALITY_LIMIT (e.g. limit 3, ten types)",
-    "telemetry-drops": "the Collector killed for ~30 s while the service runs, then restarted "
-    "(failed exports are counted, and reach Prometheus once it is back)",
+    "telemetry-drops": "the Collector stopped for ~10 s while requests come in, then restarted; "
+    "an instance with a tiny export spool (AMAS_EXPORT_SPOOL_MAX_MB=0.001) drops and counts what "
+    "it cannot hold (the counts reach Prometheus once the Collector is back)",
 }
 """Faults the faulted Prometheus must have seen; each makes some queries return data.
 Each was checked by hand against the native stack fed by scripts/demo.py (which already
@@ -77,10 +78,12 @@ FAULT_ONLY: dict[str, str] = {
     "amas-database-cache/Errors/s by system and error type/A": "db-errors",
     # system: the telemetry pipeline
     "amas-system/Telemetry dropped/s/A": "telemetry-drops",
+    "amas-system/Export spool/B": "telemetry-drops",
     "amas-system/Series over the cardinality limit/A": "cardinality-overflow",
     # alerts whose watched series exist only after the fault
     "rules/alerts.yml/MetricCardinalityOverflow[warning]": "cardinality-overflow",
     "rules/alerts.yml/TelemetryDataDropped[warning]": "telemetry-drops",
+    "rules/alerts.yml/TelemetrySpoolDropping[warning]": "telemetry-drops",
 }
 """Query id -> fault (a key of :data:`FAULTS`) that gives the query data."""
 

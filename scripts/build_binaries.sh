@@ -3,7 +3,7 @@
 #
 #   scripts/build_binaries.sh [--force] [--print-dir] [NAME ...]
 #
-# NAME is any of: collector prometheus promtool alertmanager amtool jaeger victorialogs
+# NAME is any of: collector prometheus promtool alertmanager amtool jaeger victorialogs telemetrygen
 # (default: all). Binaries land in  ${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}/bin
 # (outside the repo, so that fresh clones on the same machine, e.g. CI, reuse them); the
 # repo-local, git-ignored build/ is made a symlink to that folder.
@@ -27,8 +27,12 @@ JAEGER_MODULE="github.com/jaegertracing/jaeger"
 JAEGER_VERSION="v1.76.0"                  # Go module tag of the Jaeger v2 release line
 VICTORIALOGS_MODULE="github.com/VictoriaMetrics/VictoriaLogs"
 VICTORIALOGS_VERSION="v1.52.1"
+# the Collector project's OTLP load generator (e2e: delta and cumulative metrics from a
+# client that is not ours); v0.161.0 is the newest the module proxy here serves
+TELEMETRYGEN_MODULE="github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen"
+TELEMETRYGEN_VERSION="v0.161.0"
 
-ALL=(collector jaeger victorialogs prometheus promtool alertmanager amtool)
+ALL=(collector jaeger victorialogs prometheus promtool alertmanager amtool telemetrygen)
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}"
@@ -55,7 +59,7 @@ for arg in "$@"; do
     --print-dir) echo "$BIN_DIR"; exit 0 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     all) targets+=("${ALL[@]}") ;;
-    collector|prometheus|promtool|alertmanager|amtool|jaeger|victorialogs) targets+=("$arg") ;;
+    collector|prometheus|promtool|alertmanager|amtool|jaeger|victorialogs|telemetrygen) targets+=("$arg") ;;
     *) die "unknown binary '$arg' (known: ${ALL[*]})" ;;
   esac
 done
@@ -142,6 +146,7 @@ key_for() {
     alertmanager|amtool) echo "${ALERTMANAGER_VERSION}" ;;
     jaeger) echo "${JAEGER_VERSION}" ;;
     victorialogs) echo "${VICTORIALOGS_VERSION}" ;;
+    telemetrygen) echo "${TELEMETRYGEN_VERSION}" ;;
   esac
 }
 
@@ -185,6 +190,9 @@ do_build() {  # NAME OUT LOGFILE
     victorialogs)
       build_from_module victorialogs "$VICTORIALOGS_MODULE" "$VICTORIALOGS_VERSION" "app/victoria-logs" "$out" "$logfile" "" \
         "-X github.com/VictoriaMetrics/VictoriaLogs/lib/buildinfo.Version=victoria-logs-${VICTORIALOGS_VERSION}"
+      ;;
+    telemetrygen)
+      build_from_module telemetrygen "$TELEMETRYGEN_MODULE" "$TELEMETRYGEN_VERSION" "." "$out" "$logfile"
       ;;
   esac
 }

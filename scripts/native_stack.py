@@ -68,6 +68,7 @@ BINARIES: dict[str, tuple[str, str]] = {
     "amtool": ("amtool", "amtool"),
     "jaeger": ("jaeger", "jaeger"),
     "victorialogs": ("victoria-logs", "victorialogs"),
+    "telemetrygen": ("telemetrygen", "telemetrygen"),  # a load generator, not a stack component
 }
 
 #: start order: the stores first, the Collector last (it exports to them)

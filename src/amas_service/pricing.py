@@ -1,33 +1,18 @@
-"""Price table: US dollars per million tokens, by model; ``cost_usd`` of one call."""
+"""Cost of one call for the task's result, from the same price table the metrics use."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+from amas_telemetry.pricing import PriceTable, TokenUsage
 
-__all__ = ["PRICES", "cost_usd"]
+__all__ = ["cost_usd"]
 
-_log = logging.getLogger(__name__)
-
-PRICES: Mapping[str, tuple[float, float]] = {
-    # model: (input, output) USD per 1M tokens
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "claude-3-5-haiku": (0.80, 4.00),
-    "claude-3-5-sonnet": (3.00, 15.00),
-    "mistral-small": (0.20, 0.60),
-    "mistral-large": (2.00, 6.00),
-}
-
-_warned: set[str] = set()
+_PRICES = PriceTable()
 
 
-def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
-    """Cost of one call; 0 (and one warning) for a model missing from the table."""
-    prices = PRICES.get(model)
-    if prices is None:
-        if model not in _warned:
-            _warned.add(model)
-            _log.warning("no price for model %s: its calls are counted at 0 USD", model)
-        return 0.0
-    return (input_tokens * prices[0] + output_tokens * prices[1]) / 1_000_000
+def cost_usd(
+    provider: str, model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0
+) -> float:
+    """USD of one call by genai-prices; 0 for a model it has no price for (the metrics count
+    such calls in ``amas.ai.unpriced_calls``)."""
+    usage = TokenUsage(input_tokens, output_tokens, cache_read_tokens=cached_tokens)
+    return _PRICES.cost(provider, model, usage) or 0.0

@@ -1,9 +1,13 @@
-"""AI providers over HTTP (chat-completions API) with ordered fallback and a breaker each.
+"""AI providers through the real ``openai`` and ``anthropic`` SDKs, with ordered fallback and a
+breaker each.
 
-Every attempt is one ``chat {model}`` GenAI span (the httpx client span nests inside). A
-call served by a later provider carries ``amas.ai.fallback_from`` = the first provider
-that failed or was skipped by its open breaker. API keys go in the Authorization header
-only; nothing here puts them on a span or in a log line.
+Anthropic is called through its messages API, every other provider through the
+OpenAI-compatible chat-completions API. The GenAI span of each attempt comes from the SDK's
+OTel instrumentation (:mod:`.genai_clients`); ``genai_call`` adds what only we know: the
+provider's name as the conventions spell it, its address, and ``amas.ai.fallback_from`` (the
+first provider that failed or was skipped by its open breaker). Streamed calls are timed
+onto that span (time to first chunk). Cost is left to amas_telemetry's price table.
+API keys go to the SDK clients only; nothing here puts them on a span or in a log line.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import anthropic
+import openai
 
 from amas_service.breaker import CircuitBreaker
+from amas_service.genai_clients import SdkClients
 from amas_service.pricing import cost_usd
 from amas_service.settings import ProviderConfig
-from amas_telemetry import genai_span, record_fallback, record_genai_usage
+from amas_telemetry import genai_call
 from amas_telemetry import semconv as sc
 
 __all__ = [
@@ -76,11 +82,22 @@ class Completion:
     fallback_from: str | None
 
 
-def _error_message(response: httpx.Response) -> str:
-    try:
-        return str(response.json()["error"]["message"])[:200]
-    except (ValueError, KeyError, TypeError):
-        return response.reason_phrase
+_TIMEOUTS = (openai.APITimeoutError, anthropic.APITimeoutError)
+_UNREACHABLE = (openai.APIConnectionError, anthropic.APIConnectionError)
+_STATUS = (openai.APIStatusError, anthropic.APIStatusError)
+
+
+def _provider_error(error: Exception, timeout: float) -> ProviderError:
+    """The SDK's exception as one of ours (timeouts first: they subclass connection errors)."""
+    if isinstance(error, _TIMEOUTS):
+        return ProviderTimeout(f"no answer within {timeout} s")
+    if isinstance(error, _UNREACHABLE):
+        return ProviderUnreachable(type(error).__name__)
+    if isinstance(error, _STATUS):
+        status = error.status_code
+        message = f"HTTP {status}: {str(error.message)[:200]}"
+        return ProviderUnavailable(message) if status >= 500 or status == 429 else ProviderRejected(message)
+    return ProviderRejected(f"unreadable answer: {type(error).__name__}")
 
 
 class ProviderClient:
@@ -89,26 +106,42 @@ class ProviderClient:
     def __init__(
         self,
         providers: Sequence[ProviderConfig],
-        http: httpx.AsyncClient,
         *,
+        timeout: float,
         failure_threshold: int,
         reset_seconds: float,
     ) -> None:
         self._providers = tuple(providers)
-        self._http = http
+        self._timeout = timeout
+        self._sdk = SdkClients(self._providers, timeout)
         self.breakers: Mapping[str, CircuitBreaker] = {
             p.name: CircuitBreaker(p.name, failure_threshold=failure_threshold, reset_seconds=reset_seconds)
             for p in providers
         }
 
+    async def aclose(self) -> None:
+        await self._sdk.aclose()
+
     def breaker_states(self) -> Iterable[tuple[float, Mapping[str, Any]]]:
         """Readings of the ``amas.ai.breaker.state`` gauge."""
         return [(float(b.peek().value), {sc.GEN_AI_PROVIDER_NAME: name}) for name, b in self.breakers.items()]
 
-    async def chat(self, messages: list[dict[str, str]], *, max_tokens: int = 256) -> Completion:
+    def _chain(self, prefer: str | None) -> tuple[ProviderConfig, ...]:
+        """The fallback order, with the preferred provider (if configured) moved first."""
+        first = tuple(p for p in self._providers if p.name == prefer)
+        return first + tuple(p for p in self._providers if p.name != prefer)
+
+    async def chat(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int = 256,
+        stream: bool = False,
+        prefer: str | None = None,
+    ) -> Completion:
         failed_first: str | None = None
         failures: list[str] = []
-        for provider in self._providers:
+        for provider in self._chain(prefer):
             breaker = self.breakers[provider.name]
             if not breaker.allow():
                 failed_first = failed_first or provider.name
@@ -116,17 +149,7 @@ class ProviderClient:
                 continue
             settled = False
             try:
-                with genai_span(provider.name, provider.model) as span:
-                    if failed_first is not None:
-                        record_fallback(span, failed_first)
-                    completion = await self._call(provider, messages, max_tokens, failed_first)
-                    record_genai_usage(
-                        span,
-                        input_tokens=completion.input_tokens,
-                        output_tokens=completion.output_tokens,
-                        cost_usd=completion.cost_usd,
-                        response_model=completion.response_model,
-                    )
+                completion = await self._call(provider, messages, max_tokens, failed_first, stream)
                 breaker.record_success()
                 settled = True
                 if failed_first is not None:
@@ -150,29 +173,24 @@ class ProviderClient:
         messages: list[dict[str, str]],
         max_tokens: int,
         fallback_from: str | None,
+        stream: bool,
     ) -> Completion:
-        headers = {"Authorization": f"Bearer {provider.api_key}"} if provider.api_key else {}
-        body = {"model": provider.model, "messages": messages, "max_tokens": max_tokens}
-        try:
-            response = await self._http.post(
-                f"{provider.base_url}/v1/chat/completions", json=body, headers=headers
-            )
-        except httpx.TimeoutException:
-            raise ProviderTimeout(f"no answer within {self._http.timeout.read} s") from None
-        except httpx.TransportError as error:
-            raise ProviderUnreachable(type(error).__name__) from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise ProviderUnavailable(f"HTTP {response.status_code}: {_error_message(response)}")
-        if response.status_code >= 400:
-            raise ProviderRejected(f"HTTP {response.status_code}: {_error_message(response)}")
-        try:
-            data = response.json()
-            usage = data["usage"]
-            input_tokens, output_tokens = int(usage["prompt_tokens"]), int(usage["completion_tokens"])
-            content = str(data["choices"][0]["message"]["content"])
-            response_model = str(data.get("model") or provider.model)
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise ProviderRejected("unreadable chat-completions answer") from None
+        host, port = self._sdk.address(provider)
+        with genai_call(
+            fallback_from=fallback_from, provider_name=provider.name, server_address=host, server_port=port
+        ) as call:
+            try:
+                if provider.name == "anthropic":
+                    content, usage = await self._sdk.anthropic_chat(
+                        provider, messages, max_tokens, stream, call
+                    )
+                else:
+                    content, usage = await self._sdk.openai_chat(provider, messages, max_tokens, stream, call)
+            except ProviderError:
+                raise
+            except Exception as error:
+                raise _provider_error(error, self._timeout) from None
+        response_model, input_tokens, output_tokens, cached_tokens = usage
         return Completion(
             provider=provider.name,
             model=provider.model,
@@ -180,6 +198,6 @@ class ProviderClient:
             content=content,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            cost_usd=cost_usd(provider.model, input_tokens, output_tokens),
+            cost_usd=cost_usd(provider.name, response_model, input_tokens, output_tokens, cached_tokens),
             fallback_from=fallback_from,
         )

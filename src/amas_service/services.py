@@ -71,7 +71,7 @@ class Services:
                 http=http,
                 providers=ProviderClient(
                     settings.providers,
-                    http,
+                    timeout=settings.provider_timeout_seconds,
                     failure_threshold=settings.breaker_failure_threshold,
                     reset_seconds=settings.breaker_reset_seconds,
                 ),
@@ -138,6 +138,7 @@ class Services:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self.http.aclose()
+        await self.providers.aclose()
         await self.redis.aclose()
         await self.db.close()
         _log.info("service stopped")

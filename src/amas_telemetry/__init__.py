@@ -12,6 +12,7 @@ count, error rate, duration, token and cost metric is derived from those spans.
 
 from amas_telemetry import semconv
 from amas_telemetry.config import ConfigError
+from amas_telemetry.genai_calls import GenAICall, genai_call, time_stream
 from amas_telemetry.instrument import untraced
 from amas_telemetry.pipeline import STATE_GAUGES, Telemetry, configure
 from amas_telemetry.spans import (
@@ -24,14 +25,17 @@ from amas_telemetry.spans import (
     record_quality,
     set_login_result,
     task_span,
+    tool_span,
 )
 
 __all__ = [
     "STATE_GAUGES",
     "ConfigError",
+    "GenAICall",
     "Telemetry",
     "agent_span",
     "configure",
+    "genai_call",
     "genai_span",
     "integration_span",
     "login_span",
@@ -41,5 +45,7 @@ __all__ = [
     "semconv",
     "set_login_result",
     "task_span",
+    "time_stream",
+    "tool_span",
     "untraced",
 ]

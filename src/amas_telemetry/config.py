@@ -8,6 +8,7 @@ raises one :class:`ConfigError` and leaves nothing half-configured.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -117,6 +118,34 @@ def _parse_seconds(value: Any) -> float:
     return seconds
 
 
+def _parse_optional_seconds(value: Any) -> float | None:
+    if value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    try:
+        return _parse_seconds(value)
+    except _Invalid:
+        raise _Invalid("a number of seconds above 0, or none") from None
+
+
+def _parse_keep_rule(value: Any) -> Callable[..., bool] | None:
+    """A callable, or ``'package.module:function'`` (how the environment names one)."""
+    if value is None or value is False or value == "":
+        return None
+    if callable(value):
+        return value
+    accepted = "a callable taking a span, or 'package.module:function'"
+    if not isinstance(value, str) or value.count(":") != 1:
+        raise _Invalid(accepted)
+    module_name, _, attribute = value.strip().partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError):
+        raise _Invalid(f"{accepted} that can be imported") from None
+    if not callable(found):
+        raise _Invalid(accepted)
+    return found
+
+
 def _parse_milliseconds(value: Any) -> float:
     try:
         return _parse_seconds(float(value) / 1000.0)
@@ -130,6 +159,32 @@ def _parse_path(value: Any) -> str | None:
     if not isinstance(value, str) or not value.startswith("/"):
         raise _Invalid("a URL path starting with '/', or None to serve no metrics endpoint")
     return value
+
+
+def _parse_spool_dir(value: Any) -> str | None:
+    """An absolute directory (``~`` expanded); None: the per-user default under the temp dir."""
+    if value is None or value == "":
+        return None
+    accepted = "an absolute directory path, or None for the default under the system temp dir"
+    if not isinstance(value, str | os.PathLike):
+        raise _Invalid(accepted)
+    path = os.path.expanduser(os.fspath(value).strip())
+    if not os.path.isabs(path) or (os.path.exists(path) and not os.path.isdir(path)):
+        raise _Invalid(accepted)
+    return path
+
+
+def _parse_megabytes(value: Any) -> float:
+    accepted = "a number of megabytes of at least 0 (0 turns the spool off)"
+    if isinstance(value, bool):
+        raise _Invalid(accepted)
+    try:
+        megabytes = float(value)
+    except (TypeError, ValueError):
+        raise _Invalid(accepted) from None
+    if not 0 <= megabytes < float("inf"):
+        raise _Invalid(accepted)
+    return megabytes
 
 
 def _parse_attributes(value: Any) -> dict[str, str]:
@@ -238,6 +293,20 @@ SETTINGS: tuple[Setting, ...] = (
         "grpc or http/protobuf",
     ),
     Setting(
+        "export_spool_dir",
+        None,
+        _parse_spool_dir,
+        ("AMAS_EXPORT_SPOOL_DIR",),
+        "where failed OTLP exports wait for the Collector; None: <tmp>/amas-telemetry-<uid>/<service_name>",
+    ),
+    Setting(
+        "export_spool_max_mb",
+        32.0,
+        _parse_megabytes,
+        ("AMAS_EXPORT_SPOOL_MAX_MB",),
+        "bound of the spool per process and signal (oldest dropped past it); 0: no spool",
+    ),
+    Setting(
         "resource_attributes",
         {},
         _parse_attributes,
@@ -297,6 +366,41 @@ SETTINGS: tuple[Setting, ...] = (
         "FastAPI's per-message 'http send/receive' child spans",
     ),
     Setting(
+        "tail_keep_errors",
+        True,
+        _parse_bool,
+        ("AMAS_TAIL_KEEP_ERRORS",),
+        "export an unsampled local trace whole when one of its spans erred",
+    ),
+    Setting(
+        "tail_keep_slower_than",
+        None,
+        _parse_optional_seconds,
+        ("AMAS_TAIL_KEEP_SLOWER_THAN",),
+        "export an unsampled local trace whole when its root took longer (seconds); none: off",
+    ),
+    Setting(
+        "tail_keep_rule",
+        None,
+        _parse_keep_rule,
+        ("AMAS_TAIL_KEEP_RULE",),
+        "export an unsampled local trace whole when rule(span) is true for one of its spans",
+    ),
+    Setting(
+        "tail_max_held_spans",
+        10_000,
+        _parse_positive_int,
+        ("AMAS_TAIL_MAX_HELD_SPANS",),
+        "unsampled spans held in all, waiting for their root; past it the oldest trace goes",
+    ),
+    Setting(
+        "tail_max_spans_per_trace",
+        1_000,
+        _parse_positive_int,
+        ("AMAS_TAIL_MAX_SPANS_PER_TRACE",),
+        "unsampled spans held per trace; later ones are dropped",
+    ),
+    Setting(
         "instrumentations",
         _LIBRARIES,
         _parse_libraries,
@@ -330,6 +434,8 @@ class Settings:
     sampling_ratio: float
     otlp_endpoint: str | None
     otlp_protocol: str
+    export_spool_dir: str | None = None
+    export_spool_max_mb: float = 32.0
     resource_attributes: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
     json_logs: bool = True
@@ -340,6 +446,11 @@ class Settings:
     metric_export_interval: float = 10.0
     excluded_urls: tuple[str, ...] = ("/metrics",)
     http_send_receive_spans: bool = False
+    tail_keep_errors: bool = True
+    tail_keep_slower_than: float | None = None
+    tail_keep_rule: Callable[..., bool] | None = None
+    tail_max_held_spans: int = 10_000
+    tail_max_spans_per_trace: int = 1_000
     instrumentations: tuple[str, ...] = _LIBRARIES
     metrics_dir: str | None = None
 

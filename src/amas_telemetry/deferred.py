@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Container
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext
+
+from amas_telemetry.tail import sampled_context
 
 try:  # SDK internals, see the module docstring
     from opentelemetry.sdk.metrics._internal.measurement import Measurement
@@ -60,15 +63,26 @@ class _Sink:
 _UNSAMPLED: Context = trace.set_span_in_context(trace.INVALID_SPAN)
 
 
-def _context_of(span: SpanContext) -> Context:
-    """The context the exemplar filter reads: the span itself if sampled, else nothing."""
-    return trace.set_span_in_context(NonRecordingSpan(span)) if span.trace_flags.sampled else _UNSAMPLED
+def _context_of(span: SpanContext, kept: Container[int]) -> Context:
+    """The context the exemplar filter reads: the span itself if exported, else nothing.
+
+    A span is exported if it was sampled, or if the tail decision kept its trace: ``kept``
+    is read now, at drain time, when the decision is usually known (see
+    :class:`amas_telemetry.tail.KeptTraces`).
+    """
+    if span.trace_flags.sampled:
+        return trace.set_span_in_context(NonRecordingSpan(span))
+    if span.trace_id in kept:
+        return trace.set_span_in_context(NonRecordingSpan(sampled_context(span)))
+    return _UNSAMPLED
 
 
 class DeferredMeasurements:
     """A thread-safe queue of measurements, drained by whoever collects."""
 
-    def __init__(self, max_backlog: int = 20_000) -> None:
+    def __init__(self, max_backlog: int = 20_000, kept_traces: Container[int] = frozenset()) -> None:
+        self.kept_traces = kept_traces
+        """Trace ids the tail decision kept: their spans count as exported for exemplars."""
         self._queue: deque[tuple[_Sink, float, int, SpanContext, Any]] = deque()
         self._max_backlog = max_backlog
         self._sinks: dict[int, _Sink] = {}
@@ -100,6 +114,7 @@ class DeferredMeasurements:
         drained = 0
         last_span: SpanContext | None = None
         context = _UNSAMPLED
+        kept = self.kept_traces
         while True:
             try:
                 sink, value, time_unix_nano, span, attributes = popleft()
@@ -114,14 +129,14 @@ class DeferredMeasurements:
                 else:
                     total[1] += value
                     total[2] = max(total[2], time_unix_nano)
-                    if span.trace_flags.sampled:
+                    if span.trace_flags.sampled or span.trace_id in kept:
                         total[3] = span
                 continue
             if span is not last_span:
-                last_span, context = span, _context_of(span)
+                last_span, context = span, _context_of(span, kept)
             sink.record(value, time_unix_nano, context, attributes)
         for sink, value, time_unix_nano, span, attributes in sums.values():
-            sink.record(value, time_unix_nano, _context_of(span), attributes)
+            sink.record(value, time_unix_nano, _context_of(span, kept), attributes)
         self.recorded += drained
         return drained
 

@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Literal
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
@@ -24,7 +25,7 @@ from opentelemetry.sdk._logs.export import (
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Tracer
 
@@ -42,21 +43,19 @@ from amas_telemetry.meters import drop_duplicate_metrics, global_meter_provider
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
+from amas_telemetry.spool import default_directory
+from amas_telemetry.spooled_export import ExportSpools
 from amas_telemetry.system import register_system_metrics
+from amas_telemetry.tail import KeptTraces, MarkKeptLogs
 from amas_telemetry.tracing import (
     RedactingProcessor,
     build_tracer_provider,
     export_processor,
     global_tracer_provider,
+    tail_decision_processor,
+    tail_decision_wanted,
 )
-from amas_telemetry.workers import (
-    SnapshotStore,
-    default_metrics_dir,
-    forked_worker_group,
-    new_instance_id,
-    supervisor_pid,
-    watch_forks,
-)
+from amas_telemetry.worker_group import Membership
 
 __all__ = ["STATE_GAUGES", "Extras", "Telemetry", "configure", "configure_with"]
 
@@ -161,10 +160,15 @@ class Telemetry:
         self.scrubber = Scrubber(drop_keys=() if settings.record_prompts else sc.PROMPT_ATTRIBUTES)
         self.prometheus = PrometheusEndpoint()
         self._push_readers: list[Any] = []
-        if settings.otlp_endpoint:
-            self._push_readers.append(
-                otlp_reader(_otlp_exporter(settings, "metrics"), settings.metric_export_interval)
+        self.spools: ExportSpools | None = None
+        if settings.otlp_endpoint and settings.export_spool_max_mb:
+            directory = settings.export_spool_dir or default_directory(settings.service_name)
+            max_bytes = int(settings.export_spool_max_mb * 1024 * 1024)
+            self.spools = ExportSpools(
+                settings.otlp_protocol, settings.otlp_endpoint, Path(directory), max_bytes
             )
+        if settings.otlp_endpoint:
+            self._push_readers.append(otlp_reader(self._exporter("metrics"), settings.metric_export_interval))
         readers: list[Any] = [self.prometheus.reader, *extras.metric_readers, *self._push_readers]
         self.meter_provider: MeterProvider = MeterProvider(
             resource=resource, metric_readers=readers, views=drop_duplicate_metrics()
@@ -173,40 +177,72 @@ class Telemetry:
         self._meter = meter
         if settings.system_metrics:
             register_system_metrics(meter)
+        if self.spools is not None:
+            self.spools.observe(meter)
 
-        self._span_metrics = SpanMetricsProcessor(
-            meter, cardinality_limit=settings.cardinality_limit, scrubber=self.scrubber
-        )
-        processors: list[Any] = [self._span_metrics]
-        log_processors: list[Any] = [SimpleLogRecordProcessor(e) for e in extras.log_exporters]
-        processors.extend(
+        self.kept_traces = KeptTraces()
+        tail = tail_decision_wanted(settings)
+        exports: list[Any] = [
             RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
-        )
+        ]
+        log_processors: list[Any] = [
+            SimpleLogRecordProcessor(MarkKeptLogs(e, self.kept_traces) if tail else e)
+            for e in extras.log_exporters
+        ]
         with _sdk_self_metrics():
             if settings.otlp_endpoint:
-                span_exporter = _otlp_exporter(settings, "traces", self.meter_provider)
-                log_exporter = _otlp_exporter(settings, "logs", self.meter_provider)
-                processors.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
+                span_exporter = self._exporter("traces", self.meter_provider)
+                log_exporter = self._exporter("logs", self.meter_provider)
+                if tail:
+                    log_exporter = MarkKeptLogs(log_exporter, self.kept_traces)
+                exports.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
                 log_processors.append(
                     BatchLogRecordProcessor(log_exporter, max_queue_size=4096, export_timeout_millis=5000)
                 )
+        span_metrics = SpanMetricsProcessor(
+            meter,
+            cardinality_limit=settings.cardinality_limit,
+            scrubber=self.scrubber,
+            kept_traces=self.kept_traces,
+        )
+        # The tail decision goes first: a root's own measurements are queued after it decided.
+        tail_processor = (
+            tail_decision_processor(settings, exports, self.kept_traces, meter) if tail and exports else None
+        )
+        processors: list[Any] = [tail_processor, span_metrics] if tail_processor else [span_metrics, *exports]
         self.logger_provider: LoggerProvider | None = None
         if log_processors:
             self.logger_provider = LoggerProvider(resource=resource)
             for log_processor in log_processors:
                 self.logger_provider.add_log_record_processor(log_processor)
         self.tracer_provider: TracerProvider = build_tracer_provider(
-            resource, settings.sampling_ratio, processors
+            resource,
+            settings.sampling_ratio,
+            processors,
+            tail_processor.will_keep if tail_processor else None,
         )
+        self._workers = Membership(
+            self.prometheus,
+            settings.metrics_dir,
+            settings.service_name,
+            lambda: [self.tracer_provider, self.meter_provider, self.logger_provider],
+            span_metrics.pending,
+            lambda: global_meter_provider().touched,
+        )
+
+    def _exporter(self, signal: str, meter_provider: MeterProvider | None = None) -> Any:
+        """OTLP export of one signal: spooled to disk on failure, unless the spool is off."""
+        if self.spools is None:
+            return _otlp_exporter(self.settings, signal, meter_provider)
+        return self.spools.exporter(signal)
 
     # --- wiring, undone by shutdown() ------------------------------------------------------
     def _start(self) -> None:
+        if self.spools is not None:
+            self.spools.start()
         global_tracer_provider().push(self.tracer_provider)
         global_meter_provider().push(self.meter_provider)
-        group = supervisor_pid()
-        if group is not None:
-            self._join_workers(group)
-        watch_forks(self)
+        self._workers.start()
         self._setup_logging()
         self._held_libraries = acquire_libraries(self.settings.instrumentations, global_tracer_provider())
         if self.app is not None:
@@ -286,38 +322,6 @@ class Telemetry:
         """What ``/metrics`` serves: the text format, or OpenMetrics (with exemplars)."""
         return self.prometheus.render("application/openmetrics-text" if openmetrics else None)[0]
 
-    # --- several workers (see amas_telemetry.workers) --------------------------------------
-    def _join_workers(self, group: int, inherited: Any = None) -> None:
-        metrics_dir = self.settings.metrics_dir or default_metrics_dir()
-        store = SnapshotStore(metrics_dir, self.settings.service_name, group)
-        span_metrics, api = self._span_metrics, global_meter_provider()
-        seen = [api.touched]
-
-        def changed() -> bool:
-            touched = api.touched
-            api_used, seen[0] = touched != seen[0], touched
-            return span_metrics.pending() > 0 or api_used
-
-        self.prometheus.join_workers(store, changed, inherited)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def _before_fork(self) -> None:
-        """Under gunicorn --preload: what this (master) process measured, which children inherit."""
-        master = self.prometheus.store is None and forked_worker_group() is not None
-        self._fork_baseline = self.prometheus.local() if master else None
-
-    def _after_fork_in_child(self) -> None:
-        """A new service.instance.id, a fresh flush thread, and the worker group if a server forked us."""
-        new_instance_id([self.tracer_provider, self.meter_provider, self.logger_provider])
-        was_worker = self.prometheus.store is not None  # then this child is a helper, not a worker
-        self.prometheus.forget_after_fork()
-        group = forked_worker_group()
-        if group is not None and not was_worker and not self._closed:
-            self._join_workers(group, getattr(self, "_fork_baseline", None))
-
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
         """Export what is pending over OTLP now (spans, logs, metrics).
 
@@ -345,7 +349,7 @@ class Telemetry:
             if self._app_instrumented:  # not when instrumenting failed (e.g. the extra is missing)
                 uninstrument_fastapi(self.app)
         release_libraries(self._held_libraries)
-        self.prometheus.leave_workers()
+        self._workers.leave()
         global_meter_provider().remove(self.meter_provider)
         root = logging.getLogger()
         for handler in self._log_handlers:
@@ -376,6 +380,8 @@ def configure(
     sampling_ratio: float | None = None,
     otlp_endpoint: str | Literal[False] | None = None,
     otlp_protocol: str | None = None,
+    export_spool_dir: str | None = None,
+    export_spool_max_mb: float | None = None,
     resource_attributes: Mapping[str, str] | None = None,
     log_level: str | None = None,
     json_logs: bool | None = None,
@@ -388,6 +394,11 @@ def configure(
     http_send_receive_spans: bool | None = None,
     instrumentations: Iterable[str] | None = None,
     metrics_dir: str | None = None,
+    tail_keep_errors: bool | None = None,
+    tail_keep_slower_than: float | Literal[False] | None = None,
+    tail_keep_rule: Callable[[ReadableSpan], bool] | str | None = None,
+    tail_max_held_spans: int | None = None,
+    tail_max_spans_per_trace: int | None = None,
 ) -> Telemetry:
     """Wire traces, span-derived metrics and trace-correlated logs; return the handle.
 

@@ -15,13 +15,26 @@ from enum import Enum, StrEnum
 from typing import Final
 
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+    GEN_AI_AGENT_ID,
+    GEN_AI_AGENT_NAME,
     GEN_AI_OPERATION_NAME,
     GEN_AI_PROVIDER_NAME,
     GEN_AI_REQUEST_MODEL,
+    GEN_AI_REQUEST_STREAM,
     GEN_AI_RESPONSE_MODEL,
+    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
     GEN_AI_TOKEN_TYPE,
+    GEN_AI_TOOL_CALL_ID,
+    GEN_AI_TOOL_NAME,
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
+    GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+)
+from opentelemetry.semconv._incubating.metrics.gen_ai_metrics import (
+    GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+    GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
 )
 from opentelemetry.semconv.attributes.db_attributes import (
     DB_COLLECTION_NAME,
@@ -35,6 +48,7 @@ from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_RESPONSE_STATUS_CODE,
     HTTP_ROUTE,
 )
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 
 __all__ = [
     "DB_COLLECTION_NAME",
@@ -42,16 +56,29 @@ __all__ = [
     "DB_QUERY_TEXT",
     "DB_SYSTEM_NAME",
     "ERROR_TYPE",
+    "GEN_AI_AGENT_ID",
+    "GEN_AI_AGENT_NAME",
+    "GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK",
+    "GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK",
     "GEN_AI_OPERATION_NAME",
     "GEN_AI_PROVIDER_NAME",
     "GEN_AI_REQUEST_MODEL",
+    "GEN_AI_REQUEST_STREAM",
     "GEN_AI_RESPONSE_MODEL",
+    "GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK",
     "GEN_AI_TOKEN_TYPE",
+    "GEN_AI_TOOL_CALL_ID",
+    "GEN_AI_TOOL_NAME",
+    "GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS",
+    "GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS",
     "GEN_AI_USAGE_INPUT_TOKENS",
     "GEN_AI_USAGE_OUTPUT_TOKENS",
+    "GEN_AI_USAGE_REASONING_OUTPUT_TOKENS",
     "HTTP_REQUEST_METHOD",
     "HTTP_RESPONSE_STATUS_CODE",
     "HTTP_ROUTE",
+    "SERVER_ADDRESS",
+    "SERVER_PORT",
 ]
 
 # --- Older (pre-stable) names that instrumentations still emit by default -----------------
@@ -63,6 +90,19 @@ LEGACY_DB_SYSTEM: Final = "db.system"
 LEGACY_DB_STATEMENT: Final = "db.statement"
 LEGACY_DB_OPERATION: Final = "db.operation"
 LEGACY_DB_SQL_TABLE: Final = "db.sql.table"
+LEGACY_GEN_AI_SYSTEM: Final = "gen_ai.system"
+"""Older name of ``gen_ai.provider.name`` (openai-v2 still sets it unless opted in to the latest)."""
+LEGACY_GEN_AI_PROVIDERS: Final = {
+    "vertex_ai": "gcp.vertex_ai",
+    "gemini": "gcp.gemini",
+    "az.ai.inference": "azure.ai.inference",
+    "az.ai.openai": "azure.ai.openai",
+    "xai": "x_ai",
+}
+"""Older ``gen_ai.system`` values renamed by the conventions (the rest kept their spelling)."""
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"
+"""What the anthropic SDK's own tracing calls ``gen_ai.usage.cache_creation.input_tokens``."""
 
 # --- amas.* span attributes ----------------------------------------------------------------
 AMAS_OPERATION: Final = "amas.operation"
@@ -75,12 +115,12 @@ AMAS_TASK_PRIORITY: Final = "amas.task.priority"
 AMAS_TASK_QUALITY_SCORE: Final = "amas.task.quality_score"
 """Quality score of a finished task, 0..1."""
 
-AMAS_AGENT_NAME: Final = "amas.agent.name"
-AMAS_AGENT_ID: Final = "amas.agent.id"
-"""Agent instance identifier. Span attribute only."""
-
 AMAS_AI_COST_USD: Final = "amas.ai.cost_usd"
-"""Cost in US dollars of one AI-provider call (or the sum over an agent run)."""
+"""Cost in US dollars of one AI-provider call (or the sum over an agent run). Set by the app, it
+wins over the price table (genai-prices)."""
+AMAS_AI_RESPONSE_CHUNKS: Final = "amas.ai.response.chunks"
+"""Chunks received in a streamed response (with ``gen_ai.response.time_to_first_chunk``, the
+time per output chunk is derived from it)."""
 AMAS_AI_FALLBACK_FROM: Final = "amas.ai.fallback_from"
 """Set on a GenAI span served by a fallback provider: the provider that failed first."""
 
@@ -97,6 +137,15 @@ AMAS_BREAKER_STATE: Final = "amas.ai.breaker.state"
 
 OTEL_METRIC_OVERFLOW: Final = "otel.metric.overflow"
 """Label of the one series that absorbs attribute sets past the cardinality limit."""
+AMAS_TAIL_DECISION: Final = "amas.tail.decision"
+"""On :data:`AMAS_TELEMETRY_TAIL_TRACES`: ``kept`` or ``dropped``."""
+AMAS_TAIL_OVERFLOW_BOUND: Final = "amas.tail.overflow.bound"
+"""On :data:`AMAS_TELEMETRY_TAIL_OVERFLOW`: ``total`` (all held spans) or ``trace`` (one trace)."""
+AMAS_TAIL_KEPT_BY: Final = "amas.tail.kept_by"
+"""On the local root of a trace the tail decision kept: ``error``, ``slow`` or ``rule``;
+``upstream`` on a server span sampled because its caller sent the ``amas=keep`` hint."""
+AMAS_TELEMETRY_SIGNAL: Final = "amas.telemetry.signal"
+"""``traces``, ``logs`` or ``metrics``: the OTLP signal a self-metric of the export path is about."""
 
 DB_CLIENT_CONNECTION_STATE: Final = "db.client.connection.state"
 DB_CLIENT_CONNECTION_POOL_NAME: Final = "db.client.connection.pool.name"
@@ -120,10 +169,9 @@ PROMPT_ATTRIBUTES: Final = frozenset(
 
 
 class AmasOperation(StrEnum):
-    """Values of :data:`AMAS_OPERATION`."""
+    """Values of :data:`AMAS_OPERATION`. Agents and tools are GenAI operations instead."""
 
     TASK = "task"
-    AGENT = "agent"
     INTEGRATION = "integration"
     LOGIN = "login"
 
@@ -141,6 +189,28 @@ class BreakerState(int, Enum):
     CLOSED = 0
     OPEN = 1
     HALF_OPEN = 2
+
+
+class GenAiOperation(StrEnum):
+    """Values of ``gen_ai.operation.name`` this library produces or treats specially."""
+
+    CHAT = "chat"
+    INVOKE_AGENT = "invoke_agent"
+    EXECUTE_TOOL = "execute_tool"
+    CREATE_AGENT = "create_agent"
+    INVOKE_WORKFLOW = "invoke_workflow"
+
+
+NOT_A_MODEL_CALL: Final = frozenset(
+    {
+        GenAiOperation.INVOKE_AGENT,
+        GenAiOperation.EXECUTE_TOOL,
+        GenAiOperation.CREATE_AGENT,
+        GenAiOperation.INVOKE_WORKFLOW,
+    }
+)
+"""Operations that wrap model calls (their tokens are the sum of the calls inside): the
+``gen_ai.client.*`` metrics leave them out, so no token is counted twice."""
 
 
 class TokenType(StrEnum):
@@ -161,8 +231,18 @@ GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
 """Histogram, s. Prometheus: ``gen_ai_client_operation_duration_seconds``."""
 GEN_AI_CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
 """Histogram, {token}. Prometheus: ``gen_ai_client_token_usage``."""
+# GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK (imported above): Histogram, s, streamed calls only.
+#   Prometheus: ``gen_ai_client_operation_time_to_first_chunk_seconds``.
+# GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK (imported above): Histogram, s, one point per chunk
+#   after the first. Prometheus: ``gen_ai_client_operation_time_per_output_chunk_seconds``.
 AMAS_AI_COST: Final = "amas.ai.cost_usd"
 """Counter, {USD}. Prometheus: ``amas_ai_cost_usd_total``."""
+AMAS_AI_UNPRICED_CALLS: Final = "amas.ai.unpriced_calls"
+"""Counter, {call}: GenAI calls with neither an app cost nor a price in genai-prices (counted, never
+guessed), by provider and model. Prometheus: ``amas_ai_unpriced_calls_total``."""
+AMAS_AI_CACHE_READ_INPUT_TOKENS: Final = "amas.ai.cache_read.input_tokens"
+"""Counter, {token}: input tokens served from the provider's prompt cache (part of the input
+tokens). Prometheus: ``amas_ai_cache_read_input_tokens_total``."""
 AMAS_AI_FALLBACKS: Final = "amas.ai.fallbacks"
 """Counter, {fallback}. Prometheus: ``amas_ai_fallbacks_total``."""
 AMAS_TASK_DURATION: Final = "amas.task.duration"
@@ -170,11 +250,15 @@ AMAS_TASK_DURATION: Final = "amas.task.duration"
 AMAS_TASK_QUALITY: Final = "amas.task.quality_score"
 """Histogram, {score}. Prometheus: ``amas_task_quality_score``."""
 AMAS_AGENT_DURATION: Final = "amas.agent.duration"
-"""Histogram, s. Prometheus: ``amas_agent_duration_seconds``."""
+"""Histogram, s, from ``invoke_agent`` spans, by gen_ai.agent.name.
+Prometheus: ``amas_agent_duration_seconds``."""
 AMAS_AGENT_TOKEN_USAGE: Final = "amas.agent.token.usage"
 """Counter, {token}. Prometheus: ``amas_agent_token_usage_total``."""
 AMAS_AGENT_COST: Final = "amas.agent.cost_usd"
 """Counter, {USD}. Prometheus: ``amas_agent_cost_usd_total``."""
+AMAS_TOOL_DURATION: Final = "amas.tool.duration"
+"""Histogram, s, from ``execute_tool`` spans, by gen_ai.tool.name.
+Prometheus: ``amas_tool_duration_seconds``."""
 AMAS_INTEGRATION_TRIGGERS: Final = "amas.integration.triggers"
 """Counter, {trigger}. Prometheus: ``amas_integration_triggers_total``."""
 AMAS_USER_LOGINS: Final = "amas.user.logins"
@@ -183,6 +267,22 @@ AMAS_USER_LOGINS: Final = "amas.user.logins"
 AMAS_TELEMETRY_SPAN_METRICS_RECORDED: Final = "amas.telemetry.span_metrics.recorded"
 """Counter, {measurement}: measurements derived from spans so far (self-observability).
 Prometheus: ``amas_telemetry_span_metrics_recorded_total``."""
+AMAS_TELEMETRY_TAIL_TRACES: Final = "amas.telemetry.tail.traces"
+"""Counter, {trace}, by amas.tail.decision (kept|dropped): unsampled local traces the tail
+decision settled. Prometheus: ``amas_telemetry_tail_traces_total``."""
+AMAS_TELEMETRY_TAIL_OVERFLOW: Final = "amas.telemetry.tail.overflow"
+"""Counter, {span}, by amas.tail.overflow.bound (total|trace): unsampled spans dropped
+undecided because the hold was full. Prometheus: ``amas_telemetry_tail_overflow_total``."""
+AMAS_TELEMETRY_TAIL_HELD: Final = "amas.telemetry.tail.held"
+"""Gauge, {span}: unsampled spans held now, waiting for their local root to end.
+Prometheus: ``amas_telemetry_tail_held``."""
+AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED: Final = "amas.telemetry.export.spool.dropped"
+"""Counter, {item}, by amas.telemetry.signal: spans, log records or metric points that the
+export spool dropped (its bound reached, or the disk refused).
+Prometheus: ``amas_telemetry_export_spool_dropped_total``."""
+AMAS_TELEMETRY_EXPORT_SPOOL_SIZE: Final = "amas.telemetry.export.spool.size"
+"""Gauge, By, by amas.telemetry.signal: OTLP requests waiting on disk for the Collector.
+Prometheus: ``amas_telemetry_export_spool_size_bytes``."""
 
 # --- State gauges, read at collection time from callbacks the app registers ----------------
 AMAS_TASK_QUEUE_DEPTH: Final = "amas.task.queue.depth"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from time import time_ns
@@ -28,8 +28,10 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from amas_telemetry import genai
 from amas_telemetry import semconv as sc
 from amas_telemetry.deferred import DeferredMeasurements
+from amas_telemetry.genai_calls import current_agent, current_call
 from amas_telemetry.redact import Scrubber
 
 __all__ = ["DEFAULT_RULES", "InstrumentKind", "MetricRule", "SpanMetricsProcessor"]
@@ -62,6 +64,8 @@ class MetricRule:
     value: ValueFn
     """The recorded value; None records nothing for this span."""
     buckets: tuple[float, ...] | None = None
+    repeat: Callable[[ReadableSpan, Any], int] | None = None
+    """How many points of ``value`` the span stands for (one per streamed chunk); None: one."""
 
 
 # --- Predicates ------------------------------------------------------------------------------
@@ -113,10 +117,10 @@ def is_cache_client(span: ReadableSpan, attrs: Any) -> bool:
 
 
 def is_genai_fallback(span: ReadableSpan, attrs: Any) -> bool:
-    return sc.GEN_AI_OPERATION_NAME in attrs and sc.AMAS_AI_FALLBACK_FROM in attrs
+    return sc.AMAS_AI_FALLBACK_FROM in attrs and genai.is_model_call(span, attrs)
 
 
-is_genai = has_attribute(sc.GEN_AI_OPERATION_NAME)
+is_genai = genai.is_model_call
 
 # --- Getters -----------------------------------------------------------------------------------
 
@@ -249,12 +253,21 @@ _DB_ATTRS: tuple[tuple[str, Getter], ...] = (
 )
 _GENAI_ATTRS: tuple[tuple[str, Getter], ...] = (
     (sc.GEN_AI_OPERATION_NAME, attr(sc.GEN_AI_OPERATION_NAME)),
-    (sc.GEN_AI_PROVIDER_NAME, attr(sc.GEN_AI_PROVIDER_NAME)),
+    (sc.GEN_AI_PROVIDER_NAME, genai.provider_name),
+    (sc.GEN_AI_REQUEST_MODEL, attr(sc.GEN_AI_REQUEST_MODEL)),
+    (sc.GEN_AI_RESPONSE_MODEL, attr(sc.GEN_AI_RESPONSE_MODEL)),
+    (sc.SERVER_ADDRESS, attr(sc.SERVER_ADDRESS)),
+    (sc.SERVER_PORT, attr(sc.SERVER_PORT)),
+)
+"""The attributes the GenAI conventions put on the gen_ai.client.* metrics."""
+_COST_ATTRS: tuple[tuple[str, Getter], ...] = (
+    (sc.GEN_AI_PROVIDER_NAME, genai.provider_name),
     (sc.GEN_AI_REQUEST_MODEL, attr(sc.GEN_AI_REQUEST_MODEL)),
 )
 _TASK = amas_operation(sc.AmasOperation.TASK)
-_AGENT = amas_operation(sc.AmasOperation.AGENT)
-_AGENT_ATTRS: tuple[tuple[str, Getter], ...] = ((sc.AMAS_AGENT_NAME, attr(sc.AMAS_AGENT_NAME)),)
+_AGENT = AttributeIs(sc.GEN_AI_OPERATION_NAME, sc.GenAiOperation.INVOKE_AGENT.value)
+_TOOL = AttributeIs(sc.GEN_AI_OPERATION_NAME, sc.GenAiOperation.EXECUTE_TOOL.value)
+_AGENT_ATTRS: tuple[tuple[str, Getter], ...] = ((sc.GEN_AI_AGENT_NAME, attr(sc.GEN_AI_AGENT_NAME)),)
 
 
 def _token_rules(
@@ -333,13 +346,52 @@ DEFAULT_RULES: tuple[MetricRule, ...] = (
         sc.GEN_AI_TOKEN_BUCKETS,
     ),
     MetricRule(
+        genai.is_streamed_model_call,
+        sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+        H,
+        "s",
+        "Time to receive the first chunk of a streamed response.",
+        _GENAI_ATTRS,
+        genai.time_to_first_chunk,
+        sc.GEN_AI_DURATION_BUCKETS,
+    ),
+    MetricRule(
+        genai.is_streamed_model_call,
+        sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+        H,
+        "s",
+        "Time per output chunk after the first one, in streamed responses.",
+        _GENAI_ATTRS,
+        genai.time_per_output_chunk,
+        sc.GEN_AI_DURATION_BUCKETS,
+        repeat=genai.output_chunks_after_first,
+    ),
+    MetricRule(
         is_genai,
         sc.AMAS_AI_COST,
         C,
         "{USD}",
-        "Cost of AI-provider calls in US dollars.",
-        _GENAI_ATTRS[1:],
-        number(sc.AMAS_AI_COST_USD),
+        "Cost of AI-provider calls in US dollars (the app's, else genai-prices').",
+        _COST_ATTRS,
+        genai.cost_usd,
+    ),
+    MetricRule(
+        genai.is_unpriced,
+        sc.AMAS_AI_UNPRICED_CALLS,
+        C,
+        "{call}",
+        "AI-provider calls with no cost: no app price and no price in genai-prices.",
+        _COST_ATTRS,
+        one,
+    ),
+    MetricRule(
+        is_genai,
+        sc.AMAS_AI_CACHE_READ_INPUT_TOKENS,
+        C,
+        "{token}",
+        "Input tokens served from the provider's prompt cache.",
+        _COST_ATTRS,
+        genai.cache_read_tokens,
     ),
     MetricRule(
         is_genai_fallback,
@@ -349,7 +401,7 @@ DEFAULT_RULES: tuple[MetricRule, ...] = (
         "AI-provider calls served by a fallback provider.",
         (
             (sc.AMAS_AI_FALLBACK_FROM, attr(sc.AMAS_AI_FALLBACK_FROM)),
-            (sc.GEN_AI_PROVIDER_NAME, attr(sc.GEN_AI_PROVIDER_NAME)),
+            (sc.GEN_AI_PROVIDER_NAME, genai.provider_name),
         ),
         one,
     ),
@@ -392,6 +444,16 @@ DEFAULT_RULES: tuple[MetricRule, ...] = (
         "Cost of agent runs in US dollars.",
         _AGENT_ATTRS,
         number(sc.AMAS_AI_COST_USD),
+    ),
+    MetricRule(
+        _TOOL,
+        sc.AMAS_TOOL_DURATION,
+        H,
+        "s",
+        "Duration of tool calls.",
+        ((sc.GEN_AI_TOOL_NAME, attr(sc.GEN_AI_TOOL_NAME)), (sc.ERROR_TYPE, error_type)),
+        duration_seconds,
+        sc.AGENT_DURATION_BUCKETS,
     ),
     MetricRule(
         amas_operation(sc.AmasOperation.INTEGRATION),
@@ -458,7 +520,7 @@ class _Series:
 
 
 class _CompiledRule:
-    __slots__ = ("getters", "names", "series", "value")
+    __slots__ = ("getters", "names", "repeat", "series", "value")
 
     def __init__(self, rule: MetricRule, series: _Series) -> None:
         self.names = tuple(name for name, _ in rule.attributes)
@@ -467,6 +529,7 @@ class _CompiledRule:
             g.keys[0] if isinstance(g, attr) and len(g.keys) == 1 else g for _, g in rule.attributes
         )
         self.value = rule.value
+        self.repeat = rule.repeat
         self.series = series
 
 
@@ -474,8 +537,8 @@ class SpanMetricsProcessor(SpanProcessor):
     """Derives metrics from every span that ends, including RECORD_ONLY (unsampled) ones.
 
     Exemplars are recorded with the span's own context (built at drain time), so they
-    point at that span, and only when it is sampled (the SDK's trace-based exemplar
-    filter checks the flag).
+    point at that span, and only when it is exported: sampled (the SDK's trace-based
+    exemplar filter checks the flag) or in ``kept_traces``, the tail decision's kept set.
     """
 
     def __init__(
@@ -485,9 +548,10 @@ class SpanMetricsProcessor(SpanProcessor):
         *,
         cardinality_limit: int = 2000,
         scrubber: Scrubber | None = None,
+        kept_traces: Container[int] = frozenset(),
     ) -> None:
         scrubber = scrubber or Scrubber()
-        self._pending = DeferredMeasurements()
+        self._pending = DeferredMeasurements(kept_traces=kept_traces)
         series: dict[str, _Series] = {}
         groups: dict[Predicate, list[_CompiledRule]] = {}
         for rule in rules:
@@ -527,6 +591,7 @@ class SpanMetricsProcessor(SpanProcessor):
             unit="{measurement}",
             description="Measurements derived from spans and recorded (self-observability).",
         )
+        self._seen_responses = genai.SeenResponses()
         self._shutdown = False
 
     def _drain(self, options: CallbackOptions) -> Iterable[Observation]:
@@ -546,14 +611,35 @@ class SpanMetricsProcessor(SpanProcessor):
             self._active[method] = self._active.get(method, 0) + delta
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if self._shutdown or span.kind is not SpanKind.SERVER:
+        if self._shutdown:
             return
         try:
-            attrs = plain_attributes(span)
-            if sc.HTTP_REQUEST_METHOD in attrs or sc.LEGACY_HTTP_METHOD in attrs:
-                self._count_active(attrs, 1)
+            if span.kind is SpanKind.SERVER:
+                attrs = plain_attributes(span)
+                if sc.HTTP_REQUEST_METHOD in attrs or sc.LEGACY_HTTP_METHOD in attrs:
+                    self._count_active(attrs, 1)
+            elif (call := current_call()) is not None:
+                # the GenAI span of the call; opentelemetry-util-genai starts it bare (its
+                # attributes come at the end): then the call's first CLIENT span is it
+                attrs = plain_attributes(span)
+                if genai.is_model_call(span, attrs) or (call.span is None and span.kind is SpanKind.CLIENT):
+                    call.span = span
+                    added = {k: v for k, v in call.attributes.items() if k not in attrs}
+                    added.update(call.overrides)
+                    if added:
+                        span.set_attributes(added)
         except Exception:
             _log.exception("amas_telemetry: span metrics failed on span start")
+
+    @staticmethod
+    def _add_to_agent(span: ReadableSpan, attrs: Any) -> None:
+        """A model call ended inside an agent run: its tokens and cost go on the agent span."""
+        totals = current_agent()
+        if totals is None or not genai.is_model_call(span, attrs):
+            return
+        usage = genai.usage_of(attrs)
+        if usage is not None:
+            totals.add(usage.input_tokens, usage.output_tokens, genai.cost_usd(span, attrs))
 
     def on_end(self, span: ReadableSpan) -> None:
         if self._shutdown:
@@ -564,6 +650,8 @@ class SpanMetricsProcessor(SpanProcessor):
             end_time = span.end_time or time_ns()
             span_context = span.context
             get = attrs.get
+            if sc.GEN_AI_RESPONSE_ID in attrs and self._seen_responses.is_duplicate(span, attrs):
+                return
             matched = [table.get(get(key), ()) for key, table in self._indexed if key in attrs]
             matched.extend(compiled for when, compiled in self._groups if when(span, attrs))
             for compiled in matched:
@@ -573,9 +661,16 @@ class SpanMetricsProcessor(SpanProcessor):
                         continue
                     series = rule.series
                     key = tuple([get(g) if g.__class__ is str else g(span, attrs) for g in rule.getters])
-                    add(series.sink, value, end_time, span_context, series.attributes(rule.names, key))
+                    labels = series.attributes(rule.names, key)
+                    if rule.repeat is None:
+                        add(series.sink, value, end_time, span_context, labels)
+                    else:
+                        for _ in range(rule.repeat(span, attrs)):
+                            add(series.sink, value, end_time, span_context, labels)
             if span.kind is SpanKind.SERVER and is_http_server(span, attrs):
                 self._count_active(attrs, -1)
+            elif sc.GEN_AI_OPERATION_NAME in attrs:
+                self._add_to_agent(span, attrs)
         except Exception:
             _log.exception("amas_telemetry: span metrics failed for span %r", span.name)
 

@@ -3,21 +3,23 @@
 Each helper is a context manager around ``tracer.start_as_current_span`` that uses the
 global OTel API (so it follows the active ``configure()``), marks the span with
 ``amas.operation`` and, on an exception, sets ``error.type`` before re-raising.
-Token usage and cost recorded on GenAI spans are summed into the enclosing agent span.
+Agents and tools follow the GenAI conventions (``invoke_agent`` / ``execute_tool`` spans with
+``gen_ai.agent.*`` / ``gen_ai.tool.*``). The tokens and cost of every model call that ends
+inside an agent run (ours or an instrumented SDK's) are summed onto the agent span by the
+span-metrics processor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind
 
 from amas_telemetry import semconv as sc
+from amas_telemetry.genai_calls import agent_totals
 
 __all__ = [
     "agent_span",
@@ -29,19 +31,10 @@ __all__ = [
     "record_quality",
     "set_login_result",
     "task_span",
+    "tool_span",
 ]
 
 _tracer = trace.get_tracer("amas_telemetry")
-
-
-@dataclass
-class _AgentTotals:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-
-
-_agent_totals: ContextVar[_AgentTotals | None] = ContextVar("amas_agent_totals", default=None)
 
 
 @contextmanager
@@ -104,30 +97,43 @@ def record_quality(span: Span, score: float) -> None:
 
 @contextmanager
 def agent_span(agent_name: str, *, agent_id: str | None = None) -> Iterator[Span]:
-    """One agent run; tokens and cost of GenAI calls inside it are summed onto it."""
-    totals = _AgentTotals()
-    token = _agent_totals.set(totals)
-    try:
-        with _domain_span(
+    """One agent run: an ``invoke_agent {name}`` span. The tokens and cost of the model calls
+    that end inside it are set on it when it ends (``amas.agent.*`` metrics)."""
+    with (
+        agent_totals() as totals,
+        _domain_span(
             f"invoke_agent {agent_name}",
             {
-                sc.AMAS_OPERATION: sc.AmasOperation.AGENT.value,
-                sc.AMAS_AGENT_NAME: agent_name,
-                sc.AMAS_AGENT_ID: agent_id,
+                sc.GEN_AI_OPERATION_NAME: sc.GenAiOperation.INVOKE_AGENT.value,
+                sc.GEN_AI_AGENT_NAME: agent_name,
+                sc.GEN_AI_AGENT_ID: agent_id,
             },
-        ) as span:
-            try:
-                yield span
-            finally:
-                span.set_attributes(
-                    {
-                        sc.GEN_AI_USAGE_INPUT_TOKENS: totals.input_tokens,
-                        sc.GEN_AI_USAGE_OUTPUT_TOKENS: totals.output_tokens,
-                        sc.AMAS_AI_COST_USD: totals.cost_usd,
-                    }
-                )
-    finally:
-        _agent_totals.reset(token)
+        ) as span,
+    ):
+        try:
+            yield span
+        finally:
+            span.set_attributes(
+                {
+                    sc.GEN_AI_USAGE_INPUT_TOKENS: totals.input_tokens,
+                    sc.GEN_AI_USAGE_OUTPUT_TOKENS: totals.output_tokens,
+                    sc.AMAS_AI_COST_USD: totals.cost_usd,
+                }
+            )
+
+
+@contextmanager
+def tool_span(tool_name: str, *, call_id: str | None = None) -> Iterator[Span]:
+    """One tool call: an ``execute_tool {name}`` span (``amas.tool.duration``)."""
+    with _domain_span(
+        f"execute_tool {tool_name}",
+        {
+            sc.GEN_AI_OPERATION_NAME: sc.GenAiOperation.EXECUTE_TOOL.value,
+            sc.GEN_AI_TOOL_NAME: tool_name,
+            sc.GEN_AI_TOOL_CALL_ID: call_id,
+        },
+    ) as span:
+        yield span
 
 
 @contextmanager
@@ -152,8 +158,12 @@ def record_genai_usage(
     output_tokens: int,
     cost_usd: float | None = None,
     response_model: str | None = None,
+    cache_read_tokens: int | None = None,
+    reasoning_tokens: int | None = None,
 ) -> None:
-    """Token usage and cost of one GenAI call; also added to the enclosing agent run."""
+    """Token usage of one GenAI call (``input_tokens`` includes cached ones, ``output_tokens``
+    reasoning ones, as in the conventions). ``cost_usd``: the app's price, which wins over
+    the price table; leave it out to have genai-prices price the call."""
     attributes: dict[str, Any] = {
         sc.GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
         sc.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
@@ -162,12 +172,11 @@ def record_genai_usage(
         attributes[sc.AMAS_AI_COST_USD] = float(cost_usd)
     if response_model is not None:
         attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
+    if cache_read_tokens is not None:
+        attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read_tokens
+    if reasoning_tokens is not None:
+        attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning_tokens
     span.set_attributes(attributes)
-    totals = _agent_totals.get()
-    if totals is not None:
-        totals.input_tokens += input_tokens
-        totals.output_tokens += output_tokens
-        totals.cost_usd += cost_usd or 0.0
 
 
 def record_fallback(span: Span, from_provider: str) -> None:

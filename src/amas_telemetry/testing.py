@@ -51,7 +51,7 @@ class CapturedTelemetry:
         return [json.loads(line) for line in self.json_stream.getvalue().splitlines() if line.strip()]
 
     def spans(self) -> tuple[ReadableSpan, ...]:
-        """Exported (sampled, redacted) spans."""
+        """Exported spans: sampled, or kept by the tail decision; redacted."""
         return self.span_exporter.get_finished_spans()
 
     def logs(self) -> tuple[ReadableLogRecord, ...]:

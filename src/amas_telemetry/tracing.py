@@ -3,27 +3,38 @@
 Unsampled traces are RECORD_ONLY, not dropped, so every span reaches the span-metrics
 processor; the export path (:class:`RedactingProcessor` → ``BatchSpanProcessor``) looks at
 sampled spans only. The export path is a chain of small processors so that a tail
-decision (hold an unsampled trace, export it when it errs) can slot in front later.
+decision (:mod:`amas_telemetry.tail`: hold an unsampled trace, export it when it errs)
+sits in front of them when ``sampling_ratio`` is below 1.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.metrics import Meter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import (
+    Event,
+    ReadableSpan,
+    SpanProcessor,
+    SynchronousMultiSpanProcessor,
+    TracerProvider,
+)
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 from opentelemetry.trace import Status
 from opentelemetry.util.types import Attributes
 
+from amas_telemetry import semconv as sc
+from amas_telemetry.config import Settings
 from amas_telemetry.redact import Scrubber
+from amas_telemetry.tail import KEEP_HINT_KEY, KEEP_HINT_VALUE, KeptTraces, TailDecisionProcessor
 
 __all__ = ["RecordEverythingSampler", "RedactingProcessor"]
 
@@ -36,10 +47,16 @@ class RecordEverythingSampler(Sampler):
     Unlike the SDK's ``AlwaysRecordSampler`` it keeps the span's start attributes on a
     RECORD_ONLY decision (the ratio sampler returns none for a DROP), so unsampled spans
     carry the same attributes as sampled ones and derive the same metric series.
+
+    The tail decision's hint (see :mod:`amas_telemetry.tail`): a span whose *remote* parent
+    carries ``amas=keep`` in its ``tracestate`` is sampled; a new span of an unsampled trace
+    that ``will_keep`` says is bound to be kept gets ``amas=keep`` in its own, so the calls it
+    makes carry it downstream.
     """
 
-    def __init__(self, ratio: float) -> None:
+    def __init__(self, ratio: float, will_keep: Callable[[int], bool] | None = None) -> None:
         self._root = ParentBased(TraceIdRatioBased(ratio))
+        self._will_keep = will_keep
 
     def should_sample(
         self,
@@ -54,12 +71,28 @@ class RecordEverythingSampler(Sampler):
         result = self._root.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
-        if result.decision is Decision.DROP:
-            return SamplingResult(Decision.RECORD_ONLY, attributes, result.trace_state)
-        return result
+        if result.decision is not Decision.DROP:
+            return result
+        parent = trace.get_current_span(parent_context).get_span_context()
+        state = parent.trace_state if parent.is_valid else None
+        if state is not None and parent.is_remote and state.get(KEEP_HINT_KEY) == KEEP_HINT_VALUE:
+            # the caller's trace is bound to be kept: sample this service's part of it
+            marked = {**(attributes or {}), sc.AMAS_TAIL_KEPT_BY: "upstream"}
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, marked, state)
+        if self._will_keep is not None and self._will_keep(trace_id):
+            return SamplingResult(Decision.RECORD_ONLY, attributes, _with_keep_hint(state))
+        return SamplingResult(Decision.RECORD_ONLY, attributes, result.trace_state)
 
     def get_description(self) -> str:
         return f"RecordEverything{{{self._root.get_description()}}}"
+
+
+def _with_keep_hint(state: trace.TraceState | None) -> trace.TraceState:
+    if state is None:
+        return trace.TraceState([(KEEP_HINT_KEY, KEEP_HINT_VALUE)])
+    if KEEP_HINT_KEY in state:
+        return state.update(KEEP_HINT_KEY, KEEP_HINT_VALUE)
+    return state.add(KEEP_HINT_KEY, KEEP_HINT_VALUE)
 
 
 class RedactingProcessor(SpanProcessor):
@@ -122,8 +155,10 @@ def build_tracer_provider(
     resource: Resource,
     sampling_ratio: float,
     processors: Sequence[SpanProcessor],
+    will_keep: Callable[[int], bool] | None = None,
 ) -> TracerProvider:
-    provider = TracerProvider(resource=resource, sampler=RecordEverythingSampler(sampling_ratio))
+    sampler = RecordEverythingSampler(sampling_ratio, will_keep)
+    provider = TracerProvider(resource=resource, sampler=sampler)
     for processor in processors:
         provider.add_span_processor(processor)
     return provider
@@ -136,6 +171,35 @@ def export_processor(exporter: SpanExporter, scrubber: Scrubber, meter_provider:
             exporter, max_queue_size=4096, export_timeout_millis=5000, meter_provider=meter_provider
         ),
         scrubber,
+    )
+
+
+def tail_decision_wanted(settings: Settings) -> bool:
+    """Only unsampled traces are held, and only when something could keep them."""
+    return settings.sampling_ratio < 1.0 and (
+        settings.tail_keep_errors
+        or settings.tail_keep_slower_than is not None
+        or settings.tail_keep_rule is not None
+    )
+
+
+def tail_decision_processor(
+    settings: Settings, exports: Sequence[SpanProcessor], kept: KeptTraces, meter: Meter
+) -> TailDecisionProcessor:
+    """Tail decision → the export chains (each: redaction → batch → exporter)."""
+    next_processor = exports[0] if len(exports) == 1 else SynchronousMultiSpanProcessor()
+    if len(exports) > 1:
+        for processor in exports:
+            next_processor.add_span_processor(processor)  # type: ignore[attr-defined]
+    return TailDecisionProcessor(
+        next_processor,
+        keep_errors=settings.tail_keep_errors,
+        keep_slower_than=settings.tail_keep_slower_than,
+        keep_rule=settings.tail_keep_rule,
+        max_held_spans=settings.tail_max_held_spans,
+        max_spans_per_trace=settings.tail_max_spans_per_trace,
+        kept=kept,
+        meter=meter,
     )
 
 

@@ -20,7 +20,6 @@ child forked from a gunicorn master that ran ``configure()`` (``--preload``).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import fcntl
 import logging
@@ -31,11 +30,8 @@ import shutil
 import sys
 import tempfile
 import threading
-import uuid
-import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from amas_telemetry.exposition import Snapshot
 
@@ -238,49 +234,3 @@ class Flusher:
         if thread is not None and thread is not threading.current_thread() and thread.is_alive():
             thread.join(timeout=5)
         self._thread = None
-
-
-# --- fork: a worker forked from a configured process (gunicorn --preload) --------------------
-
-_watched: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def watch_forks(handle: Any) -> None:
-    """Call ``handle._before_fork()`` / ``handle._after_fork_in_child()`` around every fork,
-    and ``handle.prometheus.leave_workers()`` at exit (the last flush), while it is open."""
-    _watched.add(handle)
-
-
-def _each_open(method: Callable[[Any], None]) -> Callable[[], None]:
-    def run() -> None:
-        for handle in list(_watched):
-            if not handle.closed:
-                method(handle)
-
-    return run
-
-
-def new_instance_id(providers: list[Any]) -> None:
-    """Each process is its own OTLP source: a forked child gets a new ``service.instance.id``.
-
-    The SDK providers take a resource update through ``_update_resource`` (private, SDK 1.45;
-    the SDK uses it itself after fork); without it the child keeps its parent's id, and says so.
-    """
-    from opentelemetry.sdk.resources import Resource
-
-    fresh = Resource({"service.instance.id": str(uuid.uuid4())})
-    for provider in providers:
-        if provider is None:
-            continue
-        update = getattr(provider, "_update_resource", None)
-        if update is None:
-            _log.warning("amas_telemetry: this SDK cannot renew the resource; service.instance.id repeats")
-            return
-        update(fresh)
-
-
-os.register_at_fork(
-    before=_each_open(lambda h: h._before_fork()),
-    after_in_child=_each_open(lambda h: h._after_fork_in_child()),
-)
-atexit.register(_each_open(lambda h: h.prometheus.leave_workers()))

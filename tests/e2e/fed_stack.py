@@ -106,6 +106,8 @@ def _service_env(stack: NativeStack) -> dict[str, str]:
         "OTEL_TRACES_SAMPLER_ARG": str(SAMPLING_RATIO),
         "AMAS_METRIC_EXPORT_INTERVAL": str(EXPORT_INTERVAL_S),
         "AMAS_ENVIRONMENT": "e2e",
+        # this run's own spool, not the machine-wide default that other runs share
+        "AMAS_EXPORT_SPOOL_DIR": str(stack.run_dir / "export-spool"),
     }
 
 
@@ -190,11 +192,17 @@ def fed_prometheus_url(fed_stack: Fed) -> str:
     return fed_stack.stack.prometheus_url
 
 
-def _start_second_service(fed: Fed, cardinality_limit: int) -> str:
-    """Another instance on the same PostgreSQL/Redis/providers, with a tiny cardinality limit."""
+def _start_second_service(fed: Fed, cardinality_limit: int, spool_mb: float) -> str:
+    """Another instance on the same PostgreSQL/Redis/providers, with a tiny cardinality limit
+    and a tiny export spool (it drops, and counts, what it cannot hold)."""
     port = free_port()
     log_path = fed.run.run_dir / "service-overflow.log"
-    env = {**_service_env(fed.stack), "AMAS_CARDINALITY_LIMIT": str(cardinality_limit)}
+    env = {
+        **_service_env(fed.stack),
+        "AMAS_CARDINALITY_LIMIT": str(cardinality_limit),
+        "AMAS_EXPORT_SPOOL_MAX_MB": str(spool_mb),
+        "AMAS_EXPORT_SPOOL_DIR": str(fed.run.run_dir / "spool-overflow"),
+    }
     fed.extra_services.append(demo.spawn_service(fed.run, port, 1, log_path, **env))
     url = f"http://127.0.0.1:{port}"
     wait_for("the second service", lambda: _healthy(url), timeout=60, interval=0.3)
@@ -239,20 +247,23 @@ def faulted_stack(fed_stack: Fed) -> Fed:
     fed.faults.update({"task-failures": "all providers down", "agent-failures": "all providers down"})
 
     # cardinality-overflow: a second instance whose limit is smaller than its route set
-    overflow_url = _start_second_service(fed, cardinality_limit=2)
+    overflow_url = _start_second_service(fed, cardinality_limit=2, spool_mb=0.001)
     with httpx.Client(base_url=overflow_url, timeout=30) as client:
         for path in ("/tasks/unknown-1", "/nope", "/tasks/unknown-2", "/also-nope", "/health"):
             client.get(path)
         client.post("/login", json={"username": "nobody", "password": "wrong"})
     fed.faults["cardinality-overflow"] = "second instance, AMAS_CARDINALITY_LIMIT=2"
 
-    # telemetry-drops: the Collector is down while requests come in; they must still succeed
+    # telemetry-drops: the Collector is down while requests come in; they must still succeed.
+    # The main service spools what it cannot export (nothing lost); the second instance's
+    # spool is too small for it, so it drops and counts.
     fed.stack.stop("collector")
-    with httpx.Client(base_url=fed.run.url, timeout=30) as client:
-        for _ in range(20):
-            started = time.monotonic()
-            fed.requests_while_collector_down.append(client.get("/tasks/not-a-task").status_code)
-            assert time.monotonic() - started < 5, "a request waited on the dead Collector"
+    for url in (fed.run.url, overflow_url):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for _ in range(20):
+                started = time.monotonic()
+                fed.requests_while_collector_down.append(client.get("/tasks/not-a-task").status_code)
+                assert time.monotonic() - started < 5, "a request waited on the dead Collector"
     time.sleep(EXPORT_INTERVAL_S * 4)  # let the SDK try, fail and count
     fed.stack.start("collector")
     fed.faults["telemetry-drops"] = "Collector stopped for ~10 s"

@@ -29,6 +29,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -244,21 +245,40 @@ def _get_json(url: str, timeout: float = 10.0) -> object | None:
         raise
 
 
-def jaeger_spans_of(stack: NativeStack, trace_id: str) -> set[str]:
+def jaeger_span_rows(stack: NativeStack, trace_id: str) -> Counter[str]:
+    """Span id -> how many times Jaeger holds it (more than 1: a duplicate)."""
     data = _get_json(f"{stack.jaeger_url}/api/traces/{trace_id}")
     if not data or not data.get("data"):  # type: ignore[union-attr]
-        return set()
-    return {s["spanID"] for t in data["data"] for s in t["spans"]}  # type: ignore[index]
+        return Counter()
+    return Counter(s["spanID"] for t in data["data"] for s in t["spans"])  # type: ignore[index]
 
 
-def victorialogs_ids(stack: NativeStack, run_id: str) -> set[str]:
+def jaeger_spans_of(stack: NativeStack, trace_id: str) -> set[str]:
+    return set(jaeger_span_rows(stack, trace_id))
+
+
+def victorialogs_id_rows(stack: NativeStack, run_id: str) -> Counter[str]:
+    """Log record id -> how many rows VictoriaLogs holds for it."""
     query = f'amas.test.run:="{run_id}" | fields amas.test.id'
     url = f"{stack.victorialogs_url}/select/logsql/query?" + urllib.parse.urlencode(
         {"query": query, "limit": "10000000"}
     )
     with urllib.request.urlopen(url, timeout=30) as resp:
         lines = resp.read().decode().splitlines()
-    return {json.loads(ln)["amas.test.id"] for ln in lines if ln.strip()}
+    return Counter(json.loads(ln)["amas.test.id"] for ln in lines if ln.strip())
+
+
+def victorialogs_ids(stack: NativeStack, run_id: str) -> set[str]:
+    return set(victorialogs_id_rows(stack, run_id))
+
+
+def duplicates(stack: NativeStack, run_id: str, tally: Tally, *, logs: bool) -> tuple[int, int]:
+    """Rows beyond the first of each acknowledged span and log record (at-least-once replay)."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        rows = pool.map(lambda t: jaeger_span_rows(stack, t), list(tally.acked_traces))
+        spans = sum(n - 1 for counter in rows for n in counter.values() if n > 1)
+    log_rows = victorialogs_id_rows(stack, run_id) if logs else Counter()
+    return spans, sum(n - 1 for log_id, n in log_rows.items() if n > 1 and log_id in tally.acked_logs)
 
 
 def wait_until_found(
@@ -357,6 +377,7 @@ def test_kill_9_of_the_collector_loses_no_acknowledged_item(
 
     tally = sender.tally
     spans_found, logs_found, missing_traces, missing_logs = wait_until_found(stack, run_id, tally, logs=True)
+    dup_spans, dup_logs = duplicates(stack, run_id, tally, logs=True)
     _report(
         e2e_summary,
         "collector kill -9",
@@ -367,7 +388,8 @@ def test_kill_9_of_the_collector_loses_no_acknowledged_item(
         f"killed after request {killed_at}/{requests}, restarted at {restarted_at}; "
         f"acked while the stores were down (still queued at the kill): "
         f"{tally.acked_in_window['spans']} spans, {tally.acked_in_window['logs']} logs; "
-        f"queue sizes at the kill: {queued}; total {time.monotonic() - t0:.1f} s",
+        f"queue sizes at the kill: {queued}; duplicates in the stores: {dup_spans} spans, "
+        f"{dup_logs} logs; total {time.monotonic() - t0:.1f} s",
     )
     # the crash really hit acknowledged, not yet exported data, and traffic went on afterwards
     assert tally.acked_in_window["spans"] > 0 and tally.acked_in_window["logs"] > 0
@@ -409,12 +431,14 @@ def test_trace_store_outage_of_30s_loses_no_acknowledged_span(
 
     tally = sender.tally
     spans_found, _, missing_traces, _ = wait_until_found(stack, run_id, tally, logs=False)
+    dup_spans, _ = duplicates(stack, run_id, tally, logs=False)
     _report(
         e2e_summary,
         "trace store outage",
         [("spans", tally.spans_sent, tally.spans_acked, spans_found)],
         f"Jaeger down {outage:.1f} s; acked during the outage: {tally.acked_in_window['spans']} spans; "
-        f"queue sizes at the end of the outage: {queued}; total {time.monotonic() - t0:.1f} s",
+        f"queue sizes at the end of the outage: {queued}; duplicates in Jaeger: {dup_spans} spans; "
+        f"total {time.monotonic() - t0:.1f} s",
     )
     assert tally.acked_in_window["spans"] > 0, "the Collector did not keep accepting during the outage"
     assert not missing_traces, (
@@ -464,6 +488,7 @@ def test_kill_9_of_a_gateway_behind_the_agent_loses_no_acknowledged_item(
 
     tally = sender.tally
     spans_found, logs_found, missing_traces, missing_logs = wait_until_found(stack, run_id, tally, logs=True)
+    dup_spans, dup_logs = duplicates(stack, run_id, tally, logs=True)
     _report(
         e2e_summary,
         "gateway kill -9 behind the agent",
@@ -473,7 +498,8 @@ def test_kill_9_of_a_gateway_behind_the_agent_loses_no_acknowledged_item(
         ],
         f"gateway1 killed after request {killed_at}/{requests}; acked while the stores were down: "
         f"{tally.acked_in_window['spans']} spans, {tally.acked_in_window['logs']} logs; "
-        f"gateway queue sizes at the kill: {queued}; total {time.monotonic() - t0:.1f} s",
+        f"gateway queue sizes at the kill: {queued}; duplicates in the stores: {dup_spans} spans, "
+        f"{dup_logs} logs; total {time.monotonic() - t0:.1f} s",
     )
     # gateway1 really held acknowledged, not yet exported data when it died
     assert queued["gw1"].get("otlp_grpc/traces", 0) > 0 and queued["gw1"].get("otlp_http/logs", 0) > 0
@@ -485,3 +511,25 @@ def test_kill_9_of_a_gateway_behind_the_agent_loses_no_acknowledged_item(
         f"e.g. {sorted(missing_logs)[:5]}"
     )
     assert spans_found == tally.spans_acked and logs_found == len(tally.acked_logs)
+
+
+def test_the_duplicate_count_sees_a_resent_request(stack_factory: Callable[..., NativeStack]) -> None:
+    """The duplicates the tests above report are not blind: a request sent twice (as a client
+    does when the acknowledgement was lost) shows as 10 duplicate log records. Jaeger's query
+    API, though, returns a span sent twice once (it deduplicates), so span duplicates can only
+    be counted in stores that keep them."""
+    stack = stack_factory(components=("victorialogs", "jaeger", "collector"))
+    run_id = uuid.uuid4().hex[:12]
+    client = OtlpHttpClient(stack.ports.collector_http)
+    tb, lb = make_trace(run_id, 1), make_logs(run_id, 1)
+    try:
+        for _ in range(2):
+            assert client.export("/v1/traces", tb.body) and client.export("/v1/logs", lb.body)
+    finally:
+        client.close()
+    tally = Tally(acked_traces={tb.trace_id: tb.span_ids}, acked_logs=set(lb.ids))
+    wait_until_found(stack, run_id, tally, logs=True)
+    deadline = time.monotonic() + 30
+    while duplicates(stack, run_id, tally, logs=True)[1] < len(lb.ids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert duplicates(stack, run_id, tally, logs=True) == (0, len(lb.ids))

@@ -133,11 +133,19 @@ def test_span_derived_metrics_are_in_prometheus(fed_stack: Fed):
 
 
 def test_a_dead_collector_fails_no_request_and_drops_are_counted(faulted_stack: Fed):
+    """Requests succeed while the Collector is down; the instance whose export spool is too
+    small for the outage drops its oldest data and counts it (the main one spools it)."""
     assert faulted_stack.requests_while_collector_down
     assert all(status < 500 for status in faulted_stack.requests_while_collector_down)
     failed = wait_for(
-        "SDK export failures in Prometheus",
+        "export losses in Prometheus",
         lambda: prom_value(faulted_stack.stack, 'sum(otel_sdk_exporter_span_exported_total{error_type!=""})'),
         timeout=90,
     )
     assert failed > 0
+    dropped = wait_for(
+        "spool drops in Prometheus",
+        lambda: prom_value(faulted_stack.stack, "sum(amas_telemetry_export_spool_dropped_total)"),
+        timeout=90,
+    )
+    assert dropped > 0

@@ -57,8 +57,9 @@ async def test_no_secret_is_exported(
         "JSON log lines": "\n".join(service.log_lines()),
         "/metrics": metrics,
     }
-    # what was checked is not empty: errors, events and fallbacks are in there
-    assert any(s.events for s in spans) and any(s.status.description for s in spans)
+    # what was checked is not empty: errors and fallbacks are in there (openai-v2 writes the
+    # provider's error message in the span status; it records no exception event)
+    assert any(s.status.description for s in spans)
     assert any("amas.ai.fallback_from" in (s.attributes or {}) for s in spans)
     assert len(service.log_lines()) > 20
     leaks = [

@@ -18,10 +18,12 @@ def _restore_root_logger():
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    """No OTEL_*/AMAS_* variable of the machine leaks into a unit test."""
+def _clean_env(monkeypatch, tmp_path):
+    """No OTEL_*/AMAS_* variable of the machine leaks into a unit test; the export spool of
+    a test that exports over OTLP lives in its own tmp folder, not the shared default."""
     import os
 
     for var in list(os.environ):
         if var.startswith(("OTEL_", "AMAS_")):
             monkeypatch.delenv(var)
+    monkeypatch.setenv("AMAS_EXPORT_SPOOL_DIR", str(tmp_path / "export-spool"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os.path
 import traceback
 
 import pytest
@@ -25,6 +26,8 @@ CASES = {
         "http://env:4317",
     ),
     "otlp_protocol": ("http/protobuf", "http/protobuf", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "grpc"),
+    "export_spool_dir": ("/var/spool/a", "/var/spool/a", "AMAS_EXPORT_SPOOL_DIR", "/tmp/s", "/tmp/s"),
+    "export_spool_max_mb": (0, 0.0, "AMAS_EXPORT_SPOOL_MAX_MB", "8.5", 8.5),
     "resource_attributes": (
         {"team": "ai"},
         {"team": "ai"},
@@ -48,6 +51,17 @@ CASES = {
         "httpx,asyncpg",
         ("httpx", "asyncpg"),
     ),
+    "tail_keep_errors": (False, False, "AMAS_TAIL_KEEP_ERRORS", "no", False),
+    "tail_keep_slower_than": (0.1, 0.1, "AMAS_TAIL_KEEP_SLOWER_THAN", "2.5", 2.5),
+    "tail_keep_rule": (
+        os.path.isfile,
+        os.path.isfile,
+        "AMAS_TAIL_KEEP_RULE",
+        "os.path:exists",
+        os.path.exists,
+    ),
+    "tail_max_held_spans": (500, 500, "AMAS_TAIL_MAX_HELD_SPANS", "20000", 20000),
+    "tail_max_spans_per_trace": (50, 50, "AMAS_TAIL_MAX_SPANS_PER_TRACE", "300", 300),
     "metrics_dir": ("/srv/m", "/srv/m", "AMAS_METRICS_DIR", "/run/amas", "/run/amas"),
 }
 
@@ -136,7 +150,30 @@ BAD = [
     ({}, {"OTEL_METRIC_EXPORT_INTERVAL": "soon"}, ["OTEL_METRIC_EXPORT_INTERVAL", "metric_export_interval"]),
     ({}, {"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, ["OTEL_RESOURCE_ATTRIBUTES", "key1=value1"]),
     ({"instrumentations": ["kafka"]}, {}, ["instrumentations", "asyncpg, redis, httpx", "kafka"]),
+    ({"export_spool_dir": "spool"}, {}, ["export_spool_dir", "absolute directory", "'spool'"]),
+    ({"export_spool_dir": 42}, {}, ["export_spool_dir", "absolute directory", "42"]),
+    ({}, {"AMAS_EXPORT_SPOOL_DIR": "/etc/hostname"}, ["AMAS_EXPORT_SPOOL_DIR", "export_spool_dir"]),
+    ({"export_spool_max_mb": -1}, {}, ["export_spool_max_mb", "at least 0", "-1"]),
+    ({"export_spool_max_mb": True}, {}, ["export_spool_max_mb", "megabytes"]),
+    ({}, {"AMAS_EXPORT_SPOOL_MAX_MB": "lots"}, ["AMAS_EXPORT_SPOOL_MAX_MB", "export_spool_max_mb", "'lots'"]),
+    ({}, {"AMAS_EXPORT_SPOOL_MAX_MB": "inf"}, ["AMAS_EXPORT_SPOOL_MAX_MB", "export_spool_max_mb"]),
     ({"colour": "blue"}, {}, ["Unknown setting", "colour", "service_name"]),
+    ({"tail_keep_errors": "sometimes"}, {}, ["tail_keep_errors", "true or false", "'sometimes'"]),
+    ({"tail_keep_slower_than": 0}, {}, ["tail_keep_slower_than", "above 0, or none", "0"]),
+    (
+        {},
+        {"AMAS_TAIL_KEEP_SLOWER_THAN": "100ms"},
+        ["AMAS_TAIL_KEEP_SLOWER_THAN", "tail_keep_slower_than", "'100ms'"],
+    ),
+    ({"tail_keep_rule": 42}, {}, ["tail_keep_rule", "a callable", "42"]),
+    (
+        {},
+        {"AMAS_TAIL_KEEP_RULE": "no_such_module:keep"},
+        ["AMAS_TAIL_KEEP_RULE", "tail_keep_rule", "can be imported", "'no_such_module:keep'"],
+    ),
+    ({}, {"AMAS_TAIL_KEEP_RULE": "os.path:sep"}, ["AMAS_TAIL_KEEP_RULE", "a callable"]),
+    ({"tail_max_held_spans": 0}, {}, ["tail_max_held_spans", "at least 1", "0"]),
+    ({}, {"AMAS_TAIL_MAX_SPANS_PER_TRACE": "-3"}, ["AMAS_TAIL_MAX_SPANS_PER_TRACE", "at least 1"]),
 ]
 
 

@@ -162,6 +162,7 @@ def _closed_port() -> int:
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
 async def test_a_dead_collector_never_fails_a_request_and_drops_are_counted(protocol):
+    """With the spool off (0 MB), what cannot be exported is dropped, and counted."""
     app = make_app()
     telemetry = amas_telemetry.configure(
         app,
@@ -169,6 +170,7 @@ async def test_a_dead_collector_never_fails_a_request_and_drops_are_counted(prot
         otlp_protocol=protocol,
         json_logs=False,
         system_metrics=False,
+        export_spool_max_mb=0,
     )
     try:
         for i in range(30):

@@ -207,7 +207,7 @@ def test_openai_v2_instrumentation_metrics_are_not_counted_twice():
         cap.shutdown()
 
 
-def test_anthropic_instrumentation_metrics_are_dropped():
+def test_anthropic_instrumentation_metrics_are_not_counted_twice():
     anthropic = pytest.importorskip("anthropic")
     from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
 
@@ -221,11 +221,10 @@ def test_anthropic_instrumentation_metrics_are_dropped():
                 model="claude-3-5-haiku", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
             )
             client.close()
-        # the anthropic SDK traces the call itself too, next to the instrumentation's span: the
-        # span-derived count follows the GenAI spans, and nothing comes from the instrumentation's meters
-        genai_spans = [s for s in cap.spans() if s.attributes.get("gen_ai.operation.name")]
-        assert genai_spans
-        assert _prometheus_total(cap, "gen_ai_client_operation_duration_seconds_count") == len(genai_spans)
+        # the anthropic SDK traces the call itself too, next to the instrumentation's span: one
+        # call is still one point, and nothing comes from the instrumentation's meters
+        assert len([s for s in cap.spans() if s.attributes.get("gen_ai.operation.name")]) >= 1
+        assert _prometheus_total(cap, "gen_ai_client_operation_duration_seconds_count") == 1
         _assert_no_duplicate_scopes(cap)
     finally:
         instrumentor.uninstrument()

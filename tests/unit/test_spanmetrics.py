@@ -201,10 +201,10 @@ class TestGenAiAndDomainRules:
                     amas_telemetry.record_genai_usage(
                         span, input_tokens=tokens, output_tokens=10, cost_usd=0.01
                     )
-        assert cap.histogram_count(sc.AMAS_AGENT_DURATION, amas__agent__name="researcher") == 1
+        assert cap.histogram_count(sc.AMAS_AGENT_DURATION, gen_ai__agent__name="researcher") == 1
         assert cap.counter_total(sc.AMAS_AGENT_TOKEN_USAGE, gen_ai__token__type="input") == 150
         assert cap.counter_total(sc.AMAS_AGENT_TOKEN_USAGE, gen_ai__token__type="output") == 20
-        assert cap.counter_total(sc.AMAS_AGENT_COST, amas__agent__name="researcher") == pytest.approx(0.02)
+        assert cap.counter_total(sc.AMAS_AGENT_COST, gen_ai__agent__name="researcher") == pytest.approx(0.02)
 
     def test_integration_and_login(self, cap):
         with amas_telemetry.integration_span("slack", "message"):

@@ -1,0 +1,226 @@
+"""App → Collector → stores: a Collector away for 60 s under load loses nothing the app produced.
+
+The reference service (2 worker processes, sampling 1.0, the export spool on in a tmp folder)
+runs under a steady task load; the Collector is stopped for 60 s in the middle and started
+again. Afterwards:
+
+- **spans**: the app's own ledger is the SDK's count of spans its batch processors took
+  (``otel_sdk_processor_span_processed_total``, over OTLP to Prometheus once the Collector is
+  back); Jaeger must hold exactly that many distinct span ids, including every span id a log
+  line refers to. Jaeger rows beyond the distinct ids are duplicates (reported).
+- **logs**: the ledger is the service's JSON lines on stdout (the same records the OTLP handler
+  exports); VictoriaLogs must hold each one, matched by (trace id, span id, message), and
+  rows beyond that count as duplicates (reported).
+
+Without the spool this loses a minute of telemetry (the SDK drops a batch after its 5 s
+export timeout): see ``test_without_the_spool_the_same_outage_loses_data``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fed_stack import _env, _service_env, prom_value, wait_for
+
+import demo
+from native_stack import NativeStack
+
+pytestmark = pytest.mark.e2e
+
+OUTAGE_S = 60.0
+LOAD_TASKS, LOAD_RATE = 180, 2.0  # ~90 s of load: before, during and after the outage
+SERVICE = "amas-service"
+PROCESSED = f'sum(otel_sdk_processor_span_processed_total{{job="{SERVICE}",error_type=""}})'
+DROPPED = f'sum(otel_sdk_processor_span_processed_total{{job="{SERVICE}",error_type!=""}})'
+_NOT_EXPORTED = ("opentelemetry.", "grpc.")  # loggers the OTLP handler leaves out (logs.py)
+
+
+@dataclass
+class Outcome:
+    produced: int
+    distinct: int
+    rows: int
+    missing: int
+    unresolved: int = 0
+    """Span ids that a log line refers to and the store does not hold."""
+
+    @property
+    def duplicates(self) -> int:
+        return self.rows - self.distinct
+
+
+def jaeger_span_ids(stack: NativeStack, start_s: float) -> tuple[Counter[str], set[str]]:
+    """Span id → rows in Jaeger, and the trace ids, for every trace of the service."""
+    query = urllib.parse.urlencode(
+        {
+            "service": SERVICE,
+            "start": int(start_s * 1e6),
+            "end": int((time.time() + 60) * 1e6),
+            "limit": 100000,
+        }
+    )
+    with urllib.request.urlopen(f"{stack.jaeger_url}/api/traces?{query}", timeout=60) as response:
+        data = json.load(response)["data"] or []
+    rows: Counter[str] = Counter()
+    for trace in data:
+        rows.update(span["spanID"] for span in trace["spans"])
+    return rows, {trace["traceID"] for trace in data}
+
+
+def victorialogs_rows(stack: NativeStack) -> Counter[tuple[str, str, str]]:
+    query = urllib.parse.urlencode(
+        {"query": f'service.name:="{SERVICE}" | fields trace_id, span_id, _msg', "limit": "10000000"}
+    )
+    with urllib.request.urlopen(f"{stack.victorialogs_url}/select/logsql/query?{query}", timeout=60) as r:
+        lines = [json.loads(line) for line in r.read().decode().splitlines() if line.strip()]
+    return Counter((row.get("trace_id", ""), row.get("span_id", ""), row.get("_msg", "")) for row in lines)
+
+
+def produced_log_lines(run: demo.Run) -> Counter[tuple[str, str, str]]:
+    return Counter(
+        (line.get("trace_id") or "", line.get("span_id") or "", line.get("message", ""))
+        for line in demo.read_logs(run.service_log)
+        if "message" in line and not str(line.get("logger", "")).startswith(_NOT_EXPORTED)
+    )
+
+
+def _drive(url: str, stop: threading.Event, errors: list[str]) -> None:
+    async def run() -> None:
+        load = demo.Load(LOAD_TASKS, rate=LOAD_RATE, seed=15)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            await load.run(client)
+        errors.extend(load.errors)
+
+    try:
+        asyncio.run(run())
+    except Exception as error:  # reported by the test
+        errors.append(repr(error))
+    finally:
+        stop.set()
+
+
+def _run_outage(
+    stack_factory: Callable[..., NativeStack],
+    spool_mb: str,
+    e2e_summary: list[str],
+    title: str,
+    patience: float,
+) -> tuple[Outcome, Outcome, int]:
+    """One run; ``patience``: seconds to wait for the stores to hold everything."""
+    base = Path(tempfile.mkdtemp(prefix="amas-e2e-spool-"))
+    base.chmod(0o755)  # PostgreSQL runs as the postgres user and must reach its folder
+    stack = stack_factory()
+    env = {
+        **_service_env(stack),
+        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+        "AMAS_EXPORT_SPOOL_DIR": str(base / "spool"),
+        "AMAS_EXPORT_SPOOL_MAX_MB": spool_mb,
+    }
+    run: demo.Run | None = None
+    t0 = time.time()
+    try:
+        with _env(env):
+            run = demo.start_everything(base / "service", workers=2, latency_scale=0.5)
+        errors: list[str] = []
+        load_done = threading.Event()
+        driver = threading.Thread(target=_drive, args=(run.url, load_done, errors), daemon=True)
+        driver.start()
+        time.sleep(10)
+        stack.stop("collector")
+        time.sleep(OUTAGE_S)
+        spooled = sum(1 for _ in (base / "spool").glob("*.otlp")) if (base / "spool").exists() else 0
+        stack.start("collector", timeout=60)
+        driver.join(timeout=300)
+        assert load_done.is_set() and not errors, errors[:3]
+
+        def settled() -> float | None:
+            processed = prom_value(stack, PROCESSED)
+            time.sleep(3 * 2)  # two metric export intervals: the count has stopped moving
+            return processed if processed and processed == prom_value(stack, PROCESSED) else None
+
+        produced_spans = int(wait_for("the span count to settle", settled, timeout=180))
+        produced_logs = produced_log_lines(run)
+
+        def spans_done() -> tuple[Counter[str], set[str]] | None:
+            rows, traces = jaeger_span_ids(stack, t0 - 60)
+            return (rows, traces) if len(rows) >= produced_spans else None
+
+        with contextlib.suppress(AssertionError):
+            wait_for("every span in Jaeger", spans_done, timeout=patience, interval=3)
+        span_rows, _ = jaeger_span_ids(stack, t0 - 60)
+
+        def logs_done() -> Counter[tuple[str, str, str]] | None:
+            rows = victorialogs_rows(stack)
+            return rows if not (produced_logs - rows) else None
+
+        with contextlib.suppress(AssertionError):
+            wait_for("every log line in VictoriaLogs", logs_done, timeout=patience, interval=3)
+        log_rows = victorialogs_rows(stack)
+
+        logged_span_ids = {span_id for _, span_id, _ in produced_logs if span_id}
+        spans = Outcome(
+            produced_spans,
+            len(span_rows),
+            sum(span_rows.values()),
+            max(0, produced_spans - len(span_rows)),
+            len(logged_span_ids - set(span_rows)),
+        )
+        logs = Outcome(
+            sum(produced_logs.values()),
+            sum((log_rows & produced_logs).values()),
+            sum(log_rows[key] for key in produced_logs),
+            sum((produced_logs - log_rows).values()),
+        )
+        dropped = prom_value(stack, DROPPED) or 0
+        e2e_summary.extend(
+            [
+                f"[{title}] Collector stopped {OUTAGE_S:.0f} s under load; "
+                f"{spooled} requests on disk at restart",
+                f"  spans produced {spans.produced:6d}   in Jaeger {spans.distinct:6d} distinct"
+                f"   missing {spans.missing:5d}   duplicates {spans.duplicates:5d}"
+                f"   span ids of log lines not found {spans.unresolved}",
+                f"  logs  produced {logs.produced:6d}   in VictoriaLogs {logs.distinct:6d}"
+                f"   missing {logs.missing:5d}   duplicates {logs.duplicates:5d}",
+                f"  spans the SDK dropped before export: {dropped:.0f}; total {time.time() - t0:.0f} s",
+            ]
+        )
+        print("\n" + "\n".join(e2e_summary[-4:]))
+        return spans, logs, spooled
+    finally:
+        if run is not None:
+            run.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_collector_away_for_60s_under_load_loses_no_span_and_no_log(
+    stack_factory: Callable[..., NativeStack], e2e_summary: list[str]
+) -> None:
+    spans, logs, spooled = _run_outage(stack_factory, "32", e2e_summary, "app spool on", patience=180)
+    assert spooled > 0, "the outage did not reach the spool"
+    assert spans.produced > 0 and logs.produced > 0
+    assert spans.missing == 0, f"{spans.missing} spans the app produced are not in Jaeger"
+    assert logs.missing == 0, f"{logs.missing} log records the app produced are not in VictoriaLogs"
+    assert spans.unresolved == 0, "a log line refers to a span Jaeger does not hold"
+    assert spans.distinct == spans.produced
+
+
+def test_without_the_spool_the_same_outage_loses_data(
+    stack_factory: Callable[..., NativeStack], e2e_summary: list[str]
+) -> None:
+    """The control: the same run with the spool off (0 MB) loses the outage's telemetry."""
+    spans, logs, _ = _run_outage(stack_factory, "0", e2e_summary, "app spool off", patience=20)
+    assert spans.missing > 0 and logs.missing > 0
