@@ -164,6 +164,9 @@ def _exemplar(exemplar: Any) -> ExemplarData | None:
     )
 
 
+_MAX_REMEMBERED_KEYS = 200_000
+
+
 class Memory:
     """What one process's snapshots keep between collections.
 
@@ -181,6 +184,8 @@ class Memory:
         if found is not None and found[0] is attributes:
             return found[1]
         key = _key(attributes)
+        if len(self.keys) > _MAX_REMEMBERED_KEYS:  # the SDK hands out the same objects: never in practice
+            self.keys.clear()
         self.keys[id(attributes)] = (attributes, key)
         return key
 

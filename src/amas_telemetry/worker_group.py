@@ -48,7 +48,14 @@ class Membership:
     def start(self) -> None:
         group = supervisor_pid()
         if group is not None:
-            self.join(group)
+            try:
+                self.join(group)
+            except OSError as error:  # the app still starts; its /metrics speaks for this worker only
+                _log.warning(
+                    "amas_telemetry: cannot share metrics in %s (%s): /metrics shows this worker only",
+                    self._metrics_dir,
+                    error,
+                )
         _members.add(self)
 
     def join(self, group: int, inherited: Any = None) -> None:
@@ -79,7 +86,10 @@ class Membership:
         self._endpoint.forget_after_fork()
         group = forked_worker_group()
         if group is not None and not was_worker:
-            self.join(group, self._fork_baseline)
+            try:
+                self.join(group, self._fork_baseline)
+            except OSError as error:
+                _log.warning("amas_telemetry: cannot share metrics in %s (%s)", self._metrics_dir, error)
 
 
 def new_instance_id(providers: list[Any]) -> None:

@@ -112,3 +112,18 @@ def test_a_lone_process_is_no_worker():
 
     assert supervisor_pid() is None
     assert forked_worker_group() is None  # not under gunicorn
+
+
+def test_an_unwritable_metrics_dir_leaves_the_worker_lone(tmp_path, monkeypatch, caplog):
+    from amas_telemetry import worker_group
+    from amas_telemetry.metrics import PrometheusEndpoint
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setattr(worker_group, "supervisor_pid", lambda: 12345)
+    endpoint = PrometheusEndpoint()
+    member = worker_group.Membership(endpoint, str(blocked), "svc", list, lambda: 0, lambda: 0)
+    member.start()
+    assert endpoint.store is None
+    assert "cannot share metrics" in caplog.text
+    member.leave()
