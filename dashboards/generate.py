@@ -45,6 +45,8 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 
 from dashboards import metrics as m
+from dashboards.boards.infrastructure import infrastructure
+from dashboards.boards.pipeline import pipeline
 from dashboards.promql import (
     INSTANCES,
     any_of,
@@ -1118,6 +1120,8 @@ DASHBOARDS: dict[str, Callable[[], dashboard.Dashboard]] = {
     "http-api.json": http_api,
     "database-cache.json": database_cache,
     "system.json": system,
+    "infrastructure.json": infrastructure,
+    "pipeline.json": pipeline,
 }
 
 

@@ -39,6 +39,12 @@ VARIABLES: dict[str, str] = {
     "__rate_interval": "1m",
     "__interval": "15s",
     "__range": "1h",
+    # instances of the scraped sources (dashboards/boards/): all of them
+    "host": ".+",
+    "postgresql": ".+",
+    "redis": ".+",
+    "collector": ".+",
+    "prometheus": ".+",
 }
 """Concrete values of the dashboards' template variables (Grafana's and ours)."""
 

@@ -85,6 +85,13 @@ fi
 # ---- helpers -------------------------------------------------------------------------------
 sha_of() { sha256sum "$1" | cut -c1-12; }
 
+# the Collector's key: its manifest plus the local modules it names (collector/*receiver/)
+collector_sources_sha() {
+  ( cd "$REPO_ROOT/collector" && find builder-config.yaml $(sed -n 's|^[[:space:]]*path:[[:space:]]*\./||p' builder-config.yaml) \
+      -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name '*.yaml' \) -print0 \
+    | LC_ALL=C sort -z | xargs -0 sha256sum ) | sha256sum | cut -c1-12
+}
+
 # run CMD... with output to LOGFILE; on failure, name the binary and show the last lines
 run_logged() {
   local name="$1" logfile="$2"; shift 2
@@ -141,7 +148,7 @@ prepare_alertmanager_ui() {
 
 key_for() {
   case "$1" in
-    collector) echo "ocb-${OCB_VERSION}-$(sha_of "$REPO_ROOT/collector/builder-config.yaml")" ;;
+    collector) echo "ocb-${OCB_VERSION}-$(collector_sources_sha)" ;;
     prometheus|promtool) echo "${PROMETHEUS_VERSION}" ;;
     alertmanager|amtool) echo "${ALERTMANAGER_VERSION}" ;;
     jaeger) echo "${JAEGER_VERSION}" ;;
@@ -165,8 +172,10 @@ do_build() {  # NAME OUT LOGFILE
       local gen="$WORK_ROOT/otelcol-amas-$(key_for collector)" cfg
       rm -rf "$gen"; mkdir -p "$gen"
       cfg="$gen/builder-config.yaml"
-      # same manifest, output_path pointed into the cache
-      sed "s|^\([[:space:]]*output_path:\).*|\1 $gen/src|" "$REPO_ROOT/collector/builder-config.yaml" >"$cfg"
+      # same manifest, output_path pointed into the cache, local module paths made absolute
+      sed -e "s|^\([[:space:]]*output_path:\).*|\1 $gen/src|" \
+          -e "s|^\([[:space:]]*path:[[:space:]]*\)\./|\1$REPO_ROOT/collector/|" \
+          "$REPO_ROOT/collector/builder-config.yaml" >"$cfg"
       grep -q "output_path: $gen/src" "$cfg" || { echo "[build] ERROR: collector: builder-config.yaml has no dist.output_path line" >&2; return 1; }
       ( cd "$gen" && run_logged collector "$logfile" \
           go run "go.opentelemetry.io/collector/cmd/builder@${OCB_VERSION}" --config "$cfg" ) || return 1

@@ -776,6 +776,20 @@ def start_stack(stack_dir: Path) -> Any:
     return stack
 
 
+def infrastructure_env(run: Run, interval: str = "15s") -> dict[str, str]:
+    """Collector settings that point its pgstats and redis receivers at the PostgreSQL and
+    Redis of ``run`` (credentials by environment, as in compose)."""
+    return {
+        "AMAS_INFRA_INTERVAL": interval,
+        "AMAS_POSTGRES_ENDPOINT": f"127.0.0.1:{run.postgres.port}",
+        "AMAS_POSTGRES_USER": run.postgres.user,
+        "AMAS_POSTGRES_PASSWORD": run.postgres.password,
+        "AMAS_POSTGRES_DATABASE": run.postgres.database,
+        "AMAS_REDIS_ENDPOINT": f"127.0.0.1:{run.redis.port}",
+        "AMAS_REDIS_PASSWORD": run.redis.password,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=300, help="tasks to submit (default 300)")
@@ -817,6 +831,9 @@ def main(argv: list[str] | None = None) -> int:
         stack = start_stack(args.stack_dir.resolve())
     try:
         run = start_everything(run_dir, args.workers, args.latency_scale)
+        if stack is not None:  # the Collector's receivers now scrape this PostgreSQL and Redis
+            stack.collector_env.update(infrastructure_env(run))
+            stack.restart("collector")
     except BaseException:
         if stack is not None:
             stack.down()

@@ -369,6 +369,8 @@ class NativeStack:
             "AMAS_TRACES_ENDPOINT": f"127.0.0.1:{p.jaeger_otlp_grpc}",
             "AMAS_METRICS_ENDPOINT": f"http://127.0.0.1:{p.prometheus}/api/v1/otlp",
             "AMAS_LOGS_ENDPOINT": f"http://127.0.0.1:{p.victorialogs}/insert/opentelemetry/v1/logs",
+            # the prometheus receiver scrapes Prometheus's own /metrics (job "prometheus")
+            "AMAS_PROMETHEUS_TARGET": f"127.0.0.1:{p.prometheus}",
             **c.env,
         }
         return Spec(

@@ -3,7 +3,8 @@
 //
 //   - every image is pinned: a tag other than "latest", or a digest (built images too);
 //   - every published port is bound to 127.0.0.1;
-//   - every bind-mounted file or folder exists inside the repository;
+//   - every bind-mounted file or folder exists inside the repository, except the host paths
+//     a host-observing Collector reads (hostReadOnlyMounts), which must be mounted read-only;
 //   - volumes are named (no anonymous ones);
 //   - every long-running service has a health check, and depends_on waits for it
 //     (service_healthy; service_completed_successfully for one-shot services);
@@ -34,6 +35,11 @@ import (
 )
 
 const dummyPrefix = "validate-compose-dummy-"
+
+// hostReadOnlyMounts are the host paths outside the repository that may be bind-mounted,
+// read-only only: the host's root for the hostmetrics receiver (root_path), and the Docker
+// socket for the docker_stats receiver (container CPU, memory, network, block I/O).
+var hostReadOnlyMounts = map[string]bool{"/": true, "/var/run/docker.sock": true}
 
 var (
 	requiredVar   = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*):?\?`)
@@ -212,7 +218,11 @@ func checkService(r *Report, project *types.Project, s types.ServiceConfig, root
 	for _, v := range s.Volumes {
 		switch v.Type {
 		case types.VolumeTypeBind:
-			if !inside(root, v.Source) {
+			if hostReadOnlyMounts[v.Source] {
+				if !v.ReadOnly {
+					r.problem("%s: host path %s must be mounted read-only", name, v.Source)
+				}
+			} else if !inside(root, v.Source) {
 				r.problem("%s: bind mount %s is outside the repository", name, v.Source)
 			} else if _, err := os.Stat(v.Source); err != nil {
 				r.problem("%s: bind mount %s does not exist", name, rel(root, v.Source))

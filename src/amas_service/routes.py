@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -79,6 +80,9 @@ async def submit_task(body: TaskIn, request: Request) -> TaskAccepted:
     task_id = uuid.uuid4()
     try:
         await services.db.insert_task(task_id, body.type, body.priority, body.user_id, body.prompt)
+    except (asyncpg.DataError, UnicodeEncodeError) as error:  # the input, not the store, is at fault
+        _log.warning("task not stored: %s: %s", type(error).__name__, error)
+        raise ApiError(422, "unstorable_input", f"the task cannot be stored: {error}") from None
     except Exception as error:
         _log.error("task not stored: %s: %s", type(error).__name__, error)
         raise ApiError(

@@ -9,11 +9,14 @@ raises one :class:`ConfigError` and leaves nothing half-configured.
 from __future__ import annotations
 
 import importlib
+import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from amas_telemetry.redact import SECRETS
 
 __all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "resolve_settings"]
 
@@ -64,15 +67,25 @@ def _parse_ratio(value: Any) -> float:
     return ratio
 
 
+_ENDPOINT = "an http:// or https:// URL with a host (and a port from 1 to 65535), or None for no OTLP export"
+
+
 def _parse_endpoint(value: Any) -> str | None:
     if value is None or value == "" or value is False:
         return None
     if not isinstance(value, str):
-        raise _Invalid("an http:// or https:// URL, or None for no OTLP export")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Invalid("an http:// or https:// URL, or None for no OTLP export")
-    return value.strip().rstrip("/")
+        raise _Invalid(_ENDPOINT)
+    url = value.strip()
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise _Invalid(_ENDPOINT)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError: not a number, or out of range
+    except ValueError:
+        raise _Invalid(_ENDPOINT) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise _Invalid(_ENDPOINT)
+    return url.rstrip("/")
 
 
 _PROTOCOLS = ("grpc", "http/protobuf")
@@ -96,26 +109,53 @@ def _parse_level(value: Any) -> str:
     return level
 
 
-def _parse_positive_int(value: Any) -> int:
+_MAX_CARDINALITY = 1_000_000
+_MAX_HELD_SPANS = 10_000_000
+"""Spans: about 1-2 KB of memory each, so 10-20 GB at this bound."""
+
+
+def _whole_number_up_to(maximum: int) -> Callable[[Any], int]:
+    """A parser of whole numbers from 1 to ``maximum`` (inf, NaN, 1.5 and True refused)."""
+    accepted = f"a whole number from 1 to {maximum}"
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise _Invalid(accepted)
+        try:
+            number = int(value)
+        except (TypeError, ValueError, OverflowError):
+            raise _Invalid(accepted) from None
+        if not 1 <= number <= maximum or (isinstance(value, float) and not value.is_integer()):
+            raise _Invalid(accepted)
+        return number
+
+    return parse
+
+
+_parse_cardinality = _whole_number_up_to(_MAX_CARDINALITY)
+_parse_held_spans = _whole_number_up_to(_MAX_HELD_SPANS)
+
+
+MIN_EXPORT_INTERVAL = 0.1
+"""Seconds: a shorter OTLP metric export interval would be a busy loop."""
+MAX_EXPORT_INTERVAL = 86_400.0
+
+
+def _interval(value: Any, scale: float) -> float:
     if isinstance(value, bool):
-        raise _Invalid("a whole number of at least 1")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise _Invalid("a whole number of at least 1") from None
-    if number < 1 or (isinstance(value, float) and not value.is_integer()):
-        raise _Invalid("a whole number of at least 1")
-    return number
+        raise ValueError(value)
+    seconds = float(value) / scale  # TypeError, ValueError, OverflowError
+    if not math.isfinite(seconds) or not MIN_EXPORT_INTERVAL <= seconds <= MAX_EXPORT_INTERVAL:
+        raise ValueError(value)
+    return seconds
 
 
 def _parse_seconds(value: Any) -> float:
     try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise _Invalid("a number of seconds above 0") from None
-    if isinstance(value, bool) or seconds <= 0:
-        raise _Invalid("a number of seconds above 0")
-    return seconds
+        return _interval(value, 1.0)
+    except (TypeError, ValueError, OverflowError):
+        low, high = MIN_EXPORT_INTERVAL, MAX_EXPORT_INTERVAL
+        raise _Invalid(f"a number of seconds from {low:g} to {high:g}") from None
 
 
 def _parse_optional_seconds(value: Any) -> float | None:
@@ -148,16 +188,29 @@ def _parse_keep_rule(value: Any) -> Callable[..., bool] | None:
 
 def _parse_milliseconds(value: Any) -> float:
     try:
-        return _parse_seconds(float(value) / 1000.0)
-    except (TypeError, ValueError, _Invalid):
-        raise _Invalid("a number of milliseconds above 0") from None
+        return _interval(value, 1000.0)
+    except (TypeError, ValueError, OverflowError):
+        low, high = MIN_EXPORT_INTERVAL * 1000, MAX_EXPORT_INTERVAL * 1000
+        raise _Invalid(f"a number of milliseconds from {low:g} to {high:g}") from None
+
+
+def _is_path(value: Any) -> bool:
+    """A plain URL path: starts with '/', no whitespace, control characters, '?', '#' or ','."""
+    return (
+        isinstance(value, str)
+        and value.startswith("/")
+        and value.isprintable()
+        and not any(c.isspace() or c in "?#," for c in value)
+    )
 
 
 def _parse_path(value: Any) -> str | None:
     if value is None or value is False or value == "":
         return None
-    if not isinstance(value, str) or not value.startswith("/"):
-        raise _Invalid("a URL path starting with '/', or None to serve no metrics endpoint")
+    if not _is_path(value):
+        raise _Invalid(
+            "a URL path starting with '/' (no spaces, '?', '#' or ','), or None to serve no metrics endpoint"
+        )
     return value
 
 
@@ -204,21 +257,37 @@ def _parse_attributes(value: Any) -> dict[str, str]:
     return result
 
 
+def _as_list(value: Any) -> Any:
+    """A string stays a string (split by the parser); any other iterable becomes a list."""
+    if isinstance(value, str | list | tuple) or not isinstance(value, Iterable) or isinstance(value, Mapping):
+        return value
+    try:
+        return list(value)
+    except Exception:  # an iterable that fails while iterating
+        return value
+
+
 def _parse_url_list(value: Any) -> tuple[str, ...]:
+    accepted = "a list of exact request paths such as '/metrics' (with or without a query string), or '/a,/b'"
+    value = _as_list(value)
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise _Invalid("a list of URL path patterns, or 'a,b,c'")
-    return tuple(v.strip() for v in value if v.strip())
+        raise _Invalid(accepted)
+    paths = tuple(v.strip() for v in value if v.strip())
+    if not all(_is_path(p) for p in paths):
+        raise _Invalid(accepted)
+    return paths
 
 
 _LIBRARIES = ("asyncpg", "redis", "httpx")
 
 
 def _parse_libraries(value: Any) -> tuple[str, ...]:
+    value = _as_list(value)
     if isinstance(value, str):
         value = [v for v in (p.strip() for p in value.split(",")) if v]
-    if not isinstance(value, list | tuple) or not all(v in _LIBRARIES for v in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v in _LIBRARIES for v in value):
         raise _Invalid(f"a list drawn from {', '.join(_LIBRARIES)} (empty for none)")
     return tuple(dict.fromkeys(value))
 
@@ -325,9 +394,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cardinality_limit",
         2000,
-        _parse_positive_int,
+        _parse_cardinality,
         ("AMAS_CARDINALITY_LIMIT",),
-        "attribute sets per span-derived instrument before overflow",
+        "attribute sets per span-derived instrument before overflow (1 to 1000000)",
     ),
     Setting(
         "system_metrics", True, _parse_bool, ("AMAS_SYSTEM_METRICS",), "psutil CPU, memory, disk, network"
@@ -344,19 +413,15 @@ SETTINGS: tuple[Setting, ...] = (
         10.0,
         _parse_seconds,
         ("AMAS_METRIC_EXPORT_INTERVAL",),
-        "seconds between OTLP metric exports; OTEL_METRIC_EXPORT_INTERVAL is read in ms",
-        env_reader=lambda env: (
-            ("OTEL_METRIC_EXPORT_INTERVAL", _ms_to_seconds(env["OTEL_METRIC_EXPORT_INTERVAL"]))
-            if "OTEL_METRIC_EXPORT_INTERVAL" in env
-            else None
-        ),
+        "seconds between OTLP metric exports (0.1 to 86400); OTEL_METRIC_EXPORT_INTERVAL is read in ms",
+        env_reader=lambda env: _ms_to_seconds(env),
     ),
     Setting(
         "excluded_urls",
         ("/metrics",),
         _parse_url_list,
         ("AMAS_EXCLUDED_URLS",),
-        "request paths that are neither traced nor counted",
+        "exact request paths (a query string may follow) that are neither traced nor counted",
     ),
     Setting(
         "http_send_receive_spans",
@@ -389,14 +454,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "tail_max_held_spans",
         10_000,
-        _parse_positive_int,
+        _parse_held_spans,
         ("AMAS_TAIL_MAX_HELD_SPANS",),
         "unsampled spans held in all, waiting for their root; past it the oldest trace goes",
     ),
     Setting(
         "tail_max_spans_per_trace",
         1_000,
-        _parse_positive_int,
+        _parse_held_spans,
         ("AMAS_TAIL_MAX_SPANS_PER_TRACE",),
         "unsampled spans held per trace; later ones are dropped",
     ),
@@ -417,11 +482,18 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def _ms_to_seconds(raw: str) -> Any:
+def _ms_to_seconds(env: Mapping[str, str]) -> tuple[str, Any] | None:
+    """OTEL_METRIC_EXPORT_INTERVAL is in milliseconds, and its error says so."""
+    var = "OTEL_METRIC_EXPORT_INTERVAL"
+    raw = env.get(var)
+    if raw is None or raw.strip() == "":
+        return None
     try:
-        return _parse_milliseconds(raw)
-    except _Invalid:
-        return raw  # let the setting's own parser report it
+        return var, _parse_milliseconds(raw)
+    except _Invalid as accepted:
+        raise ConfigError(
+            f"Invalid {var} (for metric_export_interval): expected {accepted}, got {_shown(raw)}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -467,12 +539,24 @@ def _from_env(setting: Setting, env: Mapping[str, str]) -> tuple[str, Any] | Non
     return None
 
 
+def _shown(value: Any) -> str:
+    """The value as an error shows it: scrubbed (a bad endpoint's password stays out), cut."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return SECRETS(text[:200] + ("…" if len(text) > 200 else ""))
+
+
 def _parse(setting: Setting, source: str, value: Any) -> Any:
     try:
         return setting.parse(value)
     except _Invalid as accepted:
         where = setting.name if source == setting.name else f"{source} (for {setting.name})"
-        raise ConfigError(f"Invalid {where}: expected {accepted}, got {value!r}") from None
+        raise ConfigError(f"Invalid {where}: expected {accepted}, got {_shown(value)}") from None
+    except Exception as error:  # a value whose own methods fail (__str__, __iter__, …)
+        where = setting.name if source == setting.name else f"{source} (for {setting.name})"
+        raise ConfigError(f"Invalid {where}: {type(error).__name__} while reading {_shown(value)}") from None
 
 
 def resolve_settings(kwargs: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:

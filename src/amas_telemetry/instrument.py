@@ -193,10 +193,14 @@ def release_libraries(names: tuple[str, ...]) -> None:
 
 
 def _excluded_urls_pattern(paths: tuple[str, ...]) -> str | None:
-    """Exact paths (query string allowed), not the substring match the contrib default does."""
+    """Exact paths (query string allowed), not the substring match the contrib default does.
+
+    The contrib middleware searches the pattern in the full URL (``http://host/api/metrics``):
+    anchored at the URL's start, ``/metrics`` excludes ``/metrics`` and ``/metrics?x`` only.
+    """
     if not paths:
         return None
-    return ",".join(rf"{re.escape(p)}(\?.*)?$" for p in paths)
+    return ",".join(rf"^(?:[a-z][a-z0-9+.\-]*://[^/?#]*)?{re.escape(p)}(?:\?.*)?$" for p in paths)
 
 
 def is_fastapi_app(app: Any) -> bool:
@@ -231,9 +235,12 @@ def instrument_fastapi(
 
 
 def uninstrument_fastapi(app: Any) -> None:
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-    FastAPIInstrumentor.uninstrument_app(app)
+    try:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    except ImportError:  # the extra is missing: nothing was instrumented (instrument_fastapi said so)
+        FastAPIInstrumentor = None
+    if FastAPIInstrumentor is not None:
+        FastAPIInstrumentor.uninstrument_app(app)
     _native_telemetry_restore(app)
 
 

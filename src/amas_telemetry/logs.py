@@ -30,7 +30,7 @@ _OURS = frozenset({"trace_id", "span_id", "trace_sampled", _STACKTRACE})
 
 
 class RedactingFilter(logging.Filter):
-    """Renders the message once, scrubbed, and scrubs string extras; idempotent per record."""
+    """Renders the message once, scrubbed, and scrubs extras (nested too); idempotent per record."""
 
     def __init__(self, scrubber: Scrubber) -> None:
         super().__init__()
@@ -45,7 +45,7 @@ class RedactingFilter(logging.Filter):
         record.args = None
         for key, value in list(vars(record).items()):
             if key not in _STANDARD and key not in _OURS:
-                setattr(record, key, self._scrubber.value(key, value))
+                setattr(record, key, self._scrubber.structure(key, value))
 
         if record.exc_info:
             # The OTLP handler would read the raw exception; hand it scrubbed attributes instead.

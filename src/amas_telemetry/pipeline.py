@@ -42,6 +42,13 @@ from amas_telemetry.logs import NotFromTheExportPath, RedactingFilter, json_stdo
 from amas_telemetry.meters import drop_duplicate_metrics, global_meter_provider
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
+from amas_telemetry.redact.otel import (
+    RedactingLogRecordProcessor,
+    SdkLogFilter,
+    install_sdk_log_filter,
+    remove_sdk_log_filter,
+    scrub_resource,
+)
 from amas_telemetry.spanmetrics import SpanMetricsProcessor
 from amas_telemetry.spool import default_directory
 from amas_telemetry.spooled_export import ExportSpools
@@ -126,6 +133,28 @@ def _resource(settings: Settings) -> Resource:
     return Resource.create(attributes)
 
 
+def _scrubber(settings: Settings) -> Scrubber:
+    if settings.record_prompts:
+        return Scrubber()
+    return Scrubber(
+        drop_keys=sc.PROMPT_ATTRIBUTES,
+        drop_prefixes=sc.PROMPT_ATTRIBUTE_PREFIXES,
+        drop_events=sc.PROMPT_EVENTS,
+    )
+
+
+def _check_metrics_path(app: Any, path: str | None) -> None:
+    """The metrics route must not shadow (or be shadowed by) a route the app already has."""
+    if path is None:
+        return
+    taken = [getattr(route, "path", None) for route in getattr(app, "routes", ())]
+    if path in taken:
+        raise ConfigError(
+            f"Invalid metrics_path: expected a path the app does not serve yet, got {path!r} "
+            "(pass another path, or None to serve no metrics route)"
+        )
+
+
 @dataclass(frozen=True)
 class Extras:
     """Extra exporters and readers, wired like the OTLP ones (tests, local debugging).
@@ -143,6 +172,21 @@ class Extras:
 class Telemetry:
     """The handle ``configure()`` returns: providers, app wiring, and their shutdown."""
 
+    # set before anything is built, so that shutdown() can undo a half-built handle
+    _closed = False
+    _log_handlers: list[logging.Handler] | tuple[()] = ()
+    _held_libraries: tuple[str, ...] = ()
+    _metrics_route: Any = None
+    _previous_level: int | None = None
+    _sdk_log_filter: SdkLogFilter | None = None
+    _instrumented = False
+    _push_readers: tuple[Any, ...] | list[Any] = ()
+    app: Any = None
+    tracer_provider: TracerProvider | None = None
+    logger_provider: LoggerProvider | None = None
+    meter_provider: MeterProvider | None = None
+    _workers: Membership | None = None
+
     def __init__(self, settings: Settings, app: Any = None, extras: Extras | None = None) -> None:
         extras = extras or Extras()
         self._extras = extras
@@ -153,11 +197,10 @@ class Telemetry:
         self._log_handlers: list[logging.Handler] = []
         self._held_libraries: tuple[str, ...] = ()
         self._metrics_route: Any = None
-        self._app_instrumented = False
         self._previous_level: int | None = None
 
-        resource = _resource(settings)
-        self.scrubber = Scrubber(drop_keys=() if settings.record_prompts else sc.PROMPT_ATTRIBUTES)
+        self.scrubber = _scrubber(settings)
+        resource = scrub_resource(_resource(settings), self.scrubber)
         self.prometheus = PrometheusEndpoint()
         self._push_readers: list[Any] = []
         self.spools: ExportSpools | None = None
@@ -185,10 +228,11 @@ class Telemetry:
         exports: list[Any] = [
             RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
         ]
-        log_processors: list[Any] = [
+        log_processors: list[Any] = [RedactingLogRecordProcessor(self.scrubber)]
+        log_processors.extend(
             SimpleLogRecordProcessor(MarkKeptLogs(e, self.kept_traces) if tail else e)
             for e in extras.log_exporters
-        ]
+        )
         with _sdk_self_metrics():
             if settings.otlp_endpoint:
                 span_exporter = self._exporter("traces", self.meter_provider)
@@ -211,7 +255,7 @@ class Telemetry:
         )
         processors: list[Any] = [tail_processor, span_metrics] if tail_processor else [span_metrics, *exports]
         self.logger_provider: LoggerProvider | None = None
-        if log_processors:
+        if len(log_processors) > 1:
             self.logger_provider = LoggerProvider(resource=resource)
             for log_processor in log_processors:
                 self.logger_provider.add_log_record_processor(log_processor)
@@ -246,17 +290,18 @@ class Telemetry:
         self._setup_logging()
         self._held_libraries = acquire_libraries(self.settings.instrumentations, global_tracer_provider())
         if self.app is not None:
+            self._instrumented = True
             instrument_fastapi(
                 self.app,
                 self.tracer_provider,
                 self.settings.excluded_urls,
                 self.settings.http_send_receive_spans,
             )
-            self._app_instrumented = True
             self._add_metrics_route()
 
     def _setup_logging(self) -> None:
         redacting = RedactingFilter(self.scrubber)
+        self._sdk_log_filter = install_sdk_log_filter(self.scrubber)
         if self.settings.json_logs:
             stream = self._extras.json_log_stream or sys.stdout
             self._log_handlers.append(json_stdout_handler(self.settings.service_name, stream))
@@ -346,21 +391,30 @@ class Telemetry:
                     del _apps[self.app]
             if self._metrics_route is not None and self._metrics_route in self.app.router.routes:
                 self.app.router.routes.remove(self._metrics_route)
-            if self._app_instrumented:  # not when instrumenting failed (e.g. the extra is missing)
+            if self._instrumented:
                 uninstrument_fastapi(self.app)
         release_libraries(self._held_libraries)
-        self._workers.leave()
-        global_meter_provider().remove(self.meter_provider)
+        if self._workers is not None:
+            self._workers.leave()
+        if self.meter_provider is not None:
+            global_meter_provider().remove(self.meter_provider)
         root = logging.getLogger()
         for handler in self._log_handlers:
             root.removeHandler(handler)
         if self._previous_level is not None:
             root.setLevel(self._previous_level)
-        global_tracer_provider().remove(self.tracer_provider)
-        self.tracer_provider.shutdown()
+        if self._sdk_log_filter is not None:
+            remove_sdk_log_filter(self._sdk_log_filter)
+        if self.tracer_provider is not None:
+            global_tracer_provider().remove(self.tracer_provider)
+            self.tracer_provider.shutdown()
         if self.logger_provider is not None:
             self.logger_provider.shutdown()
-        self.meter_provider.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown()
+        else:  # built before the MeterProvider that would own them: their threads run already
+            for reader in self._push_readers:
+                reader.shutdown()
         for handler in self._log_handlers:
             handler.close()
 
@@ -415,15 +469,14 @@ def configure(
 def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
     """``configure()`` with extra exporters/readers attached (see :class:`Extras`)."""
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    for key in ("excluded_urls", "instrumentations"):
-        if key in kwargs and not isinstance(kwargs[key], str | list | tuple):
-            kwargs[key] = list(kwargs[key])
     try:
         settings = resolve_settings(kwargs)
         if app is not None and not is_fastapi_app(app):
             raise ConfigError(
                 f"Invalid app: expected a fastapi.FastAPI instance or None, got {type(app).__name__}"
             )
+        if app is not None and _apps.get(app) is None:
+            _check_metrics_path(app, settings.metrics_path)
     except ConfigError as error:
         raise error.with_traceback(None) from None
 
@@ -434,8 +487,9 @@ def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
             _log.warning("amas_telemetry: this app is already configured; returning its telemetry handle")
             return existing
 
-    telemetry = Telemetry(settings, app, extras)
+    telemetry = Telemetry.__new__(Telemetry)
     try:
+        telemetry.__init__(settings, app, extras)  # its threads (periodic reader) are undone too
         telemetry._start()
     except BaseException:
         telemetry.shutdown()

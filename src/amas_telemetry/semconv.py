@@ -155,6 +155,8 @@ SYSTEM_FILESYSTEM_STATE: Final = "system.filesystem.state"
 NETWORK_IO_DIRECTION: Final = "network.io.direction"
 
 # Attributes that carry prompt or completion text: dropped unless record_prompts=True.
+# The forms of the current GenAI conventions, their older names, and those other
+# instrumentations use (Traceloop/OpenLLMetry, OpenInference).
 PROMPT_ATTRIBUTES: Final = frozenset(
     {
         "gen_ai.prompt",
@@ -162,8 +164,40 @@ PROMPT_ATTRIBUTES: Final = frozenset(
         "gen_ai.input.messages",
         "gen_ai.output.messages",
         "gen_ai.system_instructions",
+        "gen_ai.request.messages",
+        "gen_ai.response.messages",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "llm.prompts",
+        "llm.prompt",
+        "llm.completions",
+        "input.value",
+        "output.value",
+        "traceloop.entity.input",
+        "traceloop.entity.output",
         "amas.ai.prompt",
         "amas.ai.completion",
+    }
+)
+PROMPT_ATTRIBUTE_PREFIXES: Final = (
+    "gen_ai.prompt.",  # gen_ai.prompt.0.content, gen_ai.prompt.0.role
+    "gen_ai.completion.",
+    "gen_ai.request.messages.",
+    "llm.prompts.",
+    "llm.input_messages.",
+    "llm.output_messages.",
+    "llm.prompt_template.variables",
+)
+# Events (span events or OTLP log records) whose body and attributes are prompt text.
+PROMPT_EVENTS: Final = frozenset(
+    {
+        "gen_ai.user.message",
+        "gen_ai.system.message",
+        "gen_ai.assistant.message",
+        "gen_ai.tool.message",
+        "gen_ai.choice",
+        "gen_ai.content.prompt",
+        "gen_ai.content.completion",
     }
 )
 

@@ -20,7 +20,6 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import Meter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import (
-    Event,
     ReadableSpan,
     SpanProcessor,
     SynchronousMultiSpanProcessor,
@@ -28,12 +27,12 @@ from opentelemetry.sdk.trace import (
 )
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
-from opentelemetry.trace import Status
 from opentelemetry.util.types import Attributes
 
 from amas_telemetry import semconv as sc
 from amas_telemetry.config import Settings
 from amas_telemetry.redact import Scrubber
+from amas_telemetry.redact.otel import scrubbed_span
 from amas_telemetry.tail import KEEP_HINT_KEY, KEEP_HINT_VALUE, KeptTraces, TailDecisionProcessor
 
 __all__ = ["RecordEverythingSampler", "RedactingProcessor"]
@@ -118,30 +117,7 @@ class RedactingProcessor(SpanProcessor):
             _log.exception("amas_telemetry: redacting a span failed; the span was not exported")
 
     def _scrubbed(self, span: ReadableSpan) -> ReadableSpan:
-        """The span itself when nothing needs scrubbing (the common case), else a scrubbed copy."""
-        scrub = self._scrubber
-        attributes = scrub.changed_attributes(span.attributes)
-        events = [(e, scrub.changed_attributes(e.attributes)) for e in span.events]
-        status = span.status
-        description = scrub.text(status.description) if status.description else None
-        if attributes is None and description == status.description and all(c is None for _, c in events):
-            return span
-        if description != status.description:
-            status = Status(status.status_code, description)
-        return ReadableSpan(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            resource=span.resource,
-            attributes=span.attributes if attributes is None else attributes,
-            events=[e if c is None else Event(e.name, c, e.timestamp) for e, c in events],
-            links=span.links,
-            kind=span.kind,
-            status=status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
-        )
+        return scrubbed_span(span, self._scrubber)
 
     def shutdown(self) -> None:
         self._shutdown = True

@@ -73,7 +73,8 @@ services:
   web:
     image: nginx
     ports: ["8080:80"]
-    volumes: ["./missing.conf:/etc/x.conf:ro", "/data"]
+    volumes:
+      ["./missing.conf:/etc/x.conf:ro", "/data", "/var/run/docker.sock:/var/run/docker.sock", "/etc:/x:ro"]
     environment:
       DB_PASSWORD: admin
   cache:
@@ -98,6 +99,8 @@ services:
         "web: port 80 is published on all interfaces",
         "web: bind mount missing.conf does not exist",
         "web: anonymous volume at /data",
+        "web: host path /var/run/docker.sock must be mounted read-only",
+        "web: bind mount /etc is outside the repository",
         "web: no health check",
         'web: DB_PASSWORD is "admin"',
         'cache: image "redis:latest" is not pinned',
@@ -111,7 +114,9 @@ services:
 
 
 def test_collector_environment_matches_the_config_placeholders():
-    placeholders = set(re.findall(r"\$\{env:(\w+)", (REPO_ROOT / "collector" / "config.yaml").read_text()))
+    collector = REPO_ROOT / "collector"
+    configs = [collector / "config.yaml", *sorted((collector / "compose").glob("*.yaml"))]
+    placeholders = {name for path in configs for name in re.findall(r"\$\{env:(\w+)", path.read_text())}
     environment = set(SERVICES["otel-collector"]["environment"])
     assert environment <= placeholders, (
         f"not used by collector/config.yaml: {sorted(environment - placeholders)}"

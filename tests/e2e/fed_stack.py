@@ -12,6 +12,9 @@ Session fixtures, imported by conftest.py:
   second service instance with a tiny cardinality limit, the Collector stopped under load
   (telemetry the SDK cannot export), and Redis then PostgreSQL stopped (DB errors, 5xx).
 
+The Collector's pgstats and redis receivers scrape that PostgreSQL and Redis
+(``demo.infrastructure_env``), so the infrastructure dashboards and alerts see real servers.
+
 Everything started here is stopped at the end of the session, also when a test fails.
 """
 
@@ -80,6 +83,20 @@ def wait_for(what: str, check: Any, timeout: float = 90, interval: float = 1.0) 
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
+ALERT_TIMEOUT_S = 480.0
+
+
+def firing(stack: NativeStack, alertname: str, **labels: str) -> list[dict[str, Any]]:
+    matchers = "".join(f',{k}="{v}"' for k, v in labels.items())
+    return prom_query(stack, f'ALERTS{{alertname="{alertname}",alertstate="firing"{matchers}}}')
+
+
+def wait_firing(stack: NativeStack, alertname: str, timeout: float = ALERT_TIMEOUT_S, **labels: str) -> list:
+    return wait_for(
+        f"alert {alertname} {labels} firing", lambda: firing(stack, alertname, **labels), timeout, 5
+    )
+
+
 @dataclass
 class Fed:
     """What the load did, for the tests to compare with what the stores hold."""
@@ -109,6 +126,10 @@ def _service_env(stack: NativeStack) -> dict[str, str]:
         # this run's own spool, not the machine-wide default that other runs share
         "AMAS_EXPORT_SPOOL_DIR": str(stack.run_dir / "export-spool"),
     }
+
+
+#: scrape interval of the Collector's infrastructure receivers in the e2e stacks
+INFRA_INTERVAL = "5s"
 
 
 @contextlib.contextmanager
@@ -152,6 +173,9 @@ def fed_stack() -> Iterator[Fed]:
         stack.up(timeout=120)
         with _env(_service_env(stack)):
             run = demo.start_everything(base / "service", workers=4, latency_scale=0.5)
+        # the Collector's receivers scrape the real PostgreSQL and Redis the service uses
+        stack.collector_env.update(demo.infrastructure_env(run, INFRA_INTERVAL))
+        stack.restart("collector")
         fed = Fed(stack, run)
         load = asyncio.run(_drive(run.url, TASKS, seed=7))
         assert not load.errors, load.errors[:3]

@@ -10,6 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 V = "validation_error"
 TASK = {"type": "research", "prompt": "x", "user_id": "a"}
+J = {"headers": {"content-type": "application/json"}}
 BAD_REQUESTS = [
     ("POST", "/tasks", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, V),
     ("POST", "/tasks", {"json": {}}, 422, V),
@@ -25,6 +26,38 @@ BAD_REQUESTS = [
     ("POST", "/login", {"json": {"username": "nobody", "password": "x"}}, 401, "invalid_credentials"),
     ("POST", "/integrations/myspace/events", {"json": {"event_type": "push"}}, 422, V),
     ("POST", "/integrations/github/events", {"json": {"event_type": "Push Event!"}}, 422, V),
+    # text PostgreSQL cannot store is bad input (422), not an outage (503/500)
+    ("POST", "/tasks", {"json": {**TASK, "prompt": "a\x00b"}}, 422, V),
+    (
+        "POST",
+        "/tasks",
+        {"content": b'{"type": "research", "prompt": "\\ud800", "user_id": "a"}', **J},
+        422,
+        V,
+    ),
+    ("POST", "/login", {"json": {"username": "al\x00ice", "password": "x"}}, 422, V),
+    ("POST", "/login", {"json": {"username": "alice", "password": "x\x00"}}, 422, V),
+    (
+        "POST",
+        "/integrations/github/events",
+        {"json": {"event_type": "push", "payload": {"t": "a\x00"}}},
+        422,
+        V,
+    ),
+    (
+        "POST",
+        "/integrations/slack/events",
+        {"json": {"event_type": "x", "payload": {"a": [{"k\x00": 1}]}}},
+        422,
+        V,
+    ),
+    (
+        "POST",
+        "/integrations/jira/events",
+        {"content": b'{"event_type": "x", "payload": {"n": NaN}}', **J},
+        422,
+        V,
+    ),
     ("GET", "/nowhere", {}, 404, "not_found"),
     ("DELETE", "/tasks", {}, 405, "method_not_allowed"),
 ]

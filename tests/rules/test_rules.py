@@ -18,6 +18,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RULES = REPO_ROOT / "rules"
 ALERTS = RULES / "alerts.yml"
+INFRASTRUCTURE = RULES / "infrastructure.yml"
+ALERT_FILES = (ALERTS, INFRASTRUCTURE)
 RECORDING = RULES / "recording.yml"
 RUNBOOK = RULES / "RUNBOOK.md"
 TEST_FILES = sorted((RULES / "tests").glob("*.yml"))
@@ -53,7 +55,7 @@ def _duration_seconds(text: str | None) -> int:
 
 
 def _alert_rules() -> list[dict]:
-    groups = yaml.safe_load(ALERTS.read_text())["groups"]
+    groups = [group for path in ALERT_FILES for group in yaml.safe_load(path.read_text())["groups"]]
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
@@ -73,11 +75,12 @@ def _github_slug(heading: str) -> str:
 
 def test_prometheus_config_is_valid():
     out = _run(_binary("promtool"), "check", "config", "rules/prometheus.yml")
-    assert "2 rule files found" in out
+    assert "3 rule files found" in out
 
 
 def test_rule_files_are_valid_and_lint_clean():
-    _run(_binary("promtool"), "check", "rules", "--lint=all", "--lint-fatal", str(RECORDING), str(ALERTS))
+    files = [str(RECORDING), *map(str, ALERT_FILES)]
+    _run(_binary("promtool"), "check", "rules", "--lint=all", "--lint-fatal", *files)
 
 
 def test_promtool_unit_tests_pass():
@@ -197,7 +200,7 @@ def test_tiers_under_one_name_share_component_so_inhibition_applies():
 
 def test_prometheus_config_matches_the_stack():
     config = yaml.safe_load((RULES / "prometheus.yml").read_text())
-    assert config["rule_files"] == ["recording.yml", "alerts.yml"]
+    assert config["rule_files"] == ["recording.yml", "alerts.yml", "infrastructure.yml"]
     promoted = set(config["otlp"]["promote_resource_attributes"])
     assert {"service.version", "deployment.environment.name"} <= promoted
     assert config["storage"]["exemplars"]["max_exemplars"] > 0
@@ -212,7 +215,7 @@ def test_unit_tests_evaluate_recording_rules_before_alerts():
     """promtool evaluates groups in no fixed order; alerts reading recorded series that
     change between evaluations would flake. Every test file orders the recording groups first."""
     recording = [g["name"] for g in yaml.safe_load(RECORDING.read_text())["groups"]]
-    alerting = [g["name"] for g in yaml.safe_load(ALERTS.read_text())["groups"]]
+    alerting = [g["name"] for path in ALERT_FILES for g in yaml.safe_load(path.read_text())["groups"]]
     assert not set(recording) & set(alerting), "group names must be unique across rule files"
     for path in TEST_FILES:
         assert yaml.safe_load(path.read_text()).get("group_eval_order") == recording, path.name

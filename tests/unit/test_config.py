@@ -142,12 +142,12 @@ BAD = [
     ({"log_level": "LOUD"}, {}, ["log_level", "DEBUG", "'LOUD'"]),
     ({"json_logs": "maybe"}, {}, ["json_logs", "true or false", "'maybe'"]),
     ({}, {"AMAS_JSON_LOGS": "2"}, ["AMAS_JSON_LOGS", "json_logs", "true or false"]),
-    ({"cardinality_limit": 0}, {}, ["cardinality_limit", "at least 1", "0"]),
+    ({"cardinality_limit": 0}, {}, ["cardinality_limit", "from 1 to 1000000", "0"]),
     ({"cardinality_limit": 2.5}, {}, ["cardinality_limit", "whole number"]),
     ({"service_name": ""}, {}, ["service_name", "non-empty"]),
     ({"metrics_path": "metrics"}, {}, ["metrics_path", "starting with '/'"]),
-    ({"metric_export_interval": -1}, {}, ["metric_export_interval", "above 0"]),
-    ({}, {"OTEL_METRIC_EXPORT_INTERVAL": "soon"}, ["OTEL_METRIC_EXPORT_INTERVAL", "metric_export_interval"]),
+    ({"metric_export_interval": -1}, {}, ["metric_export_interval", "seconds from 0.1 to 86400"]),
+    ({}, {"OTEL_METRIC_EXPORT_INTERVAL": "soon"}, ["OTEL_METRIC_EXPORT_INTERVAL", "milliseconds"]),
     ({}, {"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, ["OTEL_RESOURCE_ATTRIBUTES", "key1=value1"]),
     ({"instrumentations": ["kafka"]}, {}, ["instrumentations", "asyncpg, redis, httpx", "kafka"]),
     ({"export_spool_dir": "spool"}, {}, ["export_spool_dir", "absolute directory", "'spool'"]),
@@ -172,8 +172,9 @@ BAD = [
         ["AMAS_TAIL_KEEP_RULE", "tail_keep_rule", "can be imported", "'no_such_module:keep'"],
     ),
     ({}, {"AMAS_TAIL_KEEP_RULE": "os.path:sep"}, ["AMAS_TAIL_KEEP_RULE", "a callable"]),
-    ({"tail_max_held_spans": 0}, {}, ["tail_max_held_spans", "at least 1", "0"]),
-    ({}, {"AMAS_TAIL_MAX_SPANS_PER_TRACE": "-3"}, ["AMAS_TAIL_MAX_SPANS_PER_TRACE", "at least 1"]),
+    ({"tail_max_held_spans": 0}, {}, ["tail_max_held_spans", "a whole number from 1 to 10000000", "0"]),
+    ({}, {"AMAS_TAIL_MAX_SPANS_PER_TRACE": "-3"}, ["AMAS_TAIL_MAX_SPANS_PER_TRACE", "whole number from 1"]),
+    ({"tail_max_held_spans": float("inf")}, {}, ["tail_max_held_spans", "a whole number from 1 to"]),
 ]
 
 
