@@ -6,15 +6,26 @@ Variants (one per process, since each sets OTel globals the way a real service w
 ``plan``            (b) the original plan: prometheus_client middleware + OTel tracing, see plan_baseline
 ``ours:R:sink``     (c) ``amas_telemetry.configure(app, sampling_ratio=R, otlp_endpoint=<sink>)``
 ``ours:R:none``     (c) the same with ``otlp_endpoint=None`` (no export at all; metrics on /metrics only)
-``contrib``         the floor under (c): the contrib ASGI middleware wired exactly as configure() wires it
-                    (amas_telemetry.instrument.instrument_fastapi) on a bare TracerProvider: spans are
-                    created, nothing processes them (no span metrics, no export, plain logging)
+``ours:R:sink:notail`` (c) without the tail decision (on by default below 1.0: ``tail_keep_errors``)
+``span-only``       the floor under (c): our server-span middleware (amas_telemetry.instrument.
+                    instrument_fastapi) on a bare TracerProvider: spans are created, nothing processes
+                    them (no span metrics, no export, plain logging)
 ``stock``           (d) FastAPIInstrumentor.instrument_app with default options + TracerProvider +
                     BatchSpanProcessor(OTLP gRPC) + MeterProvider(PrometheusMetricReader), all global
+``logfire``         Pydantic Logfire: ``logfire.configure(send_to_logfire=False, console=False)`` +
+                    ``logfire.instrument_fastapi(app)``, std logging through ``LogfireLoggingHandler``
+``logfire:sink``    the same with an OTLP span exporter and metric reader to the sink
+
+Suffixes: ``@N`` builds the app with N routes (default 50), the probed ones registered last,
+so a per-route scan would show; ``+native`` builds the app as a plain ``FastAPI()`` (FastAPI's
+own telemetry on), where every other variant's app has FastAPI's telemetry off
+(neutral for the others: FastAPI's telemetry stays off without a global tracer provider, and
+steps aside for the contrib ASGI middleware that stock and Logfire use).
 
 Every exporting variant sends OTLP/gRPC to the same local sink (another process). Logging is
 on at INFO in every variant: plain ``logging.basicConfig`` to /dev/null for a, b and d, the
-library's JSON lines on stdout (redirected to /dev/null) for c.
+library's JSON lines on stdout (redirected to /dev/null) plus OTLP for c, Logfire's handler for
+Logfire.
 """
 
 from __future__ import annotations
@@ -77,7 +88,20 @@ REALISTIC_PATH = "/v1/tasks/7f3c9a2e-5b1d-4c8e-9f0a-1e2d3c4b5a69/steps"
 MINIMAL_PATH = "/ping"
 
 
-def add_routes(app: FastAPI) -> None:
+DEFAULT_ROUTES = 50
+FASTAPI_TELEMETRY_OFF: Any = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's own telemetry off, as the README tells users of configure(app) to build the app."""
+
+
+def add_routes(app: FastAPI, routes: int = DEFAULT_ROUTES) -> None:
+    """``routes`` routes in all: fillers first, then the two probed ones (a route scan pays most)."""
+
+    def filler(item_id: str) -> dict[str, str]:
+        return {"id": item_id}
+
+    for i in range(routes - 2):
+        app.add_api_route(f"/v1/filler{i}/{{item_id}}", filler, methods=["GET"])
+
     @app.get(MINIMAL_PATH)
     async def ping() -> dict[str, str]:
         return {"status": "ok"}
@@ -144,7 +168,19 @@ class Wired:
     render_metrics: Callable[[], bytes] | None = None
 
 
-VARIANTS = ("bare", "plan", "ours:1.0:sink", "ours:0.01:sink", "ours:1.0:none", "contrib", "stock")
+VARIANTS = (
+    "bare",
+    "ours:1.0:sink",
+    "ours:0.01:sink",
+    "ours:0.01:sink:notail",
+    "stock",
+    "logfire",
+    "logfire:sink",
+    "bare@5",
+    "ours:0.01:sink@5",
+    "ours:0.01:sink+native",
+)
+"""The default set; ``plan``, ``ours:1.0:none`` and ``span-only`` are there on request."""
 
 
 def _plain_logging() -> None:
@@ -153,8 +189,11 @@ def _plain_logging() -> None:
 
 def build_app(variant: str, sink_endpoint: str | None) -> Wired:
     """One FastAPI app wired with ``variant``. Call once per process."""
-    app = FastAPI()
-    add_routes(app)
+    variant, _, routes = variant.partition("@")
+    native = variant.endswith("+native")
+    variant = variant.removesuffix("+native")
+    app = FastAPI() if native else FastAPI(telemetry=FASTAPI_TELEMETRY_OFF)
+    add_routes(app, int(routes) if routes else DEFAULT_ROUTES)
     if variant == "bare":
         _plain_logging()
         return Wired(app, lambda: None)
@@ -168,13 +207,14 @@ def build_app(variant: str, sink_endpoint: str | None) -> Wired:
     if variant.startswith("ours:"):
         import amas_telemetry
 
-        _, ratio, export = variant.split(":")
+        _, ratio, export, *options = variant.split(":")
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the JSON log lines go nowhere)
         telemetry = amas_telemetry.configure(
             app,
             service_name="amas-bench",
             sampling_ratio=float(ratio),
             otlp_endpoint=sink_endpoint if export == "sink" else None,
+            tail_keep_errors=False if "notail" in options else None,
         )
 
         def flush() -> None:
@@ -185,7 +225,7 @@ def build_app(variant: str, sink_endpoint: str | None) -> Wired:
                 telemetry.logger_provider.force_flush()
 
         return Wired(app, flush, telemetry.render_metrics)
-    if variant == "contrib":
+    if variant == "span-only":
         from opentelemetry.sdk.trace import TracerProvider
 
         from amas_telemetry.instrument import instrument_fastapi
@@ -195,6 +235,8 @@ def build_app(variant: str, sink_endpoint: str | None) -> Wired:
         trace.set_tracer_provider(provider)  # the route's manual spans are created as with (c)
         instrument_fastapi(app, provider, ("/metrics",), False)
         return Wired(app, lambda: None)
+    if variant in ("logfire", "logfire:sink"):
+        return _logfire(app, sink_endpoint if variant == "logfire:sink" else None)
     if variant == "stock":
         from opentelemetry import metrics
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -225,6 +267,32 @@ def build_app(variant: str, sink_endpoint: str | None) -> Wired:
         app.add_api_route("/metrics", metrics_route, methods=["GET"], include_in_schema=False)
         return Wired(app, lambda: provider.force_flush() and None, lambda: generate_latest(REGISTRY))
     raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+
+
+def _logfire(app: FastAPI, sink_endpoint: str | None) -> Wired:
+    import logfire
+
+    processors: list[Any] = []
+    readers: list[Any] = []
+    if sink_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        processors.append(BatchSpanProcessor(OTLPSpanExporter(endpoint=sink_endpoint, insecure=True)))
+        metric_exporter = OTLPMetricExporter(endpoint=sink_endpoint, insecure=True)
+        readers.append(PeriodicExportingMetricReader(metric_exporter))
+    logfire.configure(
+        send_to_logfire=False,
+        console=False,
+        service_name="amas-bench",
+        additional_span_processors=processors,
+        metrics=logfire.MetricsOptions(additional_readers=readers),
+    )
+    logfire.instrument_fastapi(app)
+    logging.basicConfig(level=logging.INFO, handlers=[logfire.LogfireLoggingHandler()])
+    return Wired(app, lambda: logfire.force_flush() and None)
 
 
 # --- driving an ASGI app directly (no client library in the way) ------------------------------

@@ -51,8 +51,8 @@ def drive_app(ratio: float, n: int, sink: Sink) -> dict[str, Any]:
     from benchmarks import _apps
 
     _apps.CACHE_IO_SECONDS = _apps.PROVIDER_IO_SECONDS = 0.0
-    app = FastAPI()
-    _apps.add_routes(app)
+    app = FastAPI(telemetry=_apps.FASTAPI_TELEMETRY_OFF)
+    _apps.add_routes(app, routes=2)  # the two probed routes only
     service = f"amas-bench-exact-{ratio:g}"
     with contextlib.redirect_stdout(io.StringIO()):
         telemetry = amas_telemetry.configure(

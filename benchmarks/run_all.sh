@@ -8,7 +8,7 @@ python="${PYTHON:-.venv/bin/python}"
 out="${AMAS_BENCH_OUT:-/tmp/amas-bench}"
 mkdir -p "$out"
 status=0
-for name in request_overhead span_metrics_cost exactness scale collector_throughput tail_decision pricing_cost; do
+for name in request_overhead log_cost span_metrics_cost exactness scale collector_throughput tail_decision pricing_cost; do
     echo
     "$python" -m "benchmarks.$name" --json "$out/$name.json" "$@" || { status=1; echo "FAILED: $name" >&2; }
 done

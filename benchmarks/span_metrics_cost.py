@@ -16,7 +16,8 @@ Span shapes: an HTTP server span (12 attributes, ~60 routes x methods x statuses
 client span (9 attributes, tokens and cost: 4 derived measurements). A round creates and ends
 n spans, then force_flush() (batch export + our deferred recording); the loop and the flush are
 timed apart, so the cost on the request path and the cost deferred to collection time are both
-shown. Rounds interleave.
+shown. Rounds interleave. Times are the process's CPU time (all its threads), which other
+processes on a loaded machine disturb far less than wall time.
 
     python -m benchmarks.span_metrics_cost [--quick]
 """
@@ -228,11 +229,11 @@ class Variant:
 
     def round(self, shape: str, n: int) -> tuple[float, float]:
         """(seconds per span in the loop, seconds per span in force_flush)."""
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         make_spans(self.tracer, shape, n)
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         self.provider.force_flush()
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         return (t1 - t0) / n, (t2 - t1) / n
 
     def shutdown(self) -> None:

@@ -15,7 +15,7 @@ if [ ! -x .venv/bin/python ]; then
         fi
     fi
 fi
-if ! .venv/bin/python -c "import amas_service, amas_telemetry, uvicorn, asyncpg, redis, httpx, fastapi" 2>/dev/null; then
+if ! .venv/bin/python -c "import amas_devstack, amas_service, amas_telemetry, uvicorn, asyncpg, redis, httpx, fastapi" 2>/dev/null; then
     echo "demo: installing the package into .venv ..." >&2
     .venv/bin/python -m pip install -q -e '.[service]'
 fi

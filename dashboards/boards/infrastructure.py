@@ -7,16 +7,12 @@ has its own instance variable; the panels carry the fixed job of their source.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.models.dashboard import VariableOption, VariableRefresh, VariableSort
 
 from dashboards.boards import names as n
+from dashboards.panels import Target as T
+from dashboards.panels import assemble, board, graph, source_variable
 from dashboards.promql import eq, sum_by
-
-if TYPE_CHECKING:
-    from types import ModuleType
 
 UID = "amas-infrastructure"
 TITLE = "AMAS / Infrastructure"
@@ -39,29 +35,17 @@ def rate_of(variable: str, metric: str, *matchers: str) -> str:
     return f"rate({of(variable, metric, *matchers)}[$__rate_interval])"
 
 
-def instance_variable(g: ModuleType, variable: str, label: str) -> dashboard.QueryVariable:
+def instance_variable(variable: str, label: str) -> dashboard.QueryVariable:
     job, metric = SOURCES[variable]
-    return (
-        dashboard.QueryVariable(variable)
-        .label(label)
-        .description(f"instance of job {job} (service.instance.id set in collector/config.yaml)")
-        .datasource(g.PROMETHEUS)
-        .query(f'label_values({metric}{{job="{job}"}}, instance)')
-        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
-        .include_all(True)
-        .all_value(".+")
-        .current(VariableOption(selected=True, text="All", value="$__all"))
-    )
+    description = f"instance of job {job} (service.instance.id set in collector/config.yaml)"
+    return source_variable(variable, label, job, metric, description)
 
 
 #: the memory states that add up to the total (the slab_* states overlap them)
 TOTAL_MEMORY_STATES = f'{n.STATE}=~"used|free|buffered|cached"'
 
 
-def host_panels(g: ModuleType) -> list:
-    T, graph = g.Target, g.graph
+def host_panels() -> list:
     cpus = f"max by (instance) ({of('host', n.CPU_LOGICAL_COUNT)})"
     busy = rate_of("host", n.CPU_TIME, f'{n.STATE}!="idle"')
     return [
@@ -79,7 +63,10 @@ def host_panels(g: ModuleType) -> list:
         graph(
             "Load per CPU",
             *(
-                T(f"max by (instance) ({of('host', load)})\n/ on (instance)\n{cpus}", f"{{{{instance}}}} {w}")
+                T(
+                    f"max by (instance) ({of('host', load)})\n/ on (instance)\n{cpus}",
+                    f"{{{{instance}}}} {w}",
+                )
                 for load, w in ((n.LOAD_1M, "1m"), (n.LOAD_5M, "5m"), (n.LOAD_15M, "15m"))
             ),
             span=4,
@@ -141,8 +128,7 @@ def host_panels(g: ModuleType) -> list:
     ]
 
 
-def postgresql_panels(g: ModuleType) -> list:
-    T, graph = g.Target, g.graph
+def postgresql_panels() -> list:
     index_scans = sum_by(["instance", n.TABLE], rate_of("postgresql", n.PG_INDEX_SCANS))
     seq_scans = sum_by(["instance", n.TABLE], rate_of("postgresql", n.PG_SEQ_SCANS))
     return [
@@ -199,8 +185,7 @@ def postgresql_panels(g: ModuleType) -> list:
     ]
 
 
-def redis_panels(g: ModuleType) -> list:
-    T, graph = g.Target, g.graph
+def redis_panels() -> list:
     hits = sum_by(["instance"], rate_of("redis", n.REDIS_HITS))
     misses = sum_by(["instance"], rate_of("redis", n.REDIS_MISSES))
     return [
@@ -250,27 +235,15 @@ def redis_panels(g: ModuleType) -> list:
 
 
 def infrastructure() -> dashboard.Dashboard:
-    # the panel helpers live in generate.py, which imports this module: imported on use
-    from dashboards import generate as g
-
-    board = (
-        dashboard.Dashboard(TITLE)
-        .uid(UID)
-        .description("The host, PostgreSQL and Redis, scraped by the Collector's own receivers.")
-        .tags(["amas"])
-        .time("now-1h", "now")
-        .refresh("30s")
-        .timezone("browser")
-        .with_variable(instance_variable(g, "host", "Host"))
-        .with_variable(instance_variable(g, "postgresql", "PostgreSQL"))
-        .with_variable(instance_variable(g, "redis", "Redis"))
+    scraped = (
+        board(UID, TITLE, "The host, PostgreSQL and Redis, scraped by the Collector's own receivers.")
+        .with_variable(instance_variable("host", "Host"))
+        .with_variable(instance_variable("postgresql", "PostgreSQL"))
+        .with_variable(instance_variable("redis", "Redis"))
     )
-    for title, panels in (
-        ("Host (hostmetrics)", host_panels(g)),
-        ("PostgreSQL (pgstats)", postgresql_panels(g)),
-        ("Redis (redis)", redis_panels(g)),
-    ):
-        board = board.with_row(g.row(title))
-        for panel in panels:
-            board = board.with_panel(panel)
-    return board
+    sections = [
+        ("Host (hostmetrics)", host_panels()),
+        ("PostgreSQL (pgstats)", postgresql_panels()),
+        ("Redis (redis)", redis_panels()),
+    ]
+    return assemble(scraped, *sections)

@@ -7,17 +7,13 @@ service's newest request metrics: pushed metrics have no ``up``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.models.dashboard import VariableOption, VariableRefresh, VariableSort
 
 from dashboards import metrics as m
 from dashboards.boards import names as n
+from dashboards.panels import Target as T
+from dashboards.panels import assemble, graph, service_board, source_variable
 from dashboards.promql import eq, sum_by
-
-if TYPE_CHECKING:
-    from types import ModuleType
 
 UID = "amas-pipeline"
 TITLE = "AMAS / Telemetry pipeline health"
@@ -55,28 +51,17 @@ def zero_unless_failed(failed: str, baseline: str, by: list[str]) -> str:
     return f"{per_signal(failed, by)}\nor\n0 * {per_signal(baseline, by)}"
 
 
-def source_variable(g: ModuleType, name: str, label: str, job: str, metric: str) -> dashboard.QueryVariable:
-    return (
-        dashboard.QueryVariable(name)
-        .label(label)
-        .description(f"instance of job {job}, scraped by the Collector's prometheus receiver")
-        .datasource(g.PROMETHEUS)
-        .query(f'label_values({metric}{{job="{job}"}}, instance)')
-        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
-        .include_all(True)
-        .all_value(".+")
-        .current(VariableOption(selected=True, text="All", value="$__all"))
-    )
+def instance_variable(name: str, label: str, job: str, metric: str) -> dashboard.QueryVariable:
+    description = f"instance of job {job}, scraped by the Collector's prometheus receiver"
+    return source_variable(name, label, job, metric, description)
 
 
-def service_panels(g: ModuleType) -> list:
+def service_panels() -> list:
     newest = f'max_over_time(timestamp({m.HTTP_SERVER_DURATION}_count{{job="$job"}})[1h:30s])'
     return [
-        g.graph(
+        graph(
             "Age of the newest request metrics",
-            g.Target(f"time() - max by (job) ({newest})", "{{job}}"),
+            T(f"time() - max by (job) ({newest})", "{{job}}"),
             unit="dtdurations",  # an age, not a latency (no exemplars)
             span=12,
             height=6,
@@ -89,8 +74,7 @@ def service_panels(g: ModuleType) -> list:
     ]
 
 
-def collector_panels(g: ModuleType) -> list:
-    T, graph = g.Target, g.graph
+def collector_panels() -> list:
     by_exporter = ["instance", n.EXPORTER]
     by_receiver = ["instance", n.RECEIVER]
     return [
@@ -160,8 +144,7 @@ def collector_panels(g: ModuleType) -> list:
     ]
 
 
-def prometheus_panels(g: ModuleType) -> list:
-    T, graph = g.Target, g.graph
+def prometheus_panels() -> list:
     otlp = prom(n.HTTP_REQUESTS, eq("handler", n.OTLP_HANDLER))
     return [
         graph(
@@ -204,22 +187,15 @@ def prometheus_panels(g: ModuleType) -> list:
 
 
 def pipeline() -> dashboard.Dashboard:
-    # the panel helpers live in generate.py, which imports this module: imported on use
-    from dashboards import generate as g
-
-    board = (
-        g.new_dashboard(
-            UID, TITLE, "The Collector's own telemetry, Prometheus's own health, silent services."
-        )
-        .with_variable(source_variable(g, "collector", "Collector", n.COLLECTOR_JOB, n.QUEUE_CAPACITY))
-        .with_variable(source_variable(g, "prometheus", "Prometheus", n.PROMETHEUS_JOB, n.HEAD_SERIES))
+    description = "The Collector's own telemetry, Prometheus's own health, silent services."
+    health = (
+        service_board(UID, TITLE, description)
+        .with_variable(instance_variable("collector", "Collector", n.COLLECTOR_JOB, n.QUEUE_CAPACITY))
+        .with_variable(instance_variable("prometheus", "Prometheus", n.PROMETHEUS_JOB, n.HEAD_SERIES))
     )
-    for title, panels in (
-        ("Services", service_panels(g)),
-        ("Collector", collector_panels(g)),
-        ("Prometheus", prometheus_panels(g)),
-    ):
-        board = board.with_row(g.row(title))
-        for panel in panels:
-            board = board.with_panel(panel)
-    return board
+    sections = [
+        ("Services", service_panels()),
+        ("Collector", collector_panels()),
+        ("Prometheus", prometheus_panels()),
+    ]
+    return assemble(health, *sections)

@@ -80,7 +80,13 @@ def create_app(
             if owns_telemetry:
                 handle.shutdown()
 
-    app = FastAPI(title="AMAS", version="0.1.0", lifespan=lifespan)
+    # FastAPI's own telemetry off: amas_telemetry makes the server span (see instrument.FASTAPI_SCOPE)
+    app = FastAPI(
+        title="AMAS",
+        version="0.1.0",
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.settings = settings
     app.state.services = None
     routes.install(app)

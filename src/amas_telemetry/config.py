@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -280,6 +281,19 @@ def _parse_url_list(value: Any) -> tuple[str, ...]:
     return paths
 
 
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+
+def _parse_header_names(value: Any) -> tuple[str, ...]:
+    value = _as_list(value)
+    if isinstance(value, str):
+        value = value.split(",")
+    names = [v.strip() for v in value if isinstance(v, str)] if isinstance(value, list | tuple) else None
+    if names is None or len(names) != len(value) or not all(_HEADER_NAME.fullmatch(n) for n in names if n):
+        raise _Invalid("a list of HTTP header names, or 'a,b,c' (empty for none)")
+    return tuple(dict.fromkeys(n.lower() for n in names if n))
+
+
 _LIBRARIES = ("asyncpg", "redis", "httpx")
 
 
@@ -431,6 +445,13 @@ SETTINGS: tuple[Setting, ...] = (
         "FastAPI's per-message 'http send/receive' child spans",
     ),
     Setting(
+        "http_captured_headers",
+        (),
+        _parse_header_names,
+        ("AMAS_HTTP_CAPTURED_HEADERS",),
+        "request and response headers recorded on the server span (scrubbed on export)",
+    ),
+    Setting(
         "tail_keep_errors",
         True,
         _parse_bool,
@@ -518,6 +539,7 @@ class Settings:
     metric_export_interval: float = 10.0
     excluded_urls: tuple[str, ...] = ("/metrics",)
     http_send_receive_spans: bool = False
+    http_captured_headers: tuple[str, ...] = ()
     tail_keep_errors: bool = True
     tail_keep_slower_than: float | None = None
     tail_keep_rule: Callable[..., bool] | None = None

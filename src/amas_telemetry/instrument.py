@@ -1,4 +1,5 @@
-"""FastAPI, asyncpg, redis and httpx instrumentation, through the contrib instrumentors.
+"""FastAPI wiring (our server-span middleware) and asyncpg, redis and httpx instrumentation
+(the contrib instrumentors).
 
 Client libraries are patched process-wide, once, against the delegating global tracer
 provider, and reference-counted: the last ``shutdown()`` un-patches them. A library that
@@ -11,19 +12,19 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import Span, TracerProvider
 
 from amas_telemetry import semconv as sc
+from amas_telemetry.tracing import global_tracer_provider
 
 __all__ = [
+    "FASTAPI_SCOPE",
     "LIBRARIES",
     "acquire_libraries",
     "instrument_fastapi",
@@ -33,6 +34,17 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+FASTAPI_SCOPE = "fastapi"
+"""The instrumentation scope of FastAPI's own telemetry (FastAPI >= 0.16x): its server span
+and its dependency/endpoint/serialization spans. FastAPI switches it on for every app once a
+global tracer provider exists, and offers no public switch after ``FastAPI(telemetry=...)``;
+so, as Pydantic Logfire does, the global tracer provider hands this scope a no-op tracer
+while an app is wired by ``configure()``: no second server span, no extra spans. FastAPI's
+per-request bookkeeping still runs (~100 µs a request, measured); building the app with
+``FastAPI(telemetry={"tracing": False, "metrics": False})`` (it meters through the global
+MeterProvider too, whose meter for this scope is a no-op: see ``amas_telemetry.meters``),
+its public switch, skips it, and the middleware warns once when it sees an app built without it."""
 
 CACHE_READS = frozenset({"GET", "HGET", "MGET", "HMGET", "GETEX", "GETDEL", "HGETALL", "EXISTS"})
 """Redis commands counted as cache reads (hit or miss)."""
@@ -192,17 +204,6 @@ def release_libraries(names: tuple[str, ...]) -> None:
                     remove()
 
 
-def _excluded_urls_pattern(paths: tuple[str, ...]) -> str | None:
-    """Exact paths (query string allowed), not the substring match the contrib default does.
-
-    The contrib middleware searches the pattern in the full URL (``http://host/api/metrics``):
-    anchored at the URL's start, ``/metrics`` excludes ``/metrics`` and ``/metrics?x`` only.
-    """
-    if not paths:
-        return None
-    return ",".join(rf"^(?:[a-z][a-z0-9+.\-]*://[^/?#]*)?{re.escape(p)}(?:\?.*)?$" for p in paths)
-
-
 def is_fastapi_app(app: Any) -> bool:
     try:
         from fastapi import FastAPI
@@ -211,53 +212,48 @@ def is_fastapi_app(app: Any) -> bool:
     return isinstance(app, FastAPI)
 
 
+_CONTRIB_MARK = "_is_instrumented_by_opentelemetry"
+"""The flag the contrib ``FastAPIInstrumentor.instrument_app`` checks before wiring an app:
+set, a later contrib call leaves the app alone instead of adding a second server span."""
+
+
 def instrument_fastapi(
     app: Any,
     tracer_provider: TracerProvider,
     excluded_urls: tuple[str, ...],
     send_receive_spans: bool,
+    captured_headers: tuple[str, ...] = (),
 ) -> None:
-    try:
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-    except ImportError:
-        raise ImportError("FastAPI instrumentation needs: pip install 'amas-telemetry[fastapi]'") from None
-    _native_telemetry_off(app)
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=tracer_provider,
-        meter_provider=NoOpMeterProvider(),  # the spans already say it; metrics come from spans
-        excluded_urls=_excluded_urls_pattern(excluded_urls),
-        exclude_spans=None if send_receive_spans else ["send", "receive"],
-    )
-    # instrument_app only patches build_middleware_stack; a stack that is already built (a
-    # second configure() after shutdown()) would keep serving without the middleware.
+    """Wrap the app's whole middleware stack in :class:`ServerSpanMiddleware`.
+
+    ``build_middleware_stack`` is replaced on the instance (the class is left alone), and
+    the stack is rebuilt on the next request. FastAPI's own telemetry stays off for the
+    app's requests through the global tracer provider (see ``FASTAPI_SCOPE``).
+    """
+    from amas_telemetry.asgi import ServerSpanMiddleware
+
+    if "build_middleware_stack" in vars(app):
+        _log.warning("amas_telemetry: this app's middleware stack is already wrapped; left as it is")
+        return
+    build = app.build_middleware_stack
+    tracer = tracer_provider.get_tracer("amas_telemetry.asgi")
+    excluded = frozenset(excluded_urls)
+
+    def build_middleware_stack() -> Any:
+        return ServerSpanMiddleware(build(), tracer, excluded, captured_headers, send_receive_spans)
+
+    build_middleware_stack.amas_telemetry = True  # type: ignore[attr-defined]
+    app.build_middleware_stack = build_middleware_stack
     app.middleware_stack = None
+    setattr(app, _CONTRIB_MARK, True)
+    global_tracer_provider().suppress(FASTAPI_SCOPE)
 
 
 def uninstrument_fastapi(app: Any) -> None:
-    try:
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-    except ImportError:  # the extra is missing: nothing was instrumented (instrument_fastapi said so)
-        FastAPIInstrumentor = None
-    if FastAPIInstrumentor is not None:
-        FastAPIInstrumentor.uninstrument_app(app)
-    _native_telemetry_restore(app)
-
-
-_NATIVE_SWITCHES = ("tracing", "metrics", "logs")
-
-
-def _native_telemetry_off(app: Any) -> None:
-    """FastAPI >= 0.16x traces itself once a global provider exists (three extra spans per
-    request: dependencies, endpoint, serialization). The contrib instrumentor already
-    records the request, so the app's native telemetry is switched off while we wire it."""
-    config = getattr(app, "_telemetry", None)
-    if isinstance(config, dict) and "_amas_saved" not in config:
-        config["_amas_saved"] = {k: config.get(k) for k in _NATIVE_SWITCHES}
-        config.update(dict.fromkeys(_NATIVE_SWITCHES, False))
-
-
-def _native_telemetry_restore(app: Any) -> None:
-    config = getattr(app, "_telemetry", None)
-    if isinstance(config, dict) and "_amas_saved" in config:
-        config.update(config.pop("_amas_saved"))
+    if not getattr(vars(app).get("build_middleware_stack"), "amas_telemetry", False):
+        return
+    del app.build_middleware_stack
+    app.middleware_stack = None
+    if getattr(app, _CONTRIB_MARK, False):
+        delattr(app, _CONTRIB_MARK)
+    global_tracer_provider().unsuppress(FASTAPI_SCOPE)

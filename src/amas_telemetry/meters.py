@@ -32,6 +32,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 DUPLICATE_METRIC_SCOPES: tuple[str, ...] = (
+    "fastapi",  # FastAPI's own telemetry (0.16x): it meters through the global MeterProvider
     "opentelemetry.instrumentation.fastapi",
     "opentelemetry.instrumentation.asgi",
     "opentelemetry.instrumentation.httpx",

@@ -17,11 +17,7 @@ from typing import IO, Any, Literal
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import (
-    BatchLogRecordProcessor,
-    LogRecordExporter,
-    SimpleLogRecordProcessor,
-)
+from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
@@ -38,7 +34,8 @@ from amas_telemetry.instrument import (
     release_libraries,
     uninstrument_fastapi,
 )
-from amas_telemetry.logs import NotFromTheExportPath, RedactingFilter, json_stdout_handler
+from amas_telemetry.logexport import DeferredLogExport
+from amas_telemetry.logs import RedactingFilter, TelemetryLogHandler
 from amas_telemetry.meters import drop_duplicate_metrics, global_meter_provider
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.redact import Scrubber
@@ -121,6 +118,22 @@ def _otlp_exporter(settings: Settings, signal: str, meter_provider: MeterProvide
     return exporter_class(endpoint=f"{endpoint}/v1/{signal}", **kwargs)
 
 
+class _HashedOnceResource(Resource):
+    """A Resource whose hash is computed once.
+
+    The OTLP encoders group every exported span and log record by resource, and the SDK's
+    ``Resource.__hash__`` serialises all attributes to JSON on each call: per item work for
+    a value that never changes (a Resource is immutable).
+    """
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
 def _resource(settings: Settings) -> Resource:
     attributes: dict[str, Any] = {
         "service.name": settings.service_name,
@@ -130,7 +143,7 @@ def _resource(settings: Settings) -> Resource:
     if settings.service_version:
         attributes["service.version"] = settings.service_version
     attributes.update(settings.resource_attributes)
-    return Resource.create(attributes)
+    return _HashedOnceResource(Resource.create(attributes))
 
 
 def _scrubber(settings: Settings) -> Scrubber:
@@ -228,9 +241,11 @@ class Telemetry:
         exports: list[Any] = [
             RedactingProcessor(SimpleSpanProcessor(e), self.scrubber) for e in extras.span_exporters
         ]
+        # SDK-logger records (other libraries' events) are redacted first; the handler's own
+        # records are scrubbed by RedactingFilter and fed to the DeferredLogExport processors
         log_processors: list[Any] = [RedactingLogRecordProcessor(self.scrubber)]
         log_processors.extend(
-            SimpleLogRecordProcessor(MarkKeptLogs(e, self.kept_traces) if tail else e)
+            DeferredLogExport(MarkKeptLogs(e, self.kept_traces) if tail else e, resource, synchronous=True)
             for e in extras.log_exporters
         )
         with _sdk_self_metrics():
@@ -241,8 +256,10 @@ class Telemetry:
                     log_exporter = MarkKeptLogs(log_exporter, self.kept_traces)
                 exports.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
                 log_processors.append(
-                    BatchLogRecordProcessor(log_exporter, max_queue_size=4096, export_timeout_millis=5000)
+                    DeferredLogExport(log_exporter, resource, meter_provider=self.meter_provider)
                 )
+        # the handler feeds these directly; any other log processor sees SDK-logger records only
+        self._log_exports = tuple(p for p in log_processors if isinstance(p, DeferredLogExport))
         span_metrics = SpanMetricsProcessor(
             meter,
             cardinality_limit=settings.cardinality_limit,
@@ -296,26 +313,21 @@ class Telemetry:
                 self.tracer_provider,
                 self.settings.excluded_urls,
                 self.settings.http_send_receive_spans,
+                self.settings.http_captured_headers,
             )
             self._add_metrics_route()
 
     def _setup_logging(self) -> None:
-        redacting = RedactingFilter(self.scrubber)
         self._sdk_log_filter = install_sdk_log_filter(self.scrubber)
-        if self.settings.json_logs:
-            stream = self._extras.json_log_stream or sys.stdout
-            self._log_handlers.append(json_stdout_handler(self.settings.service_name, stream))
-        if self.logger_provider is not None:
-            from opentelemetry.instrumentation.logging.handler import LoggingHandler
-
-            otlp_handler = LoggingHandler(logger_provider=self.logger_provider)
-            otlp_handler.addFilter(NotFromTheExportPath())
-            self._log_handlers.append(otlp_handler)
+        stream = (self._extras.json_log_stream or sys.stdout) if self.settings.json_logs else None
+        if stream is not None or self.logger_provider is not None:
+            handler = TelemetryLogHandler(self.settings.service_name, stream, self._log_exports)
+            handler.addFilter(RedactingFilter(self.scrubber))
+            self._log_handlers.append(handler)
         root = logging.getLogger()
         self._previous_level = root.level
         root.setLevel(self.settings.log_level)
         for handler in self._log_handlers:
-            handler.addFilter(redacting)
             root.addHandler(handler)
 
     def _add_metrics_route(self) -> None:
@@ -446,6 +458,7 @@ def configure(
     metric_export_interval: float | None = None,
     excluded_urls: Iterable[str] | None = None,
     http_send_receive_spans: bool | None = None,
+    http_captured_headers: Iterable[str] | None = None,
     instrumentations: Iterable[str] | None = None,
     metrics_dir: str | None = None,
     tail_keep_errors: bool | None = None,

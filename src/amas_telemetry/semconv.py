@@ -36,6 +36,7 @@ from opentelemetry.semconv._incubating.metrics.gen_ai_metrics import (
     GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
     GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
 )
+from opentelemetry.semconv.attributes.client_attributes import CLIENT_ADDRESS, CLIENT_PORT
 from opentelemetry.semconv.attributes.db_attributes import (
     DB_COLLECTION_NAME,
     DB_OPERATION_NAME,
@@ -45,12 +46,18 @@ from opentelemetry.semconv.attributes.db_attributes import (
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_REQUEST_METHOD,
+    HTTP_REQUEST_METHOD_ORIGINAL,
     HTTP_RESPONSE_STATUS_CODE,
     HTTP_ROUTE,
 )
+from opentelemetry.semconv.attributes.network_attributes import NETWORK_PROTOCOL_VERSION
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
+from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_QUERY, URL_SCHEME
+from opentelemetry.semconv.attributes.user_agent_attributes import USER_AGENT_ORIGINAL
 
 __all__ = [
+    "CLIENT_ADDRESS",
+    "CLIENT_PORT",
     "DB_COLLECTION_NAME",
     "DB_OPERATION_NAME",
     "DB_QUERY_TEXT",
@@ -75,11 +82,27 @@ __all__ = [
     "GEN_AI_USAGE_OUTPUT_TOKENS",
     "GEN_AI_USAGE_REASONING_OUTPUT_TOKENS",
     "HTTP_REQUEST_METHOD",
+    "HTTP_REQUEST_METHOD_ORIGINAL",
     "HTTP_RESPONSE_STATUS_CODE",
     "HTTP_ROUTE",
+    "NETWORK_PROTOCOL_VERSION",
     "SERVER_ADDRESS",
     "SERVER_PORT",
+    "URL_PATH",
+    "URL_QUERY",
+    "URL_SCHEME",
+    "USER_AGENT_ORIGINAL",
 ]
+
+# --- HTTP server span: header capture and the opt-in per-message spans ---------------------
+HTTP_REQUEST_HEADER_PREFIX: Final = "http.request.header."
+"""``http.request.header.<lower-case name>``: a captured request header (a list of strings)."""
+HTTP_RESPONSE_HEADER_PREFIX: Final = "http.response.header."
+"""``http.response.header.<lower-case name>``: a captured response header (a list of strings)."""
+OTEL_COMPONENT_TYPE: Final = "otel.component.type"
+"""Which SDK-style component counted an item (on ``otel.sdk.*`` self-metrics)."""
+ASGI_EVENT_TYPE: Final = "asgi.event.type"
+"""The ASGI message type on an ``http send``/``http receive`` span (the contrib instrumentor's key)."""
 
 # --- Older (pre-stable) names that instrumentations still emit by default -----------------
 # The contrib instrumentations write these unless OTEL_SEMCONV_STABILITY_OPT_IN says

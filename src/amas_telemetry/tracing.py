@@ -199,7 +199,10 @@ class _DelegatingTracer(trace.Tracer):
         owner = self._owner
         if self._generation != owner.generation:
             provider = owner.active
-            self._tracer = provider.get_tracer(*self._args) if provider else trace.NoOpTracer()
+            suppressed = self._args[0] in owner.suppressed
+            self._tracer = (
+                provider.get_tracer(*self._args) if provider and not suppressed else trace.NoOpTracer()
+            )
             self._generation = owner.generation
         return self._tracer
 
@@ -219,6 +222,27 @@ class DelegatingTracerProvider(trace.TracerProvider):
         self._stack: list[TracerProvider] = []
         self._lock = threading.Lock()
         self.generation = 0
+        self._suppressions: dict[str, int] = {}
+        self.suppressed: frozenset[str] = frozenset()
+        """Instrumentation scopes handed a no-op tracer (reference-counted)."""
+
+    def suppress(self, scope_name: str) -> None:
+        with self._lock:
+            self._suppressions[scope_name] = self._suppressions.get(scope_name, 0) + 1
+            self._update_suppressed()
+
+    def unsuppress(self, scope_name: str) -> None:
+        with self._lock:
+            left = self._suppressions.get(scope_name, 0) - 1
+            if left > 0:
+                self._suppressions[scope_name] = left
+            else:
+                self._suppressions.pop(scope_name, None)
+            self._update_suppressed()
+
+    def _update_suppressed(self) -> None:
+        self.suppressed = frozenset(self._suppressions)
+        self.generation += 1
 
     @property
     def active(self) -> TracerProvider | None:

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from amas_devstack.binaries import BinaryMissing, binary
+from amas_devstack.native_stack import NativeStack
+from amas_devstack.ports import Ports
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# scripts/ on the path: the tests that start the demo's servers use its shim (`import demo`)
 if str(REPO_ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "scripts"))
-
-import native_stack  # noqa: E402  (scripts/native_stack.py)
-from native_stack import NativeStack, Ports  # noqa: E402
 
 #: lines the e2e tests report (sent / acked / found ...), shown at the end of the run
 E2E_SUMMARY: list[str] = []
@@ -77,8 +79,8 @@ def stack(stack_factory: Callable[..., NativeStack]) -> NativeStack:
 def collector_binary() -> Path:
     """The built otelcol-amas; fails with the build command when it is missing."""
     try:
-        return native_stack.binary("collector")
-    except native_stack.BinaryMissing as e:
+        return binary("collector")
+    except BinaryMissing as e:
         pytest.fail(str(e), pytrace=False)
 
 

@@ -46,8 +46,9 @@ for extra in (REPO_ROOT / "scripts", REPO_ROOT):
         sys.path.insert(0, str(extra))
 
 import demo  # noqa: E402  (scripts/demo.py: starts the service and its servers, drives load)
-from amas_service.devservers import free_port, stop_pid  # noqa: E402
-from native_stack import NativeStack, Ports  # noqa: E402
+from amas_devstack.native_stack import NativeStack  # noqa: E402
+from amas_devstack.ports import Ports, free_port  # noqa: E402
+from amas_devstack.processes import stop_pid  # noqa: E402
 
 SAMPLING_RATIO = 0.5
 EXPORT_INTERVAL_S = 2

@@ -37,7 +37,7 @@ import pytest
 from fed_stack import _env, _service_env, prom_value, wait_for
 
 import demo
-from native_stack import NativeStack
+from amas_devstack.native_stack import NativeStack
 
 pytestmark = pytest.mark.e2e
 

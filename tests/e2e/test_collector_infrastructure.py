@@ -41,8 +41,9 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from amas_service.devservers import PostgresServer, RedisServer, free_port
-from native_stack import NativeStack
+from amas_devstack.native_stack import NativeStack
+from amas_devstack.ports import free_port
+from amas_devstack.servers import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.e2e
 

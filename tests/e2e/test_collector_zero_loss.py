@@ -42,7 +42,8 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from native_stack import REPO_ROOT, NativeStack
+from amas_devstack import REPO_ROOT
+from amas_devstack.native_stack import NativeStack
 
 pytestmark = pytest.mark.e2e
 

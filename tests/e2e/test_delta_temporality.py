@@ -24,8 +24,8 @@ from collections.abc import Callable
 
 import pytest
 
-import native_stack
-from native_stack import NativeStack
+from amas_devstack.binaries import BinaryMissing, binary
+from amas_devstack.native_stack import NativeStack
 
 pytestmark = pytest.mark.e2e
 
@@ -45,8 +45,8 @@ SUMS = {"e2e_cumulative_histogram_sum": LAST_HISTOGRAM_SUM, "e2e_delta_histogram
 @pytest.fixture(scope="module")
 def telemetrygen() -> str:
     try:
-        return str(native_stack.binary("telemetrygen"))
-    except native_stack.BinaryMissing as e:
+        return str(binary("telemetrygen"))
+    except BinaryMissing as e:
         pytest.fail(str(e), pytrace=False)
 
 

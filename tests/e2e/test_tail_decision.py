@@ -21,7 +21,7 @@ from fed_stack import get_json, prom_value, wait_for
 from opentelemetry import trace
 
 import amas_telemetry
-from native_stack import NativeStack
+from amas_devstack.native_stack import NativeStack
 
 pytestmark = pytest.mark.e2e
 

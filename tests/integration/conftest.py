@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import logging
 import os
 import secrets
 import shutil
@@ -31,11 +30,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
+from amas_devstack.providers import FakeProviderProcess
+from amas_devstack.servers import PostgresServer, RedisServer
 from amas_service.app import EXCLUDED_URLS, SERVICE_NAME, create_app
-from amas_service.devservers import FakeProviderProcess, PostgresServer, RedisServer
 from amas_service.settings import Settings, api_key_env_var
 from amas_telemetry import untraced
-from amas_telemetry.logs import JsonFormatter
 from amas_telemetry.testing import CapturedTelemetry, capture
 
 PROVIDER_NAMES = ("openai", "anthropic", "mistral_ai")
@@ -274,8 +273,6 @@ async def start_service(
         async def start(**overrides: Any) -> Service:
             telemetry_options = overrides.pop("telemetry", {})
             settings = Settings.from_env(**{"key_prefix": prefix, "workers": 2, **overrides})
-            root = logging.getLogger()
-            before = set(root.handlers)
             holder: dict[str, CapturedTelemetry] = {}
 
             def telemetry(app: FastAPI) -> Any:
@@ -289,12 +286,7 @@ async def start_service(
             captured = holder["captured"]
             stack.callback(captured.shutdown)  # last: after the service's own stop
             service_stack = await stack.enter_async_context(AsyncExitStack())
-            logs = io.StringIO()
-            for handler in set(root.handlers) - before:
-                if isinstance(handler, logging.StreamHandler) and isinstance(
-                    handler.formatter, JsonFormatter
-                ):
-                    handler.setStream(logs)
+            logs = captured.json_stream  # the JSON lines the handler writes
             await service_stack.enter_async_context(app.router.lifespan_context(app))
             service = Service(app, captured, logs, settings, service_stack)
             service_stack.push_async_callback(service.client.aclose)

@@ -44,6 +44,13 @@ CASES = {
     "metric_export_interval": (2.5, 2.5, "OTEL_METRIC_EXPORT_INTERVAL", "1500", 1.5),
     "excluded_urls": (["/a", "/b"], ("/a", "/b"), "AMAS_EXCLUDED_URLS", "/x,/y", ("/x", "/y")),
     "http_send_receive_spans": (True, True, "AMAS_HTTP_SEND_RECEIVE_SPANS", "true", True),
+    "http_captured_headers": (
+        ["X-Request-Id"],
+        ("x-request-id",),
+        "AMAS_HTTP_CAPTURED_HEADERS",
+        "traceparent, Content-Type",
+        ("traceparent", "content-type"),
+    ),
     "instrumentations": (
         ["redis"],
         ("redis",),

@@ -194,7 +194,9 @@ def test_fastapi_instrumentor_is_per_app():
     try:
         assert app._is_instrumented_by_opentelemetry
         assert not getattr(other, "_is_instrumented_by_opentelemetry", False)
-        assert FastAPIInstrumentor  # imported: the contrib instrumentor does the patching
+        assert "build_middleware_stack" in vars(app)
+        assert "build_middleware_stack" not in vars(other)
+        assert FastAPIInstrumentor  # its per-app flag is set, so it would not wire the app twice
     finally:
         cap.shutdown()
 

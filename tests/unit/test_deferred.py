@@ -125,3 +125,18 @@ def test_force_flush_leaves_one_copy_of_each_family_for_the_next_scrape():
         assert "otel_scope_name" not in text
     finally:
         telemetry.shutdown()
+
+
+def test_the_drain_builds_the_measurement_the_sdk_constructor_would():
+    """Loud on an SDK upgrade: the fast path must fill exactly the SDK's Measurement fields."""
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.metrics._internal.measurement import Measurement
+
+    from amas_telemetry.deferred import _build_measurement
+
+    assert _build_measurement is not Measurement, "the SDK's Measurement changed shape: fast path off"
+    instrument = MeterProvider().get_meter("m").create_histogram("h")
+    args = (0.25, 123, instrument, Context(), {"http.route": "/a", "http.response.status_code": 200})
+    fast, sdk = _build_measurement(*args), Measurement(*args)
+    assert type(fast) is Measurement
+    assert fast == sdk

@@ -102,8 +102,31 @@ def test_the_sdks_own_records_stay_off_the_otlp_path():
     cap = capture(json_logs=True)
     try:
         logging.getLogger("opentelemetry.exporter.otlp").warning("Failed to export logs")
+        logging.getLogger("amas_telemetry.logexport").error("exporting 3 log records failed")
         logging.getLogger("amas.app").warning("kept")
         assert [r.log_record.body for r in cap.logs()] == ["kept"]
-        assert [line["message"] for line in cap.json_lines()] == ["Failed to export logs", "kept"]
+        assert [line["message"] for line in cap.json_lines()] == [
+            "Failed to export logs",
+            "exporting 3 log records failed",
+            "kept",
+        ]
     finally:
         cap.shutdown()
+
+
+def test_the_hand_laid_json_line_equals_the_dict_rendering():
+    """The fast path writes the same JSON as json.dumps of the same fields would."""
+    from opentelemetry.trace import INVALID_SPAN_CONTEXT, SpanContext, TraceFlags
+
+    formatter = JsonFormatter('svc "x"')
+    record = logging.LogRecord("amas.é", logging.INFO, __file__, 1, "msg", None, None)
+    record.created = 1764480000.123456
+    fields = {"n": 3, "f": 1.5, "b": True, "none": None, "text": 'quote " and é', "obj": object()}
+    sampled = SpanContext(0xABC, 0xDEF, False, TraceFlags(1))
+    for context in (sampled, INVALID_SPAN_CONTEXT):
+        fast = json.loads(formatter.render(record, "hé \n llo", context, fields))
+        exact = json.loads(formatter._render_dict(record, "hé \n llo", context, fields))
+        assert fast == exact
+        assert fast["timestamp"] == "2025-11-30T05:20:00.123456+00:00"
+    shadowing = json.loads(formatter.render(record, "m", sampled, {"level": "custom"}))
+    assert shadowing["level"] == "custom"  # an extra field that shadows a fixed one wins, as before
