@@ -1,11 +1,8 @@
-"""Benchmark 4: scale. /metrics scrape time and size at 1k and 10k series; memory under 1M ids.
+"""Benchmark 4: scale. /metrics scrape time and size at 10k series, 1 and 4 workers; memory under 1M ids.
 
-Scrape: a ``configure()`` handle (defaults, no OTLP, ``cardinality_limit`` raised to 20000 so
-10k series fit) gets one HTTP server span per distinct route, i.e. N series of
-``http.server.request.duration`` (a histogram: 14 buckets), then ``render_metrics()`` (what
-/metrics serves: deferred drain + SDK collection + exposition) is timed. Compared, round by round,
-with the original plan's prometheus_client metrics holding the same N label sets
-(Counter + Histogram + Gauge per endpoint, as its middleware records them).
+Scrape: see :mod:`benchmarks.scrape_workers` (ours and prometheus_client holding the same
+series, each variant in its own processes, interleaved; 4 workers: our snapshot files against
+prometheus_client's multiprocess mode).
 
 Memory: in a fresh process, ``configure()`` with its defaults (cardinality limit 2000), then 1M
 HTTP server spans whose ``http.route`` is a raw id (``/users/<n>``, 1M distinct values), scraped
@@ -31,8 +28,8 @@ if __package__ in (None, ""):
 
 from benchmarks import _common as c
 
-FULL = {"series": (1000, 10000), "rounds": 9, "ids": 1_000_000, "plan_ids": 100_000, "budget_s": 150}
-QUICK = {"series": (1000, 5000), "rounds": 3, "ids": 100_000, "plan_ids": 20_000, "budget_s": 25}
+FULL = {"series": 10_000, "rounds": 9, "ids": 1_000_000, "plan_ids": 100_000, "budget_s": 150}
+QUICK = {"series": 2_000, "rounds": 3, "ids": 100_000, "plan_ids": 20_000, "budget_s": 25}
 TARGET_MB = 20.0
 
 
@@ -58,52 +55,13 @@ def _server_span(tracer: Any, route: str, method: str = "GET", status: int = 200
     span.end()
 
 
-# --- scrape -------------------------------------------------------------------------------------
+# --- scrape: see benchmarks/scrape_workers.py ---------------------------------------------------
 
 
 def scrape_part(plan: dict[str, Any]) -> dict[str, Any]:
-    from prometheus_client import generate_latest
+    from benchmarks import scrape_workers
 
-    from benchmarks.plan_baseline import PlanMetrics
-
-    out: dict[str, Any] = {}
-    for n in plan["series"]:
-        telemetry = _configure(cardinality_limit=20000)
-        try:
-            tracer = telemetry.tracer("bench")
-            for i in range(n):
-                _server_span(tracer, f"/r/{i}")
-            plan_metrics = PlanMetrics()
-            for i in range(n):
-                plan_metrics.record_http_request("GET", f"/r/{i}", 200, 0.012)
-                plan_metrics.http_requests_active.labels(method="GET", endpoint=f"/r/{i}").inc()
-            sizes: dict[str, int] = {}
-            lines: dict[str, int] = {}
-
-            def ours(telemetry: Any = telemetry, sizes: dict = sizes, lines: dict = lines) -> float:
-                start = time.perf_counter()
-                body = telemetry.render_metrics()
-                elapsed = time.perf_counter() - start
-                sizes["ours"], lines["ours"] = len(body), body.count(b"\n")
-                return elapsed
-
-            def planned(plan_metrics: Any = plan_metrics, sizes: dict = sizes, lines: dict = lines) -> float:
-                start = time.perf_counter()
-                body = generate_latest(plan_metrics.registry)
-                elapsed = time.perf_counter() - start
-                sizes["plan"], lines["plan"] = len(body), body.count(b"\n")
-                return elapsed
-
-            ours()
-            planned()
-            samples = c.interleaved({"ours": ours, "plan": planned}, plan["rounds"])
-            exposition = telemetry.render_metrics().decode()
-            series = len(c.prometheus_samples(exposition, "http_server_request_duration_seconds_count"))
-            out[str(n)] = {"samples": samples, "bytes": dict(sizes), "lines": dict(lines), "series": series}
-        finally:
-            telemetry.shutdown()
-        print(f"  scraped {n} series", file=sys.stderr)
-    return out
+    return scrape_workers.run({"series": plan["series"], "rounds": plan["rounds"]})
 
 
 # --- memory (fresh processes) ----------------------------------------------------------------------
@@ -188,37 +146,10 @@ def memory_part(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def report(results: dict[str, Any]) -> str:
-    out = ["## /metrics scrape", ""]
-    rows = []
-    for n, data in results["scrape"].items():
-        s = data["samples"]
-        rows.append(
-            [
-                n,
-                data["series"],
-                f"{c.median(s['ours']) * 1e3:.1f}",
-                c.spread(s["ours"]),
-                f"{data['bytes']['ours'] / 1024:,.0f} KiB / {data['lines']['ours']:,} lines",
-                f"{c.median(s['plan']) * 1e3:.1f}",
-                f"{data['bytes']['plan'] / 1024:,.0f} KiB / {data['lines']['plan']:,} lines",
-                f"{c.ratio(s, 'ours', 'plan'):.2f}",
-            ]
-        )
-    out.append(
-        c.table(
-            [
-                "label sets",
-                "our series",
-                "ours ms/scrape",
-                "IQR",
-                "ours size",
-                "plan ms/scrape",
-                "plan size",
-                "ours/plan time",
-            ],
-            rows,
-        )
-    )
+    from benchmarks import scrape_workers
+
+    out = ["## /metrics scrape, 1 and 4 workers (ratio to prometheus_client holding the same series)", ""]
+    out.append(scrape_workers.report(results["scrape"]))
     m = results["memory"]
     rss, traced, planned = m["ours_rss"], m["ours_tracemalloc"], m["plan"]
     mb = 1024 * 1024

@@ -206,6 +206,13 @@ SETTINGS: tuple[Setting, ...] = (
         ("AMAS_INSTRUMENTATIONS",),
         "client libraries to instrument when installed",
     ),
+    Setting(
+        "metrics_dir",
+        None,
+        parse_optional_str,
+        ("AMAS_METRICS_DIR",),
+        "where workers of one app share their metrics (a directory per app group); none: the temp dir",
+    ),
 )
 
 
@@ -252,6 +259,7 @@ class Settings:
     tail_max_held_spans: int = 10_000
     tail_max_spans_per_trace: int = 1_000
     instrumentations: tuple[str, ...] = LIBRARIES
+    metrics_dir: str | None = None
 
 
 assert [s.name for s in SETTINGS] == [f.name for f in fields(Settings)], "SETTINGS and Settings disagree"

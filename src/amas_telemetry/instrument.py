@@ -42,8 +42,9 @@ global tracer provider exists, and offers no public switch after ``FastAPI(telem
 so, as Pydantic Logfire does, the global tracer provider hands this scope a no-op tracer
 while an app is wired by ``configure()``: no second server span, no extra spans. FastAPI's
 per-request bookkeeping still runs (~100 µs a request, measured); building the app with
-``FastAPI(telemetry={"tracing": False})``, its public switch, skips it, and the middleware
-warns once when it sees an app built without it."""
+``FastAPI(telemetry={"tracing": False, "metrics": False})`` (it meters through the global
+MeterProvider too, whose meter for this scope is a no-op: see ``amas_telemetry.meters``),
+its public switch, skips it, and the middleware warns once when it sees an app built without it."""
 
 CACHE_READS = frozenset({"GET", "HGET", "MGET", "HMGET", "GETEX", "GETDEL", "HGETALL", "EXISTS"})
 """Redis commands counted as cache reads (hit or miss)."""

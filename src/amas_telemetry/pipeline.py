@@ -34,6 +34,7 @@ from amas_telemetry.instrument import (
 )
 from amas_telemetry.logexport import DeferredLogExport
 from amas_telemetry.logs import RedactingFilter, TelemetryLogHandler
+from amas_telemetry.meters import drop_duplicate_metrics, global_meter_provider
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
 from amas_telemetry.otlp_exporters import otlp_exporter
 from amas_telemetry.redact import Scrubber
@@ -58,6 +59,7 @@ from amas_telemetry.tracing import (
     tail_decision_processor,
     tail_decision_wanted,
 )
+from amas_telemetry.worker_group import Membership
 
 __all__ = ["STATE_GAUGES", "Extras", "Telemetry", "configure", "configure_with"]
 
@@ -155,6 +157,7 @@ class Telemetry:
     tracer_provider: TracerProvider | None = None
     logger_provider: LoggerProvider | None = None
     meter_provider: MeterProvider | None = None
+    _workers: Membership | None = None
 
     def __init__(self, settings: Settings, app: Any = None, extras: Extras | None = None) -> None:
         extras = extras or Extras()
@@ -182,7 +185,9 @@ class Telemetry:
         if settings.otlp_endpoint:
             self._push_readers.append(otlp_reader(self._exporter("metrics"), settings.metric_export_interval))
         readers: list[Any] = [self.prometheus.reader, *extras.metric_readers, *self._push_readers]
-        self.meter_provider: MeterProvider = MeterProvider(resource=resource, metric_readers=readers)
+        self.meter_provider: MeterProvider = MeterProvider(
+            resource=resource, metric_readers=readers, views=drop_duplicate_metrics()
+        )
         meter = self.meter_provider.get_meter("amas_telemetry")
         self._meter = meter
         if settings.system_metrics:
@@ -243,6 +248,14 @@ class Telemetry:
             processors,
             tail_processor.will_keep if tail_processor else None,
         )
+        self._workers = Membership(
+            self.prometheus,
+            settings.metrics_dir,
+            settings.service_name,
+            lambda: [self.tracer_provider, self.meter_provider, self.logger_provider],
+            span_metrics.pending,
+            lambda: global_meter_provider().touched,
+        )
 
     def _exporter(self, signal: str, meter_provider: MeterProvider | None = None) -> Any:
         """OTLP export of one signal: spooled to disk on failure, unless the spool is off."""
@@ -255,6 +268,8 @@ class Telemetry:
         if self.spools is not None:
             self.spools.start()
         global_tracer_provider().push(self.tracer_provider)
+        global_meter_provider().push(self.meter_provider)
+        self._workers.start()
         self._setup_logging()
         self._held_libraries = acquire_libraries(self.settings.instrumentations, global_tracer_provider())
         if self.app is not None:
@@ -285,12 +300,13 @@ class Telemetry:
         path = self.settings.metrics_path
         if path is None:
             return
-        from fastapi import Response
+        from fastapi import Header, Response
 
         endpoint = self.prometheus
 
-        def metrics() -> Response:
-            return Response(endpoint.render(), media_type=endpoint.content_type)
+        def metrics(accept: str | None = Header(default=None)) -> Response:
+            body, content_type = endpoint.render(accept)
+            return Response(body, headers={"content-type": content_type})
 
         self.app.add_api_route(path, metrics, methods=["GET"], include_in_schema=False)
         self._metrics_route = self.app.router.routes[-1]
@@ -324,9 +340,9 @@ class Telemetry:
         CATALOG[name].observe(self._meter, [read])
         self._gauges.add(name)
 
-    def render_metrics(self) -> bytes:
-        """The Prometheus exposition that ``/metrics`` serves."""
-        return self.prometheus.render()
+    def render_metrics(self, openmetrics: bool = False) -> bytes:
+        """What ``/metrics`` serves: the text format, or OpenMetrics (with exemplars)."""
+        return self.prometheus.render("application/openmetrics-text" if openmetrics else None)[0]
 
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
         """Export what is pending over OTLP now (spans, logs, metrics).
@@ -355,6 +371,10 @@ class Telemetry:
             if self._instrumented:
                 uninstrument_fastapi(self.app)
         release_libraries(self._held_libraries)
+        if self._workers is not None:
+            self._workers.leave()
+        if self.meter_provider is not None:
+            global_meter_provider().remove(self.meter_provider)
         root = logging.getLogger()
         for handler in self._log_handlers:
             root.removeHandler(handler)
@@ -405,6 +425,7 @@ def configure(
     http_send_receive_spans: bool | None = None,
     http_captured_headers: Iterable[str] | None = None,
     instrumentations: Iterable[str] | None = None,
+    metrics_dir: str | None = None,
     tail_keep_errors: bool | None = None,
     tail_keep_slower_than: float | Literal[False] | None = None,
     tail_keep_rule: Callable[[ReadableSpan], bool] | str | None = None,

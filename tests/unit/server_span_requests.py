@@ -32,7 +32,7 @@ REQUESTS: tuple[tuple[str, str, dict[str, str]], ...] = (
 
 
 def make_app() -> FastAPI:
-    app = FastAPI(telemetry={"tracing": False})
+    app = FastAPI(telemetry={"tracing": False, "metrics": False})
 
     @app.get("/items/{item_id}")
     async def item(item_id: int) -> dict[str, int]:

@@ -69,6 +69,7 @@ CASES = {
     ),
     "tail_max_held_spans": (500, 500, "AMAS_TAIL_MAX_HELD_SPANS", "20000", 20000),
     "tail_max_spans_per_trace": (50, 50, "AMAS_TAIL_MAX_SPANS_PER_TRACE", "300", 300),
+    "metrics_dir": ("/srv/m", "/srv/m", "AMAS_METRICS_DIR", "/run/amas", "/run/amas"),
 }
 
 

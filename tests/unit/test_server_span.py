@@ -93,7 +93,7 @@ async def test_an_unhandled_exception_is_recorded_on_the_span():
 
 
 def _app_with_routes(count: int) -> FastAPI:
-    app = FastAPI(telemetry={"tracing": False})
+    app = FastAPI(telemetry={"tracing": False, "metrics": False})
     for i in range(count):
         app.add_api_route(f"/r{i}/{{x}}", lambda x: {"x": x}, methods=["GET"])
     return app
@@ -136,7 +136,7 @@ def test_the_conventions_sensitive_query_values_are_redacted():
 
 
 async def test_excluded_paths_hold_behind_a_root_path():
-    app = FastAPI(telemetry={"tracing": False})
+    app = FastAPI(telemetry={"tracing": False, "metrics": False})
 
     @app.get("/ok")
     async def ok():
@@ -154,7 +154,7 @@ async def test_excluded_paths_hold_behind_a_root_path():
 
 
 async def test_captured_headers_are_recorded_and_secrets_scrubbed_on_export():
-    app = FastAPI(telemetry={"tracing": False})
+    app = FastAPI(telemetry={"tracing": False, "metrics": False})
 
     @app.get("/h")
     async def handler():
@@ -187,7 +187,7 @@ async def test_no_headers_are_captured_by_default():
 
 
 def test_a_websocket_connection_is_one_server_span_named_by_its_route():
-    app = FastAPI(telemetry={"tracing": False})
+    app = FastAPI(telemetry={"tracing": False, "metrics": False})
 
     @app.websocket("/ws/{room}")
     async def chat(websocket: WebSocket, room: str):
@@ -225,14 +225,14 @@ async def test_fastapi_native_telemetry_makes_no_spans_while_wired(caplog):
             ("GET /items/{item_id}", "amas_telemetry.asgi")
         ] * 2
         assert cap.histogram_count(sc.HTTP_SERVER_REQUEST_DURATION) == 2
-        assert caplog.text.count("FastAPI(telemetry={'tracing': False})") == 1
+        assert caplog.text.count("FastAPI(telemetry={'tracing': False, 'metrics': False})") == 1
     finally:
         cap.shutdown()
     assert "build_middleware_stack" not in vars(app)
 
 
 async def test_no_warning_for_an_app_built_with_fastapi_telemetry_off(caplog):
-    app = make_app()  # FastAPI(telemetry={"tracing": False})
+    app = make_app()  # FastAPI(telemetry={"tracing": False, "metrics": False})
     cap = capture(app)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
