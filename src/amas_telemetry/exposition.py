@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate
 from typing import Any
 
-from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_attribute, sanitize_full_name
 from opentelemetry.sdk.metrics import (
     Counter,
     Histogram,
@@ -42,6 +41,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 from prometheus_client.samples import Exemplar, Sample
 
 from amas_telemetry import semconv as sc
+from amas_telemetry.sdk_internals import map_unit, sanitize_attribute, sanitize_full_name
 
 __all__ = [
     "GAUGE_MERGE",

@@ -16,6 +16,12 @@ Each use below has no public equivalent in SDK 1.45.1 (:data:`CHECKED_SDK_VERSIO
   variable is set for that moment only (and left alone if the user set it).
 - :func:`plain_attributes` reads a span's attribute dict directly (the read-only proxy costs
   ~0.5 µs per lookup, and a rule table looks up a dozen keys per span).
+- :func:`renew_resource` merges a new resource into live providers (a forked worker gets its
+  own ``service.instance.id``): the providers' ``_update_resource``, which the SDK itself
+  uses; a resource is otherwise fixed at construction.
+- The Prometheus exporter's name mapping (``map_unit``, ``sanitize_attribute``,
+  ``sanitize_full_name``, private in ``opentelemetry.exporter.prometheus._mapping``) is
+  re-exported here, so that ``/metrics`` keeps the names the OTel Prometheus reader gives.
 
 Nothing here falls back silently: a missing internal raises at import or at first use, and
 tests/unit/test_sdk_internals.py fails when the installed SDK is not the checked version, so
@@ -31,6 +37,7 @@ from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
+from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_attribute, sanitize_full_name
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics._internal.measurement import Measurement
 from opentelemetry.sdk.trace import ReadableSpan
@@ -39,9 +46,13 @@ from opentelemetry.sdk.version import __version__ as sdk_version
 __all__ = [
     "CHECKED_SDK_VERSION",
     "build_measurement",
+    "map_unit",
     "plain_attributes",
     "recorder",
+    "renew_resource",
     "run_before_collection",
+    "sanitize_attribute",
+    "sanitize_full_name",
     "sdk_self_metrics",
     "sdk_version",
 ]
@@ -122,3 +133,8 @@ def sdk_self_metrics() -> Iterator[None]:
     finally:
         if previous is None:
             os.environ.pop(var, None)
+
+
+def renew_resource(provider: Any, resource: Any) -> None:
+    """Merge ``resource`` into a live Tracer-, Meter- or LoggerProvider's resource."""
+    provider._update_resource(resource)  # AttributeError on an SDK without it: loud, not silent

@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from amas_telemetry.sdk_internals import renew_resource
 from amas_telemetry.workers import SnapshotStore, default_metrics_dir, forked_worker_group, supervisor_pid
 
 __all__ = ["Membership"]
@@ -95,20 +96,15 @@ class Membership:
 def new_instance_id(providers: list[Any]) -> None:
     """Each process is its own OTLP source: a forked child gets a new ``service.instance.id``.
 
-    The SDK providers take a resource update through ``_update_resource`` (private, SDK 1.45;
-    the SDK uses it itself after fork); without it the child keeps its parent's id, and says so.
+    The SDK has no public way to change a provider's resource: see
+    :func:`amas_telemetry.sdk_internals.renew_resource`.
     """
     from opentelemetry.sdk.resources import Resource
 
     fresh = Resource({"service.instance.id": str(uuid.uuid4())})
     for provider in providers:
-        if provider is None:
-            continue
-        update = getattr(provider, "_update_resource", None)
-        if update is None:
-            _log.warning("amas_telemetry: this SDK cannot renew the resource; service.instance.id repeats")
-            return
-        update(fresh)
+        if provider is not None:
+            renew_resource(provider, fresh)
 
 
 _members: weakref.WeakSet[Membership] = weakref.WeakSet()

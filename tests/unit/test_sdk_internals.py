@@ -55,3 +55,18 @@ def test_build_measurement_is_what_the_sdk_constructor_builds():
     fast, sdk = sdk_internals.build_measurement(*args), Measurement(*args)
     assert type(fast) is Measurement
     assert fast == sdk
+
+
+def test_renew_resource_merges_into_every_kind_of_provider():
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from amas_telemetry.sdk_internals import renew_resource
+
+    tracer_provider, meter_provider, logger_provider = TracerProvider(), MeterProvider(), LoggerProvider()
+    for provider in (tracer_provider, meter_provider, logger_provider):
+        renew_resource(provider, Resource({"service.instance.id": "fresh"}))
+    assert tracer_provider.resource.attributes["service.instance.id"] == "fresh"
+    assert logger_provider.resource.attributes["service.instance.id"] == "fresh"
+    assert meter_provider._sdk_config.resource.attributes["service.instance.id"] == "fresh"
