@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -104,6 +105,23 @@ class PostgresServer:
                 f"{Path(argv[0]).name} failed ({result.returncode}): {result.stderr.strip()[-800:]}"
             )
 
+    def _check_reachable(self) -> None:
+        """PostgreSQL runs as its own OS user: every folder above ``base`` must let it through."""
+        if not self._os_user:
+            return
+        probe = subprocess.run(["test", "-w", str(self.base)], user=self._os_user, check=False)
+        if probe.returncode == 0:
+            return
+        closed = next(
+            (str(p) for p in reversed(self.base.parents) if not p.stat().st_mode & stat.S_IXOTH),
+            str(self.base),
+        )
+        raise ServerError(
+            f"PostgreSQL runs as the '{self._os_user}' user, which cannot reach {self.base}: "
+            f"{closed} is not searchable by other users (chmod o+x {closed}, or run from a clone "
+            "in a folder other users can enter)"
+        )
+
     def start(self, timeout: float = 60.0) -> PostgresServer:
         if self.bin is None:
             raise ServerError("PostgreSQL server binaries not found (apt-get install postgresql)")
@@ -111,6 +129,7 @@ class PostgresServer:
             raise ServerError("running as root, but there is no 'postgres' OS user to run PostgreSQL as")
         self.base.mkdir(parents=True, exist_ok=True)
         self._chown(self.base)
+        self._check_reachable()
         if not (self.data / "PG_VERSION").exists():
             pwfile = self.base / "pwfile"
             pwfile.write_text(self.password + "\n")
