@@ -6,7 +6,9 @@ Through the SDK logger, each log line builds an API ``LogRecord``, a ``ReadWrite
 read again when the batch is exported. Here :class:`~amas_telemetry.logs.TelemetryLogHandler`
 queues one tuple per line (message and fields already scrubbed, the span already read), and
 the batch builds the ``ReadableLogRecord`` objects the exporter takes: the exporter chain
-(OTLP, and whatever wraps it) is unchanged.
+(OTLP, and whatever wraps it) is unchanged. An exporter that takes request bytes
+(``export_encoded``, the spooled OTLP exporter) gets the queued lines encoded straight to
+OTLP protobuf (:mod:`amas_telemetry.otlp_log_encoding`), with no SDK record built at all.
 
 :class:`DeferredLogExport` is also an SDK ``LogRecordProcessor``: records other code emits
 through the SDK logger join the same queue. The queue is bounded; past ``max_queue_size``
@@ -34,6 +36,7 @@ from opentelemetry.semconv._incubating.metrics.otel_metrics import create_otel_s
 from opentelemetry.trace import SpanContext
 
 from amas_telemetry import semconv as sc
+from amas_telemetry.otlp_log_encoding import logs_request, queued_record, readable_record
 
 __all__ = ["DeferredLogExport"]
 
@@ -140,22 +143,39 @@ class DeferredLogExport(LogRecordProcessor):
         record.trace_id, record.span_id, record.trace_flags = span.trace_id, span.span_id, span.trace_flags
         return ReadableLogRecord(record, self._resource, _SCOPE)
 
+    def _encoded(self, item: Queued | ReadableLogRecord) -> tuple[Any, Any, bytes]:
+        """(resource, scope, OTLP ``LogRecord`` bytes) of a queued item."""
+        if isinstance(item, ReadableLogRecord):
+            return item.resource, item.instrumentation_scope or None, readable_record(item)
+        time_unix_nano, number, text, message, fields, span = item
+        attributes = {k: _attribute(v) for k, v in fields.items()}
+        return (
+            self._resource,
+            _SCOPE,
+            queued_record(time_unix_nano, number.value, text, message, attributes, span),
+        )
+
     def _export_all(self) -> None:
+        encoded = getattr(self._exporter, "export_encoded", None)
+        convert = self._readable if encoded is None else self._encoded
         with self._export_lock:
             popleft = self._queue.popleft
             while self._queue:
                 batch = []
                 try:
                     while len(batch) < self._batch_size:
-                        batch.append(self._readable(popleft()))
+                        batch.append(convert(popleft()))
                 except IndexError:
                     pass
                 if batch:
-                    self._export(batch)
+                    self._export(batch, encoded)
 
-    def _export(self, batch: list[ReadableLogRecord]) -> None:
+    def _export(self, batch: list[Any], encoded: Any = None) -> None:
         try:
-            result = self._exporter.export(batch)
+            if encoded is None:
+                result = self._exporter.export(batch)
+            else:
+                result = encoded(logs_request(batch), len(batch))
             failed = getattr(result, "name", "SUCCESS") != "SUCCESS"
             self._count(len(batch), "export_failed" if failed else None)
         except Exception:  # never raise into the app or kill the worker

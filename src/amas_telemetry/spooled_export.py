@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
@@ -46,6 +45,7 @@ from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 from amas_telemetry import semconv as sc
 from amas_telemetry.catalog import spec
+from amas_telemetry.otlp_log_encoding import encode_logs
 from amas_telemetry.otlp_transport import Outcome, Transport, transport_for
 from amas_telemetry.spool import Spool
 
@@ -216,8 +216,11 @@ class SpooledLogExporter(LogRecordExporter):
         self.core = export
 
     def export(self, batch: Sequence) -> LogRecordExportResult:  # type: ignore[override]
-        body = encode_logs(batch).SerializeToString()
-        ok = self.core.submit(body, len(batch))
+        return self.export_encoded(encode_logs(batch), len(batch))
+
+    def export_encoded(self, body: bytes, items: int) -> LogRecordExportResult:
+        """An ``ExportLogsServiceRequest`` already serialized (see :mod:`.logexport`)."""
+        ok = self.core.submit(body, items)
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
