@@ -20,14 +20,11 @@ from opentelemetry.trace import SpanContext
 
 from amas_telemetry.otlp_wire import (
     any_value,
+    export_request,
     fixed32,
     fixed64,
-    grouped,
     key_values,
     length_delimited,
-    resource_bytes,
-    schema_url,
-    scope_bytes,
     varint,
 )
 
@@ -114,17 +111,7 @@ def queued_record(
 
 def logs_request(entries: Iterable[tuple[Any, Any, bytes]]) -> bytes:
     """``ExportLogsServiceRequest`` bytes from ``(resource, scope, LogRecord payload)`` entries."""
-    out = []
-    for resource, scopes in grouped(entries):
-        body = length_delimited(b"\x0a", resource_bytes(resource))  # ResourceLogs.resource = 1
-        for scope, records in scopes:
-            scope_logs = length_delimited(b"\x0a", scope_bytes(scope))  # ScopeLogs.scope = 1
-            scope_logs += b"".join([length_delimited(b"\x12", r) for r in records])  # log_records = 2
-            scope_logs += schema_url(b"\x1a", scope)  # ScopeLogs.schema_url = 3
-            body += length_delimited(b"\x12", scope_logs)  # ResourceLogs.scope_logs = 2
-        body += schema_url(b"\x1a", resource)  # ResourceLogs.schema_url = 3
-        out.append(length_delimited(b"\x0a", body))  # ExportLogsServiceRequest.resource_logs = 1
-    return b"".join(out)
+    return export_request(entries)
 
 
 def encode_logs(batch: Sequence[ReadableLogRecord]) -> bytes:

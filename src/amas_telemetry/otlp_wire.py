@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "any_value",
+    "export_request",
     "fixed32",
     "fixed64",
     "grouped",
@@ -224,6 +225,26 @@ def grouped(entries: Iterable[tuple[Any, Any, bytes]]) -> list[tuple[Any, list[t
             by_scope[(id(resource), id(scope))] = items
         items.append(item)
     return groups
+
+
+def export_request(entries: Iterable[tuple[Any, Any, bytes]]) -> bytes:
+    """An OTLP export request from ``(resource, scope, item payload)`` entries.
+
+    The three signals share the shape: ``Export*ServiceRequest { repeated Resource* = 1 }``,
+    ``Resource* { resource = 1; repeated Scope* = 2; schema_url = 3 }``,
+    ``Scope* { scope = 1; repeated item = 2; schema_url = 3 }``.
+    """
+    out = []
+    for resource, scopes in grouped(entries):
+        body = length_delimited(b"\x0a", resource_bytes(resource))
+        for scope, items in scopes:
+            scoped = length_delimited(b"\x0a", scope_bytes(scope))
+            scoped += b"".join([length_delimited(b"\x12", item) for item in items])
+            scoped += schema_url(b"\x1a", scope)
+            body += length_delimited(b"\x12", scoped)
+        body += schema_url(b"\x1a", resource)
+        out.append(length_delimited(b"\x0a", body))
+    return b"".join(out)
 
 
 def schema_url(tag: bytes, owner: Any) -> bytes:

@@ -4,8 +4,8 @@ Export chain (DESIGN.md): tail decision → redaction → batch → **spool on f
 The batch processors (and the periodic metric reader) call ``export`` from their own worker
 threads; a request never waits on anything here.
 
-Per signal, :class:`SpooledExport` serializes each batch to its OTLP request bytes (the SDK's
-own encoders) and sends it once. A retryable failure (the Collector is down, restarting,
+Per signal, :class:`SpooledExport` serializes each batch to its OTLP request bytes (our direct
+encoders for spans and logs, :mod:`.otlp_wire`; the SDK's for metrics) and sends it once. A retryable failure (the Collector is down, restarting,
 busy) puts the bytes into a bounded on-disk :class:`~amas_telemetry.spool.Spool`; from then on
 newer batches queue behind it on disk, so the endpoint receives everything in the order it
 was produced. A background thread replays the spool, oldest first, as soon as the endpoint
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
@@ -46,6 +45,7 @@ from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from amas_telemetry import semconv as sc
 from amas_telemetry.catalog import spec
 from amas_telemetry.otlp_log_encoding import encode_logs
+from amas_telemetry.otlp_span_encoding import encode_spans
 from amas_telemetry.otlp_transport import Outcome, Transport, transport_for
 from amas_telemetry.spool import Spool
 
@@ -200,7 +200,7 @@ class SpooledSpanExporter(SpanExporter):
         self.core = export
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        body = encode_spans(spans).SerializeToString()
+        body = encode_spans(spans)
         ok = self.core.submit(body, len(spans))
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
