@@ -1,7 +1,7 @@
 """Several workers, one /metrics: each worker's metric state in a file, merged at scrape time.
 
 Under ``uvicorn --workers N`` or gunicorn every worker is its own process with its own SDK
-state. Each worker writes a snapshot of it (:mod:`.exposition`) to
+state. Each worker writes a snapshot of it (:mod:`.snapshots`) to
 ``<metrics_dir>/<service>-<supervisor pid>/<pid>-<start time>.snap``: when a scrape it answers
 collects anyway, and from a daemon thread at most every :data:`FLUSH_INTERVAL` seconds when
 something was measured since its last write (gauges at least every
@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from amas_telemetry.exposition import Snapshot
+from amas_telemetry.snapshots import Snapshot
 
 __all__ = ["FLUSH_INTERVAL", "SnapshotStore", "default_metrics_dir", "supervisor_pid"]
 
@@ -178,7 +178,7 @@ class SnapshotStore:
 
     def _retire(self, dead: list[str]) -> None:
         """Fold exited workers' files into ``retired.snap``, which names the files it absorbed."""
-        from amas_telemetry.exposition import merge
+        from amas_telemetry.snapshots import merge
 
         with open(self.directory / "lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
