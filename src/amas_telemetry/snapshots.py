@@ -31,7 +31,7 @@ from opentelemetry.sdk.metrics.export import Gauge as GaugeData
 from opentelemetry.sdk.metrics.export import Histogram as HistogramData
 from opentelemetry.sdk.metrics.export import Sum as SumData
 
-from amas_telemetry import semconv as sc
+from amas_telemetry.catalog import CATALOG
 from amas_telemetry.sdk_internals import map_unit, sanitize_attribute, sanitize_full_name
 
 __all__ = [
@@ -57,24 +57,12 @@ Family = list[Any]
 Snapshot = dict[str, Family]
 
 GAUGE_MERGE: Mapping[str, str] = {
-    sanitize_full_name(name): how
-    for name, how in (
-        (sc.AMAS_TASK_QUEUE_DEPTH, "max"),  # one shared queue: every worker reads the same depth
-        (sc.AMAS_USERS_ACTIVE, "max"),  # read from shared state
-        (sc.AMAS_AI_BREAKER_STATE, "max"),  # the worst breaker of any worker (1 open, 2 half-open)
-        (sc.AMAS_TASKS_ACTIVE, "sum"),  # each worker runs its own tasks
-        (sc.DB_CLIENT_CONNECTION_COUNT, "sum"),  # each worker has its own pool
-        (sc.DB_CLIENT_CONNECTION_MAX, "sum"),
-        (sc.SYSTEM_CPU_UTILIZATION, "max"),  # the machine's: the same in every worker
-        (sc.SYSTEM_MEMORY_USAGE, "max"),
-        (sc.SYSTEM_MEMORY_UTILIZATION, "max"),
-        (sc.SYSTEM_FILESYSTEM_USAGE, "max"),
-        (sc.SYSTEM_NETWORK_IO, "max"),  # a counter, but the machine's: not summed over workers
-    )
+    sanitize_full_name(spec.name): spec.worker_merge for spec in CATALOG.values() if spec.worker_merge
 }
-"""How the readings of several live workers become one value. Gauges not listed keep one
-series per live worker (label ``worker``: the pid), e.g. process CPU and memory; counters not
-listed are summed over every worker that ever ran."""
+"""Family name → how the readings of several live workers become one value (``"max"``,
+``"sum"``): :attr:`.catalog.MetricSpec.worker_merge`, by the name ``/metrics`` gives. Gauges not
+listed keep one series per live worker (label ``worker``: the pid), e.g. process CPU and
+memory; counters not listed are summed over every worker that ever ran."""
 
 
 class PullReader(MetricReader):
