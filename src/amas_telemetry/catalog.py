@@ -4,9 +4,10 @@ Each :class:`MetricSpec` pairs a name from :mod:`.semconv` with its instrument (
 description, advised buckets), the attributes it carries and how several workers' readings
 merge on ``/metrics``, the way the OpenTelemetry semantic-conventions package pairs each
 metric name with its ``create_*`` factory. The span-metric rules, the state gauges, the
-self-metrics and the psutil gauges build their instruments from here (:meth:`MetricSpec.create`, :meth:`MetricSpec.observe`); the dashboards
-read the Prometheus names from :func:`prometheus_name`; tests check the README tables, the
-rules and the dashboards against :data:`CATALOG`.
+self-metrics and the psutil gauges build their instruments from here
+(:meth:`MetricSpec.create`, :meth:`MetricSpec.observe`); the dashboards read the Prometheus
+names from :func:`prometheus_name`; tests check the README tables, the rules and the
+dashboards against :data:`CATALOG`.
 """
 
 from __future__ import annotations
