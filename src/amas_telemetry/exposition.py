@@ -18,6 +18,8 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_exposition
 from prometheus_client.samples import Exemplar, Sample
 
+from amas_telemetry.catalog import InstrumentKind, MetricSpec
+from amas_telemetry.sdk_internals import map_unit, sanitize_full_name
 from amas_telemetry.snapshots import (
     COUNTER,
     GAUGE,
@@ -41,6 +43,7 @@ __all__ = [
     "Memory",
     "PullReader",
     "Snapshot",
+    "exposed_name",
     "families",
     "info_family",
     "merge",
@@ -116,14 +119,40 @@ def _five_field_sample(cls: type, fields: tuple[Any, ...]) -> Sample:
 _new_sample: Any = tuple.__new__ if len(Sample._fields) == 6 else _five_field_sample
 
 
+def _family(name: str, kind: str, documentation: str, unit: str) -> Metric:
+    """An empty prometheus_client family; its ``name`` has the unit suffix prometheus_client adds."""
+    family_name = name[:-6] if kind == COUNTER and name.endswith("_total") else name
+    return Metric(family_name, documentation, _PROMETHEUS_TYPE[kind], unit)
+
+
+_KINDS = {
+    InstrumentKind.HISTOGRAM: HISTOGRAM,
+    InstrumentKind.COUNTER: COUNTER,
+    InstrumentKind.UP_DOWN_COUNTER: UPDOWN,
+    InstrumentKind.GAUGE: GAUGE,
+}
+
+
+def exposed_name(spec: MetricSpec) -> str:
+    """The name ``/metrics`` gives a catalog metric, as :func:`families` builds it.
+
+    Counters end in ``_total``; a histogram is given by its base name (its samples append
+    ``_bucket``, ``_sum``, ``_count``). It differs from the OTLP translation
+    (:func:`.catalog.prometheus_name`) where the OTel Prometheus reader's naming does:
+    a ratio gauge (unit ``1``) gets no ``_ratio`` suffix here.
+    """
+    kind = _KINDS[spec.kind]
+    name = _family(sanitize_full_name(spec.name), kind, "", map_unit(spec.unit)).name
+    return f"{name}_total" if kind == COUNTER else name
+
+
 def families(merged: Snapshot, with_exemplars: bool) -> list[Metric]:
     """prometheus_client metric families of a snapshot (exemplars only if asked: OpenMetrics)."""
     new = _new_sample
     out = []
     for name, (kind, documentation, unit, series, exemplars) in merged.items():
         labelled = _labeller(series)
-        family_name = name[:-6] if kind == COUNTER and name.endswith("_total") else name
-        metric = Metric(family_name, documentation, _PROMETHEUS_TYPE[kind], unit)
+        metric = _family(name, kind, documentation, unit)
         samples = metric.samples
         full = metric.name
         use_exemplars = with_exemplars and bool(exemplars)
