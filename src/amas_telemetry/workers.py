@@ -15,7 +15,8 @@ the files it absorbed so that nothing is counted twice). Directories of supervis
 longer run are deleted by the next app group that starts.
 
 Which process is a worker: a child that uvicorn's supervisor spawned, a gunicorn worker, or a
-child forked from a gunicorn master that ran ``configure()`` (``--preload``).
+child forked from a gunicorn master that ran ``configure()`` (``--preload``); how that is told
+lives in :mod:`.server_internals`.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ import marshal
 import os
 import re
 import shutil
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from amas_telemetry.server_internals import in_gunicorn, in_gunicorn_worker, in_uvicorn_worker
 from amas_telemetry.snapshots import Snapshot
 
 __all__ = ["FLUSH_INTERVAL", "SnapshotStore", "default_metrics_dir", "supervisor_pid"]
@@ -51,35 +52,16 @@ def default_metrics_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"amas-telemetry-metrics-{os.getuid()}")
 
 
-def _is_gunicorn() -> bool:
-    return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
-
-
-def _called_from(module_prefix: str) -> bool:
-    """Whether a caller up the stack lives in a module named so (how a server runs its workers).
-
-    The stack of a worker that loads or serves the app passes through the server's worker
-    code (``uvicorn._subprocess`` for ``uvicorn --workers``, ``gunicorn.workers.*`` for
-    gunicorn), also through the event loop; a lone process's or a gunicorn master's does not.
-    """
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__", "").startswith(module_prefix):
-            return True
-        frame = frame.f_back
-    return False
-
-
 def supervisor_pid() -> int | None:
     """The pid of the server supervising this process as one of its workers, else None."""
-    if _called_from("uvicorn._subprocess") or (_is_gunicorn() and _called_from("gunicorn.workers.")):
+    if in_uvicorn_worker() or in_gunicorn_worker():
         return os.getppid()
     return None
 
 
 def forked_worker_group() -> int | None:
     """In a child just forked from a gunicorn master that ran configure() (``--preload``): the group."""
-    return os.getppid() if _is_gunicorn() else None
+    return os.getppid() if in_gunicorn() else None
 
 
 def _start_time(pid: int) -> str | None:
