@@ -38,6 +38,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -229,7 +230,7 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
                 if kind == "prom" and workers > 1:
                     (base / "prom").mkdir()
                     env["PROMETHEUS_MULTIPROC_DIR"] = str(base / "prom")
-                with _environment(env):  # spawned children take the environment of the moment
+                with patch.dict(os.environ, env):  # spawned children take the environment of the moment
                     helpers[name] = [
                         stack.enter_context(c.child(helper, kind, series, group_dir))[1]
                         for _ in range(workers - 1)
@@ -261,20 +262,6 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return {"series": series, "samples": samples, "wall": walls, "last": last}
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Any:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _ratios(samples: dict[str, list[float]], name: str, base: str) -> list[float]:

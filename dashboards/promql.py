@@ -54,6 +54,15 @@ def sum_by(by: Sequence[str], expr: str) -> str:
     return f"sum by ({', '.join(by)}) ({expr})" if by else f"sum({expr})"
 
 
+def max_by(by: Sequence[str], expr: str) -> str:
+    return f"max by ({', '.join(by)}) ({expr})" if by else f"max({expr})"
+
+
+def share(part: str, rest: str) -> str:
+    """``part`` as a share of ``part + rest`` (hits of hits and misses)."""
+    return f"{part}\n/\n({part} + {rest})"
+
+
 def quantile(q: float, histogram: str, by: Sequence[str] = (), *matchers: str) -> str:
     """``histogram_quantile`` over the rate of a classic histogram's buckets."""
     return f"histogram_quantile({q}, {sum_by([*by, m.LE], rate(f'{histogram}_bucket', *matchers))})"

@@ -14,6 +14,7 @@ from dashboards.panels import (
     failures_per_second,
     graph,
     p95,
+    ratio,
     service_board,
 )
 from dashboards.promql import (
@@ -54,28 +55,22 @@ def database_cache() -> dashboard.Dashboard:
             ),
             span=8,
         ),
-        graph(
+        ratio(
             "Pool usage (used / max)",
             Target(
                 selector(rec.POOL_USAGE),
                 "{{instance}} {{db_client_connection_pool_name}}",
             ),
-            unit="percentunit",
             span=8,
-            min_value=0,
-            max_value=1,
             thresholds=[(0.9, "red")],
         ),
     ]
     cache = [
-        graph(
+        ratio(
             "Cache hit ratio",
             Target(f"({hits} or vector(0))\n/\n{sum_by((), rate(m.CACHE_OPERATIONS, lookups))}", "hit ratio"),
             description="Hits over lookups (hit + miss); writes do not count.",
-            unit="percentunit",
             span=8,
-            min_value=0,
-            max_value=1,
             thresholds=[(0.7, "red")],
         ),
         counter_per_second(

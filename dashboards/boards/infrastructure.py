@@ -11,8 +11,8 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards.boards import names as n
 from dashboards.panels import Target as T
-from dashboards.panels import assemble, board, graph, source_variable
-from dashboards.promql import eq, sum_by
+from dashboards.panels import assemble, board, graph, ratio, source_variable
+from dashboards.promql import eq, max_by, share, sum_by
 
 UID = "amas-infrastructure"
 TITLE = "AMAS / Infrastructure"
@@ -46,7 +46,7 @@ TOTAL_MEMORY_STATES = f'{n.STATE}=~"used|free|buffered|cached"'
 
 
 def host_panels() -> list:
-    cpus = f"max by (instance) ({of('host', n.CPU_LOGICAL_COUNT)})"
+    cpus = max_by(["instance"], of("host", n.CPU_LOGICAL_COUNT))
     busy = rate_of("host", n.CPU_TIME, f'{n.STATE}!="idle"')
     return [
         graph(
@@ -64,7 +64,7 @@ def host_panels() -> list:
             "Load per CPU",
             *(
                 T(
-                    f"max by (instance) ({of('host', load)})\n/ on (instance)\n{cpus}",
+                    f"{max_by(['instance'], of('host', load))}\n/ on (instance)\n{cpus}",
                     f"{{{{instance}}}} {w}",
                 )
                 for load, w in ((n.LOAD_1M, "1m"), (n.LOAD_5M, "5m"), (n.LOAD_15M, "15m"))
@@ -73,28 +73,22 @@ def host_panels() -> list:
             thresholds=[(2, "red")],
             description="HostHighLoad fires above 2 per logical CPU for 15 minutes.",
         ),
-        graph(
+        ratio(
             "Memory used",
             T(
                 f"{sum_by(['instance'], of('host', n.MEMORY_USAGE, eq(n.STATE, 'used')))}"
                 f"\n/\n{sum_by(['instance'], of('host', n.MEMORY_USAGE, TOTAL_MEMORY_STATES))}",
                 "{{instance}}",
             ),
-            unit="percentunit",
-            min_value=0,
-            max_value=1,
             span=4,
         ),
-        graph(
+        ratio(
             "Filesystem free",
             T(
                 f"{sum_by(['instance', n.MOUNTPOINT], of('host', n.FILESYSTEM_USAGE, eq(n.STATE, 'free')))}"
                 f"\n/\n{sum_by(['instance', n.MOUNTPOINT], of('host', n.FILESYSTEM_USAGE))}",
                 "{{instance}} {{mountpoint}}",
             ),
-            unit="percentunit",
-            min_value=0,
-            max_value=1,
             span=4,
             description="HostDiskWillFillIn4Hours watches the trend of filesystems below 40 % free.",
         ),
@@ -135,7 +129,7 @@ def postgresql_panels() -> list:
         graph(
             "Connections vs max_connections",
             T(sum_by(["instance", n.DB], of("postgresql", n.PG_BACKENDS)), "{{instance}} {{db_namespace}}"),
-            T(f"max by (instance) ({of('postgresql', n.PG_CONNECTION_MAX)})", "{{instance}} max_connections"),
+            T(max_by(["instance"], of("postgresql", n.PG_CONNECTION_MAX)), "{{instance}} max_connections"),
             span=6,
             description="PostgreSQLTooManyConnections fires above 80 % of max_connections for 5 minutes.",
         ),
@@ -173,12 +167,9 @@ def postgresql_panels() -> list:
             unit="bytes",
             span=6,
         ),
-        graph(
+        ratio(
             "Index use by table",
-            T(f"{index_scans}\n/\n({index_scans} + {seq_scans})", "{{db_collection_name}}"),
-            unit="percentunit",
-            min_value=0,
-            max_value=1,
+            T(share(index_scans, seq_scans), "{{db_collection_name}}"),
             span=6,
             description="Share of scans that used an index; a busy table near 0 % needs one.",
         ),
@@ -191,9 +182,9 @@ def redis_panels() -> list:
     return [
         graph(
             "Redis memory",
-            T(f"max by (instance) ({of('redis', n.REDIS_MEMORY_USED)})", "{{instance}} used"),
-            T(f"max by (instance) ({of('redis', n.REDIS_MEMORY_RSS)})", "{{instance}} RSS"),
-            T(f"max by (instance) ({of('redis', n.REDIS_MAXMEMORY)})", "{{instance}} maxmemory (0: none)"),
+            T(max_by(["instance"], of("redis", n.REDIS_MEMORY_USED)), "{{instance}} used"),
+            T(max_by(["instance"], of("redis", n.REDIS_MEMORY_RSS)), "{{instance}} RSS"),
+            T(max_by(["instance"], of("redis", n.REDIS_MAXMEMORY)), "{{instance}} maxmemory (0: none)"),
             unit="bytes",
             span=6,
             description="RedisMemoryNearMax fires above 90 % of maxmemory for 5 minutes.",
@@ -205,18 +196,15 @@ def redis_panels() -> list:
             span=6,
             description="Any eviction fires RedisEvictingKeys: queued tasks live in this Redis.",
         ),
-        graph(
+        ratio(
             "Keyspace hit ratio",
-            T(f"{hits}\n/\n({hits} + {misses})", "{{instance}}"),
-            unit="percentunit",
-            min_value=0,
-            max_value=1,
+            T(share(hits, misses), "{{instance}}"),
             span=4,
         ),
         graph(
             "Clients",
-            T(f"max by (instance) ({of('redis', n.REDIS_CLIENTS)})", "{{instance}} connected"),
-            T(f"max by (instance) ({of('redis', n.REDIS_BLOCKED_CLIENTS)})", "{{instance}} blocked"),
+            T(max_by(["instance"], of("redis", n.REDIS_CLIENTS)), "{{instance}} connected"),
+            T(max_by(["instance"], of("redis", n.REDIS_BLOCKED_CLIENTS)), "{{instance}} blocked"),
             span=4,
         ),
         graph(

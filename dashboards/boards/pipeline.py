@@ -12,8 +12,8 @@ from grafana_foundation_sdk.builders import dashboard
 from dashboards import metrics as m
 from dashboards.boards import names as n
 from dashboards.panels import Target as T
-from dashboards.panels import assemble, graph, service_board, source_variable
-from dashboards.promql import eq, sum_by
+from dashboards.panels import assemble, graph, ratio, service_board, source_variable
+from dashboards.promql import eq, max_by, sum_by
 
 UID = "amas-pipeline"
 TITLE = "AMAS / Telemetry pipeline health"
@@ -78,16 +78,13 @@ def collector_panels() -> list:
     by_exporter = ["instance", n.EXPORTER]
     by_receiver = ["instance", n.RECEIVER]
     return [
-        graph(
+        ratio(
             "Queue fill",
             T(
-                f"max by (instance, exporter) ({collector(n.QUEUE_SIZE)})\n/ on (instance, exporter)\n"
-                f"max by (instance, exporter) ({collector(n.QUEUE_CAPACITY)})",
+                f"{max_by(['instance', 'exporter'], collector(n.QUEUE_SIZE))}\n/ on (instance, exporter)\n"
+                f"{max_by(['instance', 'exporter'], collector(n.QUEUE_CAPACITY))}",
                 "{{exporter}}",
             ),
-            unit="percentunit",
-            min_value=0,
-            max_value=1,
             thresholds=[(0.8, "red")],
             span=6,
             description="Persistent sending queues (on disk). At 100 % the Collector refuses data.",
@@ -123,7 +120,7 @@ def collector_panels() -> list:
         ),
         graph(
             "Collector memory",
-            T(f"max by (instance) ({collector(n.COLLECTOR_RSS)})", "{{instance}} RSS"),
+            T(max_by(["instance"], collector(n.COLLECTOR_RSS)), "{{instance}} RSS"),
             unit="bytes",
             span=4,
         ),
@@ -135,8 +132,8 @@ def collector_panels() -> list:
         ),
         graph(
             "Scrape targets up",
-            T(f"max by (instance) ({collector(n.UP)})", "collector {{instance}}"),
-            T(f"max by (instance) ({prom(n.UP)})", "prometheus {{instance}}"),
+            T(max_by(["instance"], collector(n.UP)), "collector {{instance}}"),
+            T(max_by(["instance"], prom(n.UP)), "prometheus {{instance}}"),
             min_value=0,
             max_value=1,
             span=4,
@@ -170,7 +167,7 @@ def prometheus_panels() -> list:
         ),
         graph(
             "Head series",
-            T(f"max by (instance) ({prom(n.HEAD_SERIES)})", "{{instance}}"),
+            T(max_by(["instance"], prom(n.HEAD_SERIES)), "{{instance}}"),
             span=4,
         ),
         graph(
@@ -180,7 +177,7 @@ def prometheus_panels() -> list:
                 sum_by(["instance"], f"increase({prom(n.COMPACTIONS_FAILED)}[$__rate_interval])"),
                 "{{instance}} failed compactions",
             ),
-            T(f"max by (instance) ({prom(n.WAL_CORRUPTIONS)})", "{{instance}} WAL corruptions"),
+            T(max_by(["instance"], prom(n.WAL_CORRUPTIONS)), "{{instance}} WAL corruptions"),
             span=4,
         ),
     ]

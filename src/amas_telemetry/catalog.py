@@ -1,12 +1,13 @@
 """The catalog: every metric amas_telemetry defines, described once.
 
 Each :class:`MetricSpec` pairs a name from :mod:`.semconv` with its instrument (kind, unit,
-description, advised buckets) and the attributes it carries, the way the OpenTelemetry
-semantic-conventions package pairs each metric name with its ``create_*`` factory. The
-span-metric rules, the state gauges, the self-metrics and the psutil gauges build their
-instruments from here (:meth:`MetricSpec.create`, :meth:`MetricSpec.observe`); the dashboards
-read the Prometheus names from :func:`prometheus_name`; tests check the README tables, the
-rules and the dashboards against :data:`CATALOG`.
+description, advised buckets), the attributes it carries and how several workers' readings
+merge on ``/metrics``, the way the OpenTelemetry semantic-conventions package pairs each
+metric name with its ``create_*`` factory. The span-metric rules, the state gauges, the
+self-metrics and the psutil gauges build their instruments from here
+(:meth:`MetricSpec.create`, :meth:`MetricSpec.observe`); the dashboards read the Prometheus
+names from :func:`prometheus_name`; tests check the README tables, the rules and the
+dashboards against :data:`CATALOG`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
@@ -31,6 +32,9 @@ class InstrumentKind(Enum):
     GAUGE = "gauge"
 
 
+WorkerMerge = Literal["max", "sum"]
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     name: str
@@ -39,6 +43,10 @@ class MetricSpec:
     description: str
     attributes: tuple[str, ...] = ()
     buckets: tuple[float, ...] | None = None
+    worker_merge: WorkerMerge | None = None
+    """How the readings of several live workers become one value on ``/metrics`` (``"max"``,
+    ``"sum"``). ``None``: a gauge keeps one series per live worker (label ``worker``: the pid),
+    a counter or histogram is summed over every worker that ever ran."""
 
     def create(self, meter: Meter) -> Any:
         """The synchronous instrument (histogram or counter) of this spec."""
@@ -221,36 +229,55 @@ _SPECS: Final = (
     MetricSpec(
         sc.AMAS_TASK_QUEUE_DEPTH, G, "{task}", "Tasks waiting in the queue, by priority.",
         (sc.AMAS_TASK_PRIORITY,),
+        worker_merge="max",  # one shared queue: every worker reads the same depth
     ),
     MetricSpec(
         sc.AMAS_TASKS_ACTIVE, G, "{task}", "Tasks being executed now, by type.", (sc.AMAS_TASK_TYPE,),
+        worker_merge="sum",  # each worker runs its own tasks
     ),
-    MetricSpec(sc.AMAS_USERS_ACTIVE, G, "{user}", "Users seen in the recent activity window."),
+    MetricSpec(
+        sc.AMAS_USERS_ACTIVE, G, "{user}", "Users seen in the recent activity window.",
+        worker_merge="max",  # read from shared state
+    ),
     MetricSpec(
         sc.AMAS_AI_BREAKER_STATE, G, "{state}",
         "Circuit breaker per AI provider: 0 closed, 1 open, 2 half-open.", (sc.GEN_AI_PROVIDER_NAME,),
+        worker_merge="max",  # the worst breaker of any worker (1 open, 2 half-open)
     ),
     MetricSpec(
         sc.DB_CLIENT_CONNECTION_COUNT, G, "{connection}", "Database pool connections by state (idle, used).",
         (sc.DB_CLIENT_CONNECTION_STATE, sc.DB_CLIENT_CONNECTION_POOL_NAME),
+        worker_merge="sum",  # each worker has its own pool
     ),
     MetricSpec(
         sc.DB_CLIENT_CONNECTION_MAX, G, "{connection}", "Maximum connections of the database pool.",
         (sc.DB_CLIENT_CONNECTION_POOL_NAME,),
+        worker_merge="sum",  # each worker has its own pool
     ),
     # --- system and process (psutil) -----------------------------------------------------------
-    MetricSpec(sc.SYSTEM_CPU_UTILIZATION, G, "1", "System-wide CPU utilization (0..1)."),
+    MetricSpec(
+        sc.SYSTEM_CPU_UTILIZATION, G, "1", "System-wide CPU utilization (0..1).",
+        worker_merge="max",  # the machine's: the same in every worker
+    ),
     MetricSpec(sc.PROCESS_CPU_UTILIZATION, G, "1", "CPU utilization of this process over all cores (0..1)."),
     MetricSpec(sc.PROCESS_MEMORY_USAGE, G, "By", "Resident memory of this process."),
-    MetricSpec(sc.SYSTEM_MEMORY_USAGE, G, "By", "System memory in use and free.", (sc.SYSTEM_MEMORY_STATE,)),
-    MetricSpec(sc.SYSTEM_MEMORY_UTILIZATION, G, "1", "Fraction of system memory in use (0..1)."),
+    MetricSpec(
+        sc.SYSTEM_MEMORY_USAGE, G, "By", "System memory in use and free.", (sc.SYSTEM_MEMORY_STATE,),
+        worker_merge="max",  # the machine's
+    ),
+    MetricSpec(
+        sc.SYSTEM_MEMORY_UTILIZATION, G, "1", "Fraction of system memory in use (0..1).",
+        worker_merge="max",  # the machine's
+    ),
     MetricSpec(
         sc.SYSTEM_FILESYSTEM_USAGE, G, "By", "Filesystem space used and free, per mount point.",
         (sc.SYSTEM_FILESYSTEM_MOUNTPOINT, sc.SYSTEM_FILESYSTEM_STATE),
+        worker_merge="max",  # the machine's
     ),
     MetricSpec(
         sc.SYSTEM_NETWORK_IO, C, "By", "Bytes sent and received on all interfaces.",
         (sc.NETWORK_IO_DIRECTION,),
+        worker_merge="max",  # a counter, but the machine's: not summed over workers
     ),
 )  # fmt: skip
 

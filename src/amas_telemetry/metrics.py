@@ -13,17 +13,8 @@ from typing import Any
 
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
-from amas_telemetry.exposition import (
-    Memory,
-    PullReader,
-    Snapshot,
-    info_family,
-    merge,
-    render,
-    snapshot,
-    subtract,
-    wants_openmetrics,
-)
+from amas_telemetry.exposition import render, wants_openmetrics
+from amas_telemetry.snapshots import Memory, PullReader, Snapshot, info_family, merge, snapshot, subtract
 from amas_telemetry.workers import Flusher, SnapshotStore
 
 __all__ = ["PrometheusEndpoint", "otlp_reader"]

@@ -5,25 +5,22 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.metrics import Meter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Tracer
 
 from amas_telemetry import semconv as sc
-from amas_telemetry.catalog import CATALOG, STATE_GAUGE_NAMES
 from amas_telemetry.config import ConfigError, Settings, resolve_settings
 from amas_telemetry.instrument import (
     acquire_libraries,
@@ -36,6 +33,7 @@ from amas_telemetry.logexport import DeferredLogExport
 from amas_telemetry.logs import RedactingFilter, TelemetryLogHandler
 from amas_telemetry.meters import drop_duplicate_metrics, global_meter_provider
 from amas_telemetry.metrics import PrometheusEndpoint, otlp_reader
+from amas_telemetry.metrics_route import add_metrics_route, check_metrics_path
 from amas_telemetry.otlp_exporters import otlp_exporter
 from amas_telemetry.redact import Scrubber
 from amas_telemetry.redact.otel import (
@@ -45,10 +43,12 @@ from amas_telemetry.redact.otel import (
     remove_sdk_log_filter,
     scrub_resource,
 )
+from amas_telemetry.resource import service_resource
 from amas_telemetry.sdk_internals import run_before_collection, sdk_self_metrics
 from amas_telemetry.spanmetrics import ActiveRequestsProcessor, SpanMetricsProcessor
 from amas_telemetry.spool import default_directory
 from amas_telemetry.spooled_export import ExportSpools
+from amas_telemetry.state_gauges import STATE_GAUGES, GaugeReading, observe_state_gauge
 from amas_telemetry.system import register_system_metrics
 from amas_telemetry.tail import KeptTraces, MarkKeptLogs
 from amas_telemetry.tracing import (
@@ -65,44 +65,8 @@ __all__ = ["STATE_GAUGES", "Extras", "Telemetry", "configure", "configure_with"]
 
 _log = logging.getLogger(__name__)
 
-STATE_GAUGES: Mapping[str, tuple[str, str]] = {
-    name: (CATALOG[name].unit, CATALOG[name].description) for name in STATE_GAUGE_NAMES
-}
-"""The state gauges an app may register with :meth:`Telemetry.observe`: name → (unit, description)
-(from :mod:`.catalog`)."""
-
-GaugeReading = float | Iterable[tuple[float, Mapping[str, Any]]]
-
 _apps: weakref.WeakKeyDictionary[Any, Telemetry] = weakref.WeakKeyDictionary()
 _apps_lock = threading.Lock()
-
-
-class _HashedOnceResource(Resource):
-    """A Resource whose hash is computed once.
-
-    The OTLP encoders group every exported span and log record by resource, and the SDK's
-    ``Resource.__hash__`` serialises all attributes to JSON on each call: per item work for
-    a value that never changes (a Resource is immutable).
-    """
-
-    def __init__(self, resource: Resource) -> None:
-        super().__init__(resource.attributes, resource.schema_url)
-        self._hash = super().__hash__()
-
-    def __hash__(self) -> int:
-        return self._hash
-
-
-def _resource(settings: Settings) -> Resource:
-    attributes: dict[str, Any] = {
-        "service.name": settings.service_name,
-        "deployment.environment.name": settings.environment,
-        "service.instance.id": str(uuid.uuid4()),
-    }
-    if settings.service_version:
-        attributes["service.version"] = settings.service_version
-    attributes.update(settings.resource_attributes)
-    return _HashedOnceResource(Resource.create(attributes))
 
 
 def _scrubber(settings: Settings) -> Scrubber:
@@ -113,18 +77,6 @@ def _scrubber(settings: Settings) -> Scrubber:
         drop_prefixes=sc.PROMPT_ATTRIBUTE_PREFIXES,
         drop_events=sc.PROMPT_EVENTS,
     )
-
-
-def _check_metrics_path(app: Any, path: str | None) -> None:
-    """The metrics route must not shadow (or be shadowed by) a route the app already has."""
-    if path is None:
-        return
-    taken = [getattr(route, "path", None) for route in getattr(app, "routes", ())]
-    if path in taken:
-        raise ConfigError(
-            f"Invalid metrics_path: expected a path the app does not serve yet, got {path!r} "
-            "(pass another path, or None to serve no metrics route)"
-        )
 
 
 @dataclass(frozen=True)
@@ -172,7 +124,7 @@ class Telemetry:
         self._previous_level: int | None = None
 
         self.scrubber = _scrubber(settings)
-        resource = scrub_resource(_resource(settings), self.scrubber)
+        resource = scrub_resource(service_resource(settings), self.scrubber)
         self.prometheus = PrometheusEndpoint()
         self._push_readers: list[Any] = []
         self.spools: ExportSpools | None = None
@@ -297,19 +249,7 @@ class Telemetry:
             root.addHandler(handler)
 
     def _add_metrics_route(self) -> None:
-        path = self.settings.metrics_path
-        if path is None:
-            return
-        from fastapi import Header, Response
-
-        endpoint = self.prometheus
-
-        def metrics(accept: str | None = Header(default=None)) -> Response:
-            body, content_type = endpoint.render(accept)
-            return Response(body, headers={"content-type": content_type})
-
-        self.app.add_api_route(path, metrics, methods=["GET"], include_in_schema=False)
-        self._metrics_route = self.app.router.routes[-1]
+        self._metrics_route = add_metrics_route(self.app, self.settings.metrics_path, self.prometheus)
 
     # --- public API -------------------------------------------------------------------------
     def tracer(self, name: str) -> Tracer:
@@ -324,21 +264,7 @@ class Telemetry:
         ``callback()`` returns a number, or ``(value, attributes)`` pairs; it runs at
         collection time (each scrape or export), never on the request path.
         """
-        if name not in STATE_GAUGES:
-            raise ValueError(
-                f"unknown state gauge {name!r}: expected one of {', '.join(sorted(STATE_GAUGES))}"
-            )
-        if name in self._gauges:
-            raise ValueError(f"state gauge {name!r} already has a callback")
-
-        def read(options: CallbackOptions) -> Iterable[Observation]:
-            reading = callback()
-            if isinstance(reading, int | float):
-                return [Observation(reading)]
-            return [Observation(value, dict(attributes)) for value, attributes in reading]
-
-        CATALOG[name].observe(self._meter, [read])
-        self._gauges.add(name)
+        observe_state_gauge(self._meter, name, callback, self._gauges)
 
     def render_metrics(self, openmetrics: bool = False) -> bytes:
         """What ``/metrics`` serves: the text format, or OpenMetrics (with exemplars)."""
@@ -454,7 +380,7 @@ def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
                 f"Invalid app: expected a fastapi.FastAPI instance or None, got {type(app).__name__}"
             )
         if app is not None and _apps.get(app) is None:
-            _check_metrics_path(app, settings.metrics_path)
+            check_metrics_path(app, settings.metrics_path)
     except ConfigError as error:
         raise error.with_traceback(None) from None
 

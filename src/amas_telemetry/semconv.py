@@ -4,9 +4,9 @@ OpenTelemetry semantic-convention names are re-exported from ``opentelemetry.sem
 where they exist; the ``amas.*`` namespace covers what the conventions do not (tasks,
 agents, cost, fallbacks, queue, breaker). No other module spells a raw key.
 
-The Prometheus name of each metric (what dashboards and rules query) is given in its
-docstring: dots become underscores, the unit is appended (``_seconds``, ``_bytes``;
-``{annotation}`` units add nothing) and monotonic counters end in ``_total``.
+A metric's docstring says what its name means; its instrument (kind, unit, description,
+attributes, buckets) and its Prometheus name are in :mod:`.catalog`, the one description
+of each metric.
 """
 
 from __future__ import annotations
@@ -277,99 +277,86 @@ class TokenType(StrEnum):
 
 # --- Metrics derived from spans ------------------------------------------------------------
 HTTP_SERVER_REQUEST_DURATION: Final = "http.server.request.duration"
-"""Histogram, s. Prometheus: ``http_server_request_duration_seconds``."""
+"""How long each HTTP request the app served took, from its server span."""
 HTTP_SERVER_ACTIVE_REQUESTS: Final = "http.server.active_requests"
-"""UpDownCounter, {request}. Prometheus: ``http_server_active_requests``."""
+"""HTTP requests being served now (server spans started and not yet ended)."""
 DB_CLIENT_OPERATION_DURATION: Final = "db.client.operation.duration"
-"""Histogram, s. Prometheus: ``db_client_operation_duration_seconds``."""
+"""How long each database or Redis operation took, from its client span."""
 AMAS_CACHE_OPERATIONS: Final = "amas.cache.operations"
-"""Counter, {operation}. Prometheus: ``amas_cache_operations_total``."""
+"""Cache operations, by result (hit, miss, ok, error)."""
 GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
-"""Histogram, s. Prometheus: ``gen_ai_client_operation_duration_seconds``."""
+"""How long each GenAI model call took, from its client span."""
 GEN_AI_CLIENT_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
-"""Histogram, {token}. Prometheus: ``gen_ai_client_token_usage``."""
-# GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK (imported above): Histogram, s, streamed calls only.
-#   Prometheus: ``gen_ai_client_operation_time_to_first_chunk_seconds``.
-# GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK (imported above): Histogram, s, one point per chunk
-#   after the first. Prometheus: ``gen_ai_client_operation_time_per_output_chunk_seconds``.
+"""Input and output tokens of each GenAI model call."""
+# GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK (imported above): streamed calls only.
+# GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK (imported above): one point per chunk after the first.
 AMAS_AI_COST: Final = "amas.ai.cost_usd"
-"""Counter, {USD}. Prometheus: ``amas_ai_cost_usd_total``."""
+"""What AI-provider calls cost, in US dollars."""
 AMAS_AI_UNPRICED_CALLS: Final = "amas.ai.unpriced_calls"
-"""Counter, {call}: GenAI calls with neither an app cost nor a price in genai-prices (counted, never
-guessed), by provider and model. Prometheus: ``amas_ai_unpriced_calls_total``."""
+"""GenAI calls with neither an app cost nor a price in genai-prices (counted, never guessed)."""
 AMAS_AI_CACHE_READ_INPUT_TOKENS: Final = "amas.ai.cache_read.input_tokens"
-"""Counter, {token}: input tokens served from the provider's prompt cache (part of the input
-tokens). Prometheus: ``amas_ai_cache_read_input_tokens_total``."""
+"""Input tokens served from the provider's prompt cache (part of the input tokens)."""
 AMAS_AI_FALLBACKS: Final = "amas.ai.fallbacks"
-"""Counter, {fallback}. Prometheus: ``amas_ai_fallbacks_total``."""
+"""AI-provider calls served by a fallback provider."""
 AMAS_TASK_DURATION: Final = "amas.task.duration"
-"""Histogram, s. Prometheus: ``amas_task_duration_seconds``."""
+"""How long each AMAS task took; its count by error.type gives the outcomes."""
 AMAS_TASK_QUALITY: Final = "amas.task.quality_score"
-"""Histogram, {score}. Prometheus: ``amas_task_quality_score``."""
+"""The quality score (0..1) of each finished task."""
 AMAS_AGENT_DURATION: Final = "amas.agent.duration"
-"""Histogram, s, from ``invoke_agent`` spans, by gen_ai.agent.name.
-Prometheus: ``amas_agent_duration_seconds``."""
+"""How long each agent run took, from its ``invoke_agent`` span."""
 AMAS_AGENT_TOKEN_USAGE: Final = "amas.agent.token.usage"
-"""Counter, {token}. Prometheus: ``amas_agent_token_usage_total``."""
+"""Tokens used by agent runs."""
 AMAS_AGENT_COST: Final = "amas.agent.cost_usd"
-"""Counter, {USD}. Prometheus: ``amas_agent_cost_usd_total``."""
+"""What agent runs cost, in US dollars."""
 AMAS_TOOL_DURATION: Final = "amas.tool.duration"
-"""Histogram, s, from ``execute_tool`` spans, by gen_ai.tool.name.
-Prometheus: ``amas_tool_duration_seconds``."""
+"""How long each tool call took, from its ``execute_tool`` span."""
 AMAS_INTEGRATION_TRIGGERS: Final = "amas.integration.triggers"
-"""Counter, {trigger}. Prometheus: ``amas_integration_triggers_total``."""
+"""Integration events handled."""
 AMAS_USER_LOGINS: Final = "amas.user.logins"
-"""Counter, {login}. Prometheus: ``amas_user_logins_total``."""
+"""User logins, by result."""
 
 AMAS_TELEMETRY_SPAN_METRICS_RECORDED: Final = "amas.telemetry.span_metrics.recorded"
-"""Counter, {measurement}: measurements derived from spans so far (self-observability).
-Prometheus: ``amas_telemetry_span_metrics_recorded_total``."""
+"""Measurements derived from spans so far (self-observability)."""
 AMAS_TELEMETRY_TAIL_TRACES: Final = "amas.telemetry.tail.traces"
-"""Counter, {trace}, by amas.tail.decision (kept|dropped): unsampled local traces the tail
-decision settled. Prometheus: ``amas_telemetry_tail_traces_total``."""
+"""Unsampled local traces the tail decision settled, kept or dropped."""
 AMAS_TELEMETRY_TAIL_OVERFLOW: Final = "amas.telemetry.tail.overflow"
-"""Counter, {span}, by amas.tail.overflow.bound (total|trace): unsampled spans dropped
-undecided because the hold was full. Prometheus: ``amas_telemetry_tail_overflow_total``."""
+"""Unsampled spans dropped undecided because the tail decision's hold was full."""
 AMAS_TELEMETRY_TAIL_HELD: Final = "amas.telemetry.tail.held"
-"""Gauge, {span}: unsampled spans held now, waiting for their local root to end.
-Prometheus: ``amas_telemetry_tail_held``."""
+"""Unsampled spans held now, waiting for their local root to end."""
 AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED: Final = "amas.telemetry.export.spool.dropped"
-"""Counter, {item}, by amas.telemetry.signal: spans, log records or metric points that the
-export spool dropped (its bound reached, or the disk refused).
-Prometheus: ``amas_telemetry_export_spool_dropped_total``."""
+"""Spans, log records or metric points the export spool dropped (its bound reached, or the disk refused)."""
 AMAS_TELEMETRY_EXPORT_SPOOL_SIZE: Final = "amas.telemetry.export.spool.size"
-"""Gauge, By, by amas.telemetry.signal: OTLP requests waiting on disk for the Collector.
-Prometheus: ``amas_telemetry_export_spool_size_bytes``."""
+"""OTLP requests waiting on disk for the Collector."""
 
 # --- State gauges, read at collection time from callbacks the app registers ----------------
 AMAS_TASK_QUEUE_DEPTH: Final = "amas.task.queue.depth"
-"""Gauge, {task}, by amas.task.priority. Prometheus: ``amas_task_queue_depth``."""
+"""Tasks waiting in the queue."""
 AMAS_TASKS_ACTIVE: Final = "amas.tasks.active"
-"""Gauge, {task}, by amas.task.type. Prometheus: ``amas_tasks_active``."""
+"""Tasks being executed now."""
 AMAS_USERS_ACTIVE: Final = "amas.users.active"
-"""Gauge, {user}. Prometheus: ``amas_users_active``."""
+"""Users seen in the recent activity window."""
 AMAS_AI_BREAKER_STATE: Final = "amas.ai.breaker.state"
-"""Gauge, {state} (:class:`BreakerState`), by gen_ai.provider.name. Prometheus: ``amas_ai_breaker_state``."""
+"""Each AI provider's circuit breaker (:class:`BreakerState`)."""
 DB_CLIENT_CONNECTION_COUNT: Final = "db.client.connection.count"
-"""Gauge, {connection}, by state (idle|used) and pool name. Prometheus: ``db_client_connection_count``."""
+"""Database pool connections, idle or used."""
 DB_CLIENT_CONNECTION_MAX: Final = "db.client.connection.max"
-"""Gauge, {connection}, by pool name. Prometheus: ``db_client_connection_max``."""
+"""The most connections the database pool may open."""
 
 # --- System and process gauges (psutil) ----------------------------------------------------
 SYSTEM_CPU_UTILIZATION: Final = "system.cpu.utilization"
-"""Gauge, 1 (0..1). Prometheus (OTLP): ``system_cpu_utilization_ratio``."""
+"""The machine's CPU utilization (0..1)."""
 SYSTEM_MEMORY_USAGE: Final = "system.memory.usage"
-"""Gauge, By, by system.memory.state. Prometheus: ``system_memory_usage_bytes``."""
+"""The machine's memory in use and free."""
 SYSTEM_MEMORY_UTILIZATION: Final = "system.memory.utilization"
-"""Gauge, 1 (0..1). Prometheus (OTLP): ``system_memory_utilization_ratio``."""
+"""The fraction of the machine's memory in use (0..1)."""
 SYSTEM_FILESYSTEM_USAGE: Final = "system.filesystem.usage"
-"""Gauge, By, by mountpoint and state. Prometheus: ``system_filesystem_usage_bytes``."""
+"""Filesystem space used and free, per mount point."""
 SYSTEM_NETWORK_IO: Final = "system.network.io"
-"""Counter, By, by network.io.direction. Prometheus: ``system_network_io_bytes_total``."""
+"""Bytes the machine sent and received on all interfaces."""
 PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"
-"""Gauge, 1. Prometheus (OTLP): ``process_cpu_utilization_ratio``."""
+"""This process's CPU utilization over all cores (0..1)."""
 PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
-"""Gauge, By (resident set). Prometheus: ``process_memory_usage_bytes``."""
+"""This process's resident memory."""
 
 # --- Bucket boundaries -----------------------------------------------------------------------
 HTTP_DURATION_BUCKETS: Final = (

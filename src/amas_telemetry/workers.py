@@ -1,7 +1,7 @@
 """Several workers, one /metrics: each worker's metric state in a file, merged at scrape time.
 
 Under ``uvicorn --workers N`` or gunicorn every worker is its own process with its own SDK
-state. Each worker writes a snapshot of it (:mod:`.exposition`) to
+state. Each worker writes a snapshot of it (:mod:`.snapshots`) to
 ``<metrics_dir>/<service>-<supervisor pid>/<pid>-<start time>.snap``: when a scrape it answers
 collects anyway, and from a daemon thread at most every :data:`FLUSH_INTERVAL` seconds when
 something was measured since its last write (gauges at least every
@@ -15,7 +15,8 @@ the files it absorbed so that nothing is counted twice). Directories of supervis
 longer run are deleted by the next app group that starts.
 
 Which process is a worker: a child that uvicorn's supervisor spawned, a gunicorn worker, or a
-child forked from a gunicorn master that ran ``configure()`` (``--preload``).
+child forked from a gunicorn master that ran ``configure()`` (``--preload``); how that is told
+lives in :mod:`.server_internals`.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ import marshal
 import os
 import re
 import shutil
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from amas_telemetry.exposition import Snapshot
+from amas_telemetry.server_internals import in_gunicorn, in_gunicorn_worker, in_uvicorn_worker
+from amas_telemetry.snapshots import Snapshot
 
 __all__ = ["FLUSH_INTERVAL", "SnapshotStore", "default_metrics_dir", "supervisor_pid"]
 
@@ -51,35 +52,16 @@ def default_metrics_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"amas-telemetry-metrics-{os.getuid()}")
 
 
-def _is_gunicorn() -> bool:
-    return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
-
-
-def _called_from(module_prefix: str) -> bool:
-    """Whether a caller up the stack lives in a module named so (how a server runs its workers).
-
-    The stack of a worker that loads or serves the app passes through the server's worker
-    code (``uvicorn._subprocess`` for ``uvicorn --workers``, ``gunicorn.workers.*`` for
-    gunicorn), also through the event loop; a lone process's or a gunicorn master's does not.
-    """
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__", "").startswith(module_prefix):
-            return True
-        frame = frame.f_back
-    return False
-
-
 def supervisor_pid() -> int | None:
     """The pid of the server supervising this process as one of its workers, else None."""
-    if _called_from("uvicorn._subprocess") or (_is_gunicorn() and _called_from("gunicorn.workers.")):
+    if in_uvicorn_worker() or in_gunicorn_worker():
         return os.getppid()
     return None
 
 
 def forked_worker_group() -> int | None:
     """In a child just forked from a gunicorn master that ran configure() (``--preload``): the group."""
-    return os.getppid() if _is_gunicorn() else None
+    return os.getppid() if in_gunicorn() else None
 
 
 def _start_time(pid: int) -> str | None:
@@ -178,7 +160,7 @@ class SnapshotStore:
 
     def _retire(self, dead: list[str]) -> None:
         """Fold exited workers' files into ``retired.snap``, which names the files it absorbed."""
-        from amas_telemetry.exposition import merge
+        from amas_telemetry.snapshots import merge
 
         with open(self.directory / "lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)

@@ -8,6 +8,7 @@ histograms only.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -204,3 +205,76 @@ def test_readme_span_metrics_table_gives_each_metric_its_catalog_unit_and_promet
     listed = {name for row in rows for name in re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`", row[1])}
     derived = {rule.metric.name for rule in DEFAULT_RULES} | {"http.server.active_requests"}
     assert listed == derived, f"README lists {sorted(listed - derived)}, misses {sorted(derived - listed)}"
+
+
+# --- the demo's report reads /metrics by the catalog's names -----------------------------------
+
+DEMO_READERS = [REPO_ROOT / "src" / "amas_devstack" / "demo" / name for name in ("report.py", "drive.py")]
+_SCRAPE_READS = {"total", "by", "select", "quantile"}  # the methods of amas_devstack.demo.metrics.Metrics
+
+
+def _scrape_reads(tree: ast.Module) -> list[tuple[int, ast.expr, list[str]]]:
+    """(line, metric argument, label names) of every read of a scrape: ``m.total(metric, label=…)``,
+    ``m.by(metric, "label", …)``, ``p50_p95(m, metric, …)``."""
+    reads = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _SCRAPE_READS:
+            args = node.args
+        elif isinstance(node.func, ast.Name) and node.func.id == "p50_p95":
+            args = node.args[1:]
+        else:
+            continue
+        labels = [a.value for a in args[1:] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        labels += [k.arg for k in node.keywords if k.arg is not None]
+        reads.append((node.lineno, args[0], labels))
+    return reads
+
+
+def _demo_metric(expr: ast.expr, assigned: dict[str, ast.expr]) -> str | None:
+    """The metric name an argument evaluates to (None: a parameter, checked at its callers)."""
+    from amas_devstack.demo import names
+
+    if isinstance(expr, ast.Name) and expr.id in assigned:
+        expr = assigned[expr.id]
+    namespace = {"names": names, **{k: v for k, v in vars(names).items() if k.isupper()}}
+    try:
+        return eval(compile(ast.Expression(expr), "<demo>", "eval"), namespace)
+    except NameError:
+        return None
+
+
+@pytest.mark.parametrize("path", DEMO_READERS, ids=lambda p: p.name)
+def test_demo_report_reads_only_catalog_metrics_by_derived_names(path):
+    """Each metric the demo reads from /metrics is a catalog metric under the name /metrics
+    gives it (no name spelled by hand), and each label it reads is an attribute of that metric."""
+    from amas_telemetry.exposition import exposed_name
+    from amas_telemetry.sdk_internals import sanitize_attribute
+
+    served = {}
+    for spec in CATALOG.values():
+        name = exposed_name(spec)
+        served[name] = spec
+        if spec.kind is InstrumentKind.HISTOGRAM:
+            served.update({f"{name}_{suffix}": spec for suffix in ("bucket", "sum", "count")})
+    tree = ast.parse(path.read_text())
+    assigned = {
+        target.id: node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    reads = _scrape_reads(tree)
+    assert reads, f"{path.name} reads no metric: the test looks for the wrong calls"
+    for line, expr, labels in reads:
+        assert not isinstance(expr, ast.Constant), f"{path.name}:{line}: a metric name spelled by hand"
+        metric = _demo_metric(expr, assigned)
+        if metric is None:
+            continue
+        spec = served.get(metric)
+        assert spec is not None, f"{path.name}:{line}: {metric} is no metric of the catalog"
+        attributes = {sanitize_attribute(a) for a in spec.attributes}
+        unknown_labels = set(labels) - attributes
+        assert not unknown_labels, f"{path.name}:{line}: {metric} has no label {sorted(unknown_labels)}"

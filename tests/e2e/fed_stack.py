@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -139,20 +140,6 @@ def _service_env(stack: NativeStack) -> dict[str, str]:
 INFRA_INTERVAL = "5s"
 
 
-@contextlib.contextmanager
-def _env(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 async def _drive(url: str, tasks: int, seed: int) -> demo.Load:
     load = demo.Load(tasks, rate=20.0, seed=seed)
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -189,7 +176,7 @@ def fed_stack() -> Iterator[Fed]:
     fed: Fed | None = None
     try:
         stack.up(timeout=120)
-        with _env({**_service_env(stack), "AMAS_CACHE_TTL_SECONDS": str(CACHE_TTL_S)}):
+        with patch.dict(os.environ, {**_service_env(stack), "AMAS_CACHE_TTL_SECONDS": str(CACHE_TTL_S)}):
             run = demo.start_everything(base / "service", workers=4, latency_scale=0.5)
         # the Collector's receivers scrape the real PostgreSQL and Redis the service uses
         stack.collector_env.update(demo.infrastructure_env(run, INFRA_INTERVAL))

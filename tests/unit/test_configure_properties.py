@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -186,16 +187,9 @@ ENV_VARS = sorted(
 def test_any_bad_value_ends_in_one_config_error_and_leaves_no_thread(kwargs, env, endpoint, with_app):
     """The endpoint is always bad or off: a valid one would make shutdown() wait on exports."""
     before = _threads()
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        _configure(FastAPI() if with_app else None, **{**kwargs, "otlp_endpoint": endpoint})
-    except ConfigError as error:
-        assert str(error).startswith(("Invalid ", "Unknown "))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with patch.dict(os.environ, env):
+        try:
+            _configure(FastAPI() if with_app else None, **{**kwargs, "otlp_endpoint": endpoint})
+        except ConfigError as error:
+            assert str(error).startswith(("Invalid ", "Unknown "))
     assert _threads() <= before

@@ -127,3 +127,41 @@ async def test_the_route_negotiates_the_format():
         assert ' # {span_id="' in openmetrics.text
     finally:
         cap.shutdown()
+
+
+def test_exposed_name_is_the_name_metrics_serves_for_every_catalog_metric():
+    """Every catalog metric, recorded once, is served under ``exposed_name`` (histograms with
+    their three sample suffixes); unit ``1`` gauges are where it parts from the OTLP name."""
+    from opentelemetry.metrics import Observation
+    from opentelemetry.sdk.metrics import MeterProvider
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from amas_telemetry.catalog import CATALOG, InstrumentKind, prometheus_name
+    from amas_telemetry.exposition import exposed_name
+    from amas_telemetry.metrics import PrometheusEndpoint
+
+    endpoint = PrometheusEndpoint()
+    provider = MeterProvider(metric_readers=[endpoint.reader])
+    meter = provider.get_meter("test")
+    try:
+        for spec in CATALOG.values():
+            if spec.kind is InstrumentKind.HISTOGRAM:
+                spec.create(meter).record(1.0)
+            elif spec.kind is InstrumentKind.GAUGE:
+                spec.observe(meter, [lambda options: [Observation(1.0)]])
+            else:
+                spec.create(meter).add(1)
+        body, _ = endpoint.render(None)
+    finally:
+        provider.shutdown()
+    served = {s.name for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+    for spec in CATALOG.values():
+        name = exposed_name(spec)
+        expected = (
+            {f"{name}_{s}" for s in ("bucket", "sum", "count")}
+            if spec.kind is InstrumentKind.HISTOGRAM
+            else {name}
+        )
+        assert expected <= served, spec.name
+    differ = {spec.name for spec in CATALOG.values() if exposed_name(spec) != prometheus_name(spec)}
+    assert differ == {sc.SYSTEM_CPU_UTILIZATION, sc.PROCESS_CPU_UTILIZATION, sc.SYSTEM_MEMORY_UTILIZATION}

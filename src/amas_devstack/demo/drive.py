@@ -14,6 +14,7 @@ import httpx
 from amas_devstack.demo import say
 from amas_devstack.demo.load import Load
 from amas_devstack.demo.metrics import Metrics
+from amas_devstack.demo.names import TASK_DURATION, TASK_QUEUE_DEPTH
 from amas_devstack.demo.service import Run
 
 
@@ -52,8 +53,8 @@ async def drive(run: Run, args: argparse.Namespace) -> tuple[Load, dict[str, Any
         outage_state = "before"
         while True:
             metrics = await Metrics.scrape(client)
-            done = int(metrics.total("amas_task_duration_seconds_count"))
-            depth = metrics.total("amas_task_queue_depth")
+            done = int(metrics.total(f"{TASK_DURATION}_count"))
+            depth = metrics.total(TASK_QUEUE_DEPTH)
             timeline["peak_queue"] = max(timeline["peak_queue"], depth)
             # the primary provider goes down from 30 % to 55 % of the tasks done
             if outage_state == "before" and done >= 0.30 * args.tasks:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from amas_devstack.demo import names
 from amas_devstack.demo.load import Load
 from amas_devstack.demo.metrics import Metrics
 from amas_devstack.demo.service import Run
@@ -52,7 +53,7 @@ def p50_p95(m: Metrics, histogram: str, **where: str | None) -> list[str]:
 
 
 def headline(m: Metrics, load: Load, timeline: dict[str, Any]) -> list[str]:
-    tasks_done = int(m.total("amas_task_duration_seconds_count"))
+    tasks_done = int(m.total(f"{names.TASK_DURATION}_count"))
     out = [
         f"\nAMAS demo: {load.submitted} tasks submitted ({len(load.accepted)} accepted, incl. ones "
         f"started by integration events), {tasks_done} finished in {timeline['seconds']:.1f} s"
@@ -69,20 +70,18 @@ def headline(m: Metrics, load: Load, timeline: dict[str, Any]) -> list[str]:
 def http_section(m: Metrics) -> list[str]:
     rows = []
     keys = ("http_request_method", "http_route", "http_response_status_code")
-    for (method, route, status), count in sorted(
-        m.by("http_server_request_duration_seconds_count", *keys).items()
-    ):
+    for (method, route, status), count in sorted(m.by(f"{names.HTTP_DURATION}_count", *keys).items()):
         where = dict(zip(keys, (method, route, status), strict=True))
         rows.append(
             [
                 f"{method} {route}",
                 status,
                 f"{count:.0f}",
-                *p50_p95(m, "http_server_request_duration_seconds", **where),
+                *p50_p95(m, names.HTTP_DURATION, **where),
             ]
         )
     return [
-        "\nHTTP requests (http_server_request_duration_seconds)",
+        f"\nHTTP requests ({names.HTTP_DURATION})",
         table(rows, ["route", "status", "count", "p50", "p95"]),
     ]
 
@@ -90,28 +89,28 @@ def http_section(m: Metrics) -> list[str]:
 def tasks_section(m: Metrics) -> list[str]:
     rows = []
     for (task_type, error), count in sorted(
-        m.by("amas_task_duration_seconds_count", "amas_task_type", "error_type").items()
+        m.by(f"{names.TASK_DURATION}_count", "amas_task_type", "error_type").items()
     ):
         where = {"amas_task_type": task_type, "error_type": error or None}
-        quality = m.total("amas_task_quality_score_sum", amas_task_type=task_type)
-        quality_n = m.total("amas_task_quality_score_count", amas_task_type=task_type)
+        quality = m.total(f"{names.TASK_QUALITY}_sum", amas_task_type=task_type)
+        quality_n = m.total(f"{names.TASK_QUALITY}_count", amas_task_type=task_type)
         rows.append(
             [
                 task_type,
                 f"failed: {error}" if error else "completed",
                 f"{count:.0f}",
-                *p50_p95(m, "amas_task_duration_seconds", **where),
+                *p50_p95(m, names.TASK_DURATION, **where),
                 f"{quality / quality_n:.2f}" if quality_n and not error else "",
             ]
         )
     return [
-        "\nTasks by outcome (amas_task_duration_seconds, amas_task_quality_score)",
+        f"\nTasks by outcome ({names.TASK_DURATION}, {names.TASK_QUALITY})",
         table(rows, ["type", "outcome", "count", "p50", "p95", "avg quality"]),
     ]
 
 
 def providers_section(m: Metrics) -> list[str]:
-    calls_metric = "gen_ai_client_operation_duration_seconds_count"
+    calls_metric = f"{names.GEN_AI_DURATION}_count"
     rows = []
     for (provider, model), calls in sorted(
         m.by(calls_metric, "gen_ai_provider_name", "gen_ai_request_model").items()
@@ -124,10 +123,10 @@ def providers_section(m: Metrics) -> list[str]:
                 model,
                 f"{calls:.0f}",
                 f"{errors:.0f}",
-                *p50_p95(m, "gen_ai_client_operation_duration_seconds", **where, error_type=None),
-                f"{m.total('gen_ai_client_token_usage_sum', **where, gen_ai_token_type='input'):.0f}",
-                f"{m.total('gen_ai_client_token_usage_sum', **where, gen_ai_token_type='output'):.0f}",
-                f"{m.total('amas_ai_cost_usd_total', **where):.4f}",
+                *p50_p95(m, names.GEN_AI_DURATION, **where, error_type=None),
+                f"{m.total(f'{names.GEN_AI_TOKEN_USAGE}_sum', **where, gen_ai_token_type='input'):.0f}",
+                f"{m.total(f'{names.GEN_AI_TOKEN_USAGE}_sum', **where, gen_ai_token_type='output'):.0f}",
+                f"{m.total(names.AI_COST, **where):.4f}",
             ]
         )
     header = [
@@ -142,8 +141,7 @@ def providers_section(m: Metrics) -> list[str]:
         "cost USD",
     ]
     out = [
-        "\nAI providers (gen_ai_client_operation_duration_seconds, gen_ai_client_token_usage, "
-        "amas_ai_cost_usd_total)",
+        f"\nAI providers ({names.GEN_AI_DURATION}, {names.GEN_AI_TOKEN_USAGE}, {names.AI_COST})",
         table(rows, header),
     ]
     errors_by = m.by(calls_metric, "gen_ai_provider_name", "error_type")
@@ -159,13 +157,13 @@ def breaker_opened(message: str) -> bool:
 
 def resilience_section(m: Metrics, logs: Logs) -> list[str]:
     """Fallbacks, and each breaker's state now with how often it opened (from the logs)."""
-    fallbacks = m.by("amas_ai_fallbacks_total", "amas_ai_fallback_from", "gen_ai_provider_name")
+    fallbacks = m.by(names.AI_FALLBACKS, "amas_ai_fallback_from", "gen_ai_provider_name")
     opened = Counter(line["message"].split()[2] for line in logs if breaker_opened(line.get("message", "")))
-    breakers = m.by("amas_ai_breaker_state", "gen_ai_provider_name")
+    breakers = m.by(names.AI_BREAKER_STATE, "gen_ai_provider_name")
     return [
-        "\nFallbacks (amas_ai_fallbacks_total): "
+        f"\nFallbacks ({names.AI_FALLBACKS}): "
         + (", ".join(f"{a} -> {b}: {n:.0f}" for (a, b), n in sorted(fallbacks.items())) or "none"),
-        "Circuit breakers now (amas_ai_breaker_state): "
+        f"Circuit breakers now ({names.AI_BREAKER_STATE}): "
         + ", ".join(
             f"{p} {BREAKER_STATES.get(int(v), v)} (opened {opened.get(p, 0)}x during the run)"
             for (p,), v in sorted(breakers.items())
@@ -175,35 +173,31 @@ def resilience_section(m: Metrics, logs: Logs) -> list[str]:
 
 def counters_section(m: Metrics) -> list[str]:
     """Cache, logins and integration events."""
-    cache = m.by("amas_cache_operations_total", "db_operation_name", "amas_cache_result")
+    cache = m.by(names.CACHE_OPERATIONS, "db_operation_name", "amas_cache_result")
     hits, misses = cache.get(("GET", "hit"), 0), cache.get(("GET", "miss"), 0)
-    logins = m.by("amas_user_logins_total", "amas_login_result")
-    triggers = m.by(
-        "amas_integration_triggers_total", "amas_integration_platform", "amas_integration_event_type"
-    )
+    logins = m.by(names.USER_LOGINS, "amas_login_result")
+    triggers = m.by(names.INTEGRATION_TRIGGERS, "amas_integration_platform", "amas_integration_event_type")
     return [
-        f"\nCache (amas_cache_operations_total): GET hit {hits:.0f}, miss {misses:.0f}"
+        f"\nCache ({names.CACHE_OPERATIONS}): GET hit {hits:.0f}, miss {misses:.0f}"
         + (f" (hit ratio {hits / (hits + misses):.0%})" if hits + misses else ""),
-        "Logins (amas_user_logins_total): " + ", ".join(f"{r} {n:.0f}" for (r,), n in sorted(logins.items())),
-        "Integration events (amas_integration_triggers_total): "
+        f"Logins ({names.USER_LOGINS}): " + ", ".join(f"{r} {n:.0f}" for (r,), n in sorted(logins.items())),
+        f"Integration events ({names.INTEGRATION_TRIGGERS}): "
         + ", ".join(f"{p}/{e} {n:.0f}" for (p, e), n in sorted(triggers.items())),
     ]
 
 
 def database_section(m: Metrics) -> list[str]:
-    db = m.by("db_client_operation_duration_seconds_count", "db_system_name", "db_operation_name")
+    db = m.by(f"{names.DB_DURATION}_count", "db_system_name", "db_operation_name")
     rows = []
     for (system, operation), count in sorted(db.items()):
         where = {"db_system_name": system, "db_operation_name": operation}
-        rows.append(
-            [system, operation, f"{count:.0f}", *p50_p95(m, "db_client_operation_duration_seconds", **where)]
-        )
-    pool = m.by("db_client_connection_count", "db_client_connection_state")
+        rows.append([system, operation, f"{count:.0f}", *p50_p95(m, names.DB_DURATION, **where)])
+    pool = m.by(names.DB_CONNECTION_COUNT, "db_client_connection_state")
     return [
-        "\nDatabase and Redis operations (db_client_operation_duration_seconds)",
+        f"\nDatabase and Redis operations ({names.DB_DURATION})",
         table(rows, ["system", "operation", "count", "p50", "p95"]),
         f"DB pool now: {pool.get(('used',), 0):.0f} used, {pool.get(('idle',), 0):.0f} idle of "
-        f"{m.total('db_client_connection_max'):.0f}; active users {m.total('amas_users_active'):.0f}",
+        f"{m.total(names.DB_CONNECTION_MAX):.0f}; active users {m.total(names.USERS_ACTIVE):.0f}",
     ]
 
 
