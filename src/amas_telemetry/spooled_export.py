@@ -5,8 +5,9 @@ The batch processors (and the periodic metric reader) call ``export`` from their
 threads; a request never waits on anything here.
 
 Per signal, :class:`SpooledExport` serializes each batch to its OTLP request bytes (our direct
-encoders for spans and logs, :mod:`.otlp_wire`; the SDK's for metrics) and sends it once. A retryable failure (the Collector is down, restarting,
-busy) puts the bytes into a bounded on-disk :class:`~amas_telemetry.spool.Spool`; from then on
+encoders for spans and logs, :mod:`.otlp_wire`; the SDK's for metrics) and sends it once.
+A retryable failure (the Collector is down, restarting, busy) puts the bytes into a bounded
+on-disk :class:`~amas_telemetry.spool.Spool`; from then on
 newer batches queue behind it on disk, so the endpoint receives everything in the order it
 was produced. A background thread replays the spool, oldest first, as soon as the endpoint
 answers again (retrying every ``retry_interval`` seconds meanwhile), and adopts what dead

@@ -81,7 +81,7 @@ class _Level(enum.IntEnum):
     HIGH = 3
 
 
-class _Name(str, enum.Enum):
+class _Name(str, enum.Enum):  # noqa: UP042 (str() gives '_Name.ALICE': the raw string must be sent)
     ALICE = "alice"
 
 
