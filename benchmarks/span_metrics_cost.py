@@ -212,7 +212,9 @@ class Variant:
         meter = self.meter_provider.get_meter("bench")
         processors: list[SpanProcessor] = []
         if name.startswith("ours"):
-            processors.append(SpanMetricsProcessor(meter))
+            span_metrics = SpanMetricsProcessor(meter)
+            span_metrics.attach(self.meter_provider)
+            processors.append(span_metrics)
             processors.append(ActiveRequestsProcessor(meter))
         elif name == "naive":
             processors.append(NaiveProcessor(meter))

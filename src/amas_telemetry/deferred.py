@@ -1,127 +1,97 @@
-"""Measurements taken on the request path, handed to the SDK at collection time.
+"""Measurements taken on the request path, aggregated at collection time.
 
-Recording into an SDK instrument costs ~7-14 µs (attribute hashing, exemplar filter, one
-aggregation per reader); appending a tuple to a deque costs well under 1 µs. So the span
-processor only queues ``(instrument, value, time, span context, attributes)`` and the queue is
-drained when a reader collects (a scrape of /metrics, a periodic OTLP export), before the
-SDK reads its aggregations, so no collection ever misses a queued point. The backlog is
-bounded: past ``max_backlog`` items the caller drains inline.
+The span processor only queues ``(instrument, value, time, span context, attributes)`` on the
+request path (well under 1 µs), and the queue is drained when a reader collects (a scrape of
+/metrics, a periodic OTLP export), before the reader gets its points, so no collection ever
+misses a queued point. The backlog is bounded: past ``max_backlog`` items the caller drains
+inline. Draining at collection time also lets an exemplar resolve to a trace the tail
+decision kept after the span ended.
 
-The drain records each measurement with the span's end time rather than the drain time,
-so the exemplar keeps it: the SDK has no public way to, see :func:`.sdk_internals.recorder`.
-The drain itself runs first in every collection (:func:`.sdk_internals.run_before_collection`).
+The instruments are :class:`~amas_telemetry.spanmetrics.aggregate.DerivedInstrument`: each
+point keeps the span's end time, which the exemplar carries.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from collections.abc import Container
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, SpanContext
+from opentelemetry.trace import SpanContext
 
-from amas_telemetry.sdk_internals import recorder
 from amas_telemetry.tail import sampled_context
 
 __all__ = ["DeferredMeasurements"]
 
 
-class _Sink:
-    """Records into one instrument: ``record(value, time, context, attributes)``.
-
-    ``additive`` (counters): measurements of one drain that share an attribute set may be
-    summed into one, which the SDK then handles once instead of once per span.
-    """
-
-    __slots__ = ("additive", "record")
-
-    def __init__(self, instrument: Any) -> None:
-        self.additive = not hasattr(instrument, "record")
-        self.record = recorder(instrument)
-
-
-_UNSAMPLED: Context = trace.set_span_in_context(trace.INVALID_SPAN)
-
-
-def _context_of(span: SpanContext, kept: Container[int]) -> Context:
-    """The context the exemplar filter reads: the span itself if exported, else nothing.
+def _exemplar_of(span: SpanContext, kept: Container[int]) -> SpanContext | None:
+    """The span an exemplar links: the span itself if exported, else none.
 
     A span is exported if it was sampled, or if the tail decision kept its trace: ``kept``
     is read now, at drain time, when the decision is usually known (see
     :class:`amas_telemetry.tail.KeptTraces`).
     """
     if span.trace_flags.sampled:
-        return trace.set_span_in_context(NonRecordingSpan(span))
+        return span
     if span.trace_id in kept:
-        return trace.set_span_in_context(NonRecordingSpan(sampled_context(span)))
-    return _UNSAMPLED
+        return sampled_context(span)
+    return None
 
 
 class DeferredMeasurements:
-    """A thread-safe queue of measurements, drained by whoever collects."""
+    """A thread-safe queue of measurements, drained by whoever collects.
 
-    def __init__(self, max_backlog: int = 20_000, kept_traces: Container[int] = frozenset()) -> None:
+    ``lock`` is the one the instruments' readers take (:class:`.DerivedMetrics`): a drain
+    records under it, so a collection never sees half of one.
+    """
+
+    def __init__(
+        self,
+        max_backlog: int = 20_000,
+        kept_traces: Container[int] = frozenset(),
+        lock: Any = None,
+    ) -> None:
         self.kept_traces = kept_traces
         """Trace ids the tail decision kept: their spans count as exported for exemplars."""
-        self._queue: deque[tuple[_Sink, float, int, SpanContext, Any]] = deque()
+        self._queue: deque[tuple[Any, float, int, SpanContext, Any]] = deque()
         self._max_backlog = max_backlog
-        self._sinks: dict[int, _Sink] = {}
+        self._lock = lock if lock is not None else threading.Lock()
         self.recorded = 0
 
-    def sink_for(self, instrument: Any) -> _Sink:
-        """The handle ``add`` takes for ``instrument`` (built once per instrument)."""
-        sink = self._sinks.get(id(instrument))
-        if sink is None:
-            sink = self._sinks[id(instrument)] = _Sink(instrument)
-        return sink
-
-    def add(self, sink: _Sink, value: float, time_unix_nano: int, span: SpanContext, attributes: Any) -> None:
+    def add(
+        self, instrument: Any, value: float, time_unix_nano: int, span: SpanContext, attributes: Any
+    ) -> None:
+        """Queue a point of ``instrument`` (``record(value, time, exemplar span, attributes)``)."""
         if not 0.0 <= value < math.inf:  # negative, NaN or infinite: the SDK would refuse it too
             return
-        self._queue.append((sink, value, time_unix_nano, span, attributes))
+        self._queue.append((instrument, value, time_unix_nano, span, attributes))
         if len(self._queue) > self._max_backlog:
             self.drain()
 
     def drain(self) -> int:
         """Record everything queued so far; safe to call from several threads at once.
 
-        Histogram points are recorded one by one (each is a bucket observation); counter
-        points with the same attribute set are summed first, keeping a sampled span for
-        the exemplar. The exemplar context is built once per span, not per measurement.
+        The exemplar span is resolved once per span, not per measurement.
         """
         popleft = self._queue.popleft
-        sums: dict[tuple[int, int], list[Any]] = {}
-        drained = 0
-        last_span: SpanContext | None = None
-        context = _UNSAMPLED
-        kept = self.kept_traces
+        taken = []
         while True:
             try:
-                sink, value, time_unix_nano, span, attributes = popleft()
+                taken.append(popleft())
             except IndexError:
                 break
-            drained += 1
-            if sink.additive:
-                key = (id(sink), id(attributes))
-                total = sums.get(key)
-                if total is None:
-                    sums[key] = [sink, value, time_unix_nano, span, attributes]
-                else:
-                    total[1] += value
-                    total[2] = max(total[2], time_unix_nano)
-                    if span.trace_flags.sampled or span.trace_id in kept:
-                        total[3] = span
-                continue
-            if span is not last_span:
-                last_span, context = span, _context_of(span, kept)
-            sink.record(value, time_unix_nano, context, attributes)
-        for sink, value, time_unix_nano, span, attributes in sums.values():
-            sink.record(value, time_unix_nano, _context_of(span, kept), attributes)
-        self.recorded += drained
-        return drained
+        last_span: SpanContext | None = None
+        exemplar: SpanContext | None = None
+        kept = self.kept_traces
+        with self._lock:
+            for instrument, value, time_unix_nano, span, attributes in taken:
+                if span is not last_span:
+                    last_span, exemplar = span, _exemplar_of(span, kept)
+                instrument.record(value, time_unix_nano, exemplar, attributes)
+            self.recorded += len(taken)
+        return len(taken)
 
     def __len__(self) -> int:
         return len(self._queue)

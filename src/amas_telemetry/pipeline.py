@@ -44,7 +44,7 @@ from amas_telemetry.redact.otel import (
     scrub_resource,
 )
 from amas_telemetry.resource import service_resource
-from amas_telemetry.sdk_internals import run_before_collection, sdk_self_metrics
+from amas_telemetry.sdk_internals import sdk_self_metrics
 from amas_telemetry.spanmetrics import ActiveRequestsProcessor, SpanMetricsProcessor
 from amas_telemetry.spool import default_directory
 from amas_telemetry.spooled_export import ExportSpools
@@ -181,8 +181,8 @@ class Telemetry:
         tail_processor = (
             tail_decision_processor(settings, exports, self.kept_traces, meter) if tail and exports else None
         )
-        # Derived measurements are queued on the request path, handed to the SDK when a reader collects.
-        run_before_collection(self.meter_provider, span_metrics.drain)
+        # Derived measurements are queued on the request path, aggregated when a reader collects.
+        span_metrics.attach(self.meter_provider)
         active_requests = ActiveRequestsProcessor(meter)
         processors: list[Any] = (
             [tail_processor, span_metrics, active_requests]

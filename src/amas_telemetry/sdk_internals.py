@@ -2,14 +2,13 @@
 
 Each use below has no public equivalent in SDK 1.45.1 (:data:`CHECKED_SDK_VERSION`):
 
-- :func:`recorder` records a measurement with its own time (the end of the span it was
-  derived from), so the exemplar points at the span's time, not the drain's. The public
-  ``Histogram.record`` / ``Counter.add`` always stamp ``time_ns()``. It fills the SDK's
-  ``Measurement`` dataclass directly (:func:`build_measurement`), skipping a second cleaning
-  of attributes that are clean already; a change of its fields fails this module's import.
-- :func:`run_before_collection` runs a hook at the start of every collection of every reader
-  of a ``MeterProvider`` (the deferred span measurements are drained there). ``MetricReader.collect``
-  is final and the SDK offers no collection hook.
+- :func:`run_around_collection` runs a hook at the start of every collection of every reader
+  of a ``MeterProvider`` (the deferred span measurements are drained there) and lets a second
+  one add points to what the reader collected (the span-derived metrics, aggregated by
+  :mod:`amas_telemetry.spanmetrics.aggregate`). ``MetricReader.collect`` is final and the SDK
+  offers no collection hook and no metric producer. :func:`metric_readers`,
+  :func:`provider_resource` and :func:`reader_temporality` read what that needs: the
+  provider's readers and resource, and the temporality a reader asked for.
 - :func:`sdk_self_metrics` switches on the SDK's self-metrics (items the processors and
   exporters could not export) for the processors and exporters built inside it: they read
   ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` when built and take no argument for it, so the
@@ -36,21 +35,23 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.context import Context
 from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_attribute, sanitize_full_name
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics._internal.measurement import Measurement
+from opentelemetry.sdk.metrics._internal.instrument import _Counter as Counter
+from opentelemetry.sdk.metrics._internal.instrument import _Histogram as Histogram
+from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.version import __version__ as sdk_version
 
 __all__ = [
     "CHECKED_SDK_VERSION",
-    "build_measurement",
     "map_unit",
+    "metric_readers",
     "plain_attributes",
-    "recorder",
+    "provider_resource",
+    "reader_temporality",
     "renew_resource",
-    "run_before_collection",
+    "run_around_collection",
     "sanitize_attribute",
     "sanitize_full_name",
     "sdk_self_metrics",
@@ -60,54 +61,37 @@ __all__ = [
 CHECKED_SDK_VERSION = "1.45.1"
 """The SDK version whose internals this module was written against."""
 
-Record = Callable[[float, int, Context, Any], None]
-
-_MEASUREMENT_FIELDS = ("value", "time_unix_nano", "instrument", "context", "attributes")
-if tuple(getattr(Measurement, "__dataclass_fields__", ())) != _MEASUREMENT_FIELDS or hasattr(
-    Measurement, "__slots__"
-):
-    raise ImportError(
-        f"amas_telemetry: the SDK's Measurement changed shape (SDK {sdk_version}); see sdk_internals"
-    )
-
-
-def build_measurement(
-    value: float, time_unix_nano: int, instrument: Any, context: Context, attributes: Any
-) -> Any:
-    """A ``Measurement`` without ``__post_init__``'s second cleaning of the attributes (~a quarter
-    of the SDK's cost per measurement): the attribute sets come from the span metrics' own
-    cache, built once per series from attributes the span already cleaned."""
-    measurement = object.__new__(Measurement)
-    vars(measurement).update(
-        value=value,
-        time_unix_nano=time_unix_nano,
-        instrument=instrument,
-        context=context,
-        attributes=attributes,
-    )
-    return measurement
-
-
-def recorder(instrument: Any) -> Record:
-    """``record(value, time_unix_nano, context, attributes)`` into an SDK sync instrument."""
-    consume = instrument._measurement_consumer.consume_measurement
-
-    def record(value: float, time_unix_nano: int, context: Context, attributes: Any) -> None:
-        consume(build_measurement(value, time_unix_nano, instrument, context, attributes))
-
-    return record
-
-
-def run_before_collection(provider: MeterProvider, hook: Callable[[], None]) -> None:
-    """Call ``hook()`` first in every collection by any reader registered on ``provider``."""
+def run_around_collection(
+    provider: MeterProvider,
+    before: Callable[[], None],
+    add: Callable[[Any, MetricsData | None], MetricsData | None],
+) -> None:
+    """Every collection by a reader of ``provider``: ``before()``, the SDK's collection, then
+    ``add(reader, collected)``, whose result the reader receives."""
     collect = provider._measurement_consumer.collect
 
-    def collect_after_hook(metric_reader: Any, timeout_millis: float = 10_000) -> Any:
-        hook()
-        return collect(metric_reader, timeout_millis)
+    def collect_around(metric_reader: Any, timeout_millis: float = 10_000) -> Any:
+        before()
+        return add(metric_reader, collect(metric_reader, timeout_millis))
 
-    for reader in provider._measurement_consumer._reader_storages:
-        reader._set_collect_callback(collect_after_hook)
+    for reader in metric_readers(provider):
+        reader._set_collect_callback(collect_around)
+
+
+def metric_readers(provider: MeterProvider) -> list[Any]:
+    """The readers registered on ``provider``."""
+    return list(provider._measurement_consumer._reader_storages)
+
+
+def provider_resource(provider: MeterProvider) -> Any:
+    """The resource of ``provider``'s points."""
+    return provider._sdk_config.resource
+
+
+def reader_temporality(reader: Any, kind: Any) -> AggregationTemporality:
+    """The temporality ``reader`` asked for the instrument kind ``kind`` (histogram, counter)."""
+    instrument_class = {"histogram": Histogram, "counter": Counter}[kind.value]
+    return reader._instrument_class_temporality[instrument_class]
 
 
 def plain_attributes(span: ReadableSpan) -> Any:

@@ -9,16 +9,25 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.trace import SpanContext, TraceFlags
 
 from amas_telemetry import semconv as sc
+from amas_telemetry.catalog import InstrumentKind, MetricSpec
 from amas_telemetry.deferred import DeferredMeasurements
+from amas_telemetry.spanmetrics.aggregate import DerivedMetrics
 from amas_telemetry.testing import capture
 
 SAMPLED = SpanContext(trace_id=7, span_id=9, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
 
 
-def _counter():
+COUNTER = MetricSpec("c", InstrumentKind.COUNTER, "1", "c")
+
+
+def _counter(**kwargs):
+    """A reader, a derived counter and the queue in front of it, as the span metrics wire them."""
     reader = InMemoryMetricReader()
-    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
-    return reader, meter.create_counter("c")
+    provider = MeterProvider(metric_readers=[reader])
+    derived = DerivedMetrics("t")
+    pending = DeferredMeasurements(lock=derived.lock, **kwargs)
+    derived.attach(provider, pending.drain)
+    return reader, derived.instrument(COUNTER), pending
 
 
 def _total(reader):
@@ -28,9 +37,7 @@ def _total(reader):
 
 
 def test_backlog_is_bounded_by_draining_inline():
-    reader, counter = _counter()
-    pending = DeferredMeasurements(max_backlog=10)
-    sink = pending.sink_for(counter)
+    reader, sink, pending = _counter(max_backlog=10)
     for _ in range(25):
         pending.add(sink, 1.0, 1, SAMPLED, {})
     assert len(pending) <= 10
@@ -39,9 +46,7 @@ def test_backlog_is_bounded_by_draining_inline():
 
 
 def test_refused_values_are_dropped_like_the_sdk_would():
-    reader, counter = _counter()
-    pending = DeferredMeasurements()
-    sink = pending.sink_for(counter)
+    reader, sink, pending = _counter()
     for value in (-1.0, float("nan"), float("inf"), 2.0):
         pending.add(sink, value, 1, SAMPLED, {})
     pending.drain()
@@ -49,9 +54,7 @@ def test_refused_values_are_dropped_like_the_sdk_would():
 
 
 def test_concurrent_drains_lose_and_duplicate_nothing():
-    reader, counter = _counter()
-    pending = DeferredMeasurements(max_backlog=10**9)
-    sink = pending.sink_for(counter)
+    reader, sink, pending = _counter(max_backlog=10**9)
 
     def produce():
         for _ in range(5000):
@@ -94,11 +97,7 @@ def test_self_metric_counts_recorded_measurements():
 
 
 def test_counter_points_of_one_drain_are_summed_with_a_sampled_exemplar():
-    reader = InMemoryMetricReader()
-    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
-    counter = meter.create_counter("c")
-    pending = DeferredMeasurements()
-    sink = pending.sink_for(counter)
+    reader, sink, pending = _counter()
     unsampled = SpanContext(trace_id=7, span_id=1, is_remote=False, trace_flags=TraceFlags(0))
     labels = {"k": "v"}
     for span in (unsampled, SAMPLED, unsampled):
@@ -125,18 +124,3 @@ def test_force_flush_leaves_one_copy_of_each_family_for_the_next_scrape():
         assert "otel_scope_name" not in text
     finally:
         telemetry.shutdown()
-
-
-def test_the_drain_builds_the_measurement_the_sdk_constructor_would():
-    """Loud on an SDK upgrade: the fast path must fill exactly the SDK's Measurement fields."""
-    from opentelemetry.context import Context
-    from opentelemetry.sdk.metrics._internal.measurement import Measurement
-
-    from amas_telemetry.sdk_internals import build_measurement as _build_measurement
-
-    assert _build_measurement is not Measurement, "the SDK's Measurement changed shape: fast path off"
-    instrument = MeterProvider().get_meter("m").create_histogram("h")
-    args = (0.25, 123, instrument, Context(), {"http.route": "/a", "http.response.status_code": 200})
-    fast, sdk = _build_measurement(*args), Measurement(*args)
-    assert type(fast) is Measurement
-    assert fast == sdk

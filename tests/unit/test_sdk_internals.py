@@ -13,48 +13,52 @@ from amas_telemetry import sdk_internals
 def test_the_installed_sdk_is_the_version_the_internals_were_checked_against():
     assert sdk_internals.sdk_version == sdk_internals.CHECKED_SDK_VERSION, (
         "OpenTelemetry SDK upgraded: re-read the internals sdk_internals.py uses "
-        "(Measurement, _measurement_consumer, MeterProvider._measurement_consumer, "
-        "MetricReader._set_collect_callback, BoundedAttributes._dict), then bump CHECKED_SDK_VERSION"
+        "(MeterProvider._measurement_consumer and _sdk_config, MetricReader._set_collect_callback "
+        "and _instrument_class_temporality, BoundedAttributes._dict), then bump CHECKED_SDK_VERSION"
     )
 
 
-def test_recorder_keeps_the_given_time_and_context():
-    reader = InMemoryMetricReader()
-    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
-    record = sdk_internals.recorder(meter.create_counter("c"))
-    record(2.0, 1234, None, {"k": "v"})
-    (point,) = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics[0].data.data_points
-    assert point.value == 2.0 and dict(point.attributes) == {"k": "v"}
-
-
-def test_the_hook_runs_first_in_every_collection_of_every_reader():
+def test_the_hooks_run_around_every_collection_of_every_reader():
     readers = [InMemoryMetricReader(), InMemoryMetricReader()]
     provider = MeterProvider(metric_readers=readers)
-    events: list[str] = []
+    events: list[object] = []
     provider.get_meter("t").create_observable_gauge(
         "g", [lambda _: events.append("callback") or [Observation(1)]]
     )
-    sdk_internals.run_before_collection(provider, lambda: events.append("hook"))
+
+    def add(reader, data):
+        events.append(reader)
+        return data
+
+    sdk_internals.run_around_collection(provider, lambda: events.append("before"), add)
     for reader in readers:
-        reader.get_metrics_data()
-    assert events == ["hook", "callback", "hook", "callback"]
+        assert reader.get_metrics_data().resource_metrics
+    assert events == ["before", "callback", readers[0], "before", "callback", readers[1]]
+
+
+def test_readers_resource_and_temporality_of_a_provider():
+    from opentelemetry.sdk.metrics import Counter, Histogram
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+    from opentelemetry.sdk.resources import Resource
+
+    from amas_telemetry.catalog import InstrumentKind
+
+    delta = InMemoryMetricReader(preferred_temporality={Histogram: AggregationTemporality.DELTA})
+    cumulative = InMemoryMetricReader(preferred_temporality={Counter: AggregationTemporality.CUMULATIVE})
+    resource = Resource({"service.name": "r"})
+    provider = MeterProvider(metric_readers=[delta, cumulative], resource=resource)
+    assert sdk_internals.metric_readers(provider) == [delta, cumulative]
+    assert sdk_internals.provider_resource(provider) is resource
+    temporality = sdk_internals.reader_temporality
+    assert temporality(delta, InstrumentKind.HISTOGRAM) is AggregationTemporality.DELTA
+    assert temporality(delta, InstrumentKind.COUNTER) is AggregationTemporality.CUMULATIVE
+    assert temporality(cumulative, InstrumentKind.HISTOGRAM) is AggregationTemporality.CUMULATIVE
 
 
 def test_plain_attributes_is_the_span_attribute_dict():
     with TracerProvider().get_tracer("t").start_as_current_span("s", attributes={"a": 1}) as span:
         attrs = sdk_internals.plain_attributes(span)
         assert type(attrs) is dict and attrs == {"a": 1}
-
-
-def test_build_measurement_is_what_the_sdk_constructor_builds():
-    from opentelemetry.context import Context
-    from opentelemetry.sdk.metrics._internal.measurement import Measurement
-
-    instrument = MeterProvider().get_meter("m").create_histogram("h")
-    args = (0.25, 123, instrument, Context(), {"http.route": "/a", "http.response.status_code": 200})
-    fast, sdk = sdk_internals.build_measurement(*args), Measurement(*args)
-    assert type(fast) is Measurement
-    assert fast == sdk
 
 
 def test_renew_resource_merges_into_every_kind_of_provider():

@@ -3,8 +3,8 @@
 What to derive is a table (:data:`.table.DEFAULT_RULES`): which spans (a predicate), which
 catalog metric, which attributes (getters) and which value. Instruments are built once in
 ``__init__``; ``on_end`` only matches and queues the measurements, which reach the SDK when
-a reader collects (see :mod:`amas_telemetry.deferred`). Attribute sets go through the
-cardinality limiter (:mod:`.limiter`).
+a reader collects (see :mod:`amas_telemetry.deferred`), into instruments of our own
+(:mod:`.aggregate`). Attribute sets go through the cardinality limiter (:mod:`.limiter`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from amas_telemetry.catalog import spec
 from amas_telemetry.deferred import DeferredMeasurements
 from amas_telemetry.genai_calls import current_agent, current_call
 from amas_telemetry.redact import Scrubber
+from amas_telemetry.spanmetrics.aggregate import DerivedMetrics
 from amas_telemetry.spanmetrics.limiter import Series
 from amas_telemetry.spanmetrics.rules import AttributeIs, MetricRule, Predicate, attr, plain_attributes
 from amas_telemetry.spanmetrics.table import DEFAULT_RULES
@@ -64,16 +65,17 @@ class SpanMetricsProcessor(SpanProcessor):
         cardinality_limit: int = 2000,
         scrubber: Scrubber | None = None,
         kept_traces: Container[int] = frozenset(),
+        derived: DerivedMetrics | None = None,
     ) -> None:
         scrubber = scrubber or Scrubber()
-        self._pending = DeferredMeasurements(kept_traces=kept_traces)
+        self.derived = derived if derived is not None else DerivedMetrics(meter.name)
+        self._pending = DeferredMeasurements(kept_traces=kept_traces, lock=self.derived.lock)
         series: dict[str, Series] = {}
         groups: dict[Predicate, list[_CompiledRule]] = {}
         for rule in rules:
             name = rule.metric.name
             if name not in series:
-                sink = self._pending.sink_for(rule.metric.create(meter))
-                series[name] = Series(sink, cardinality_limit, scrubber)
+                series[name] = Series(self.derived.instrument(rule.metric), cardinality_limit, scrubber)
             groups.setdefault(rule.when, []).append(_CompiledRule(rule, series[name]))
         indexed: dict[str, dict[str, list[_CompiledRule]]] = {}
         for when, compiled in groups.items():
@@ -85,8 +87,13 @@ class SpanMetricsProcessor(SpanProcessor):
         self._seen_responses = genai.SeenResponses()
         self._shutdown = False
 
+    def attach(self, provider: Any) -> None:
+        """Every collection by a reader of ``provider`` (the ``MeterProvider`` of ``meter``)
+        drains the queue and gets the derived points (:mod:`.aggregate`)."""
+        self.derived.attach(provider, self._pending.drain)
+
     def drain(self) -> None:
-        """Hand every queued measurement to the SDK (the readers' collection hook calls it)."""
+        """Aggregate every queued measurement (the readers' collection hook calls it)."""
         self._pending.drain()
 
     def _observe_recorded(self, options: CallbackOptions) -> Iterable[Observation]:
