@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -31,10 +32,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from unittest.mock import patch
 
 import httpx
 import pytest
-from fed_stack import _env, _service_env, prom_query, prom_value, wait_for
+from fed_stack import _service_env, prom_query, prom_value, wait_for
 
 import demo
 from amas_devstack.native_stack import NativeStack
@@ -162,7 +164,7 @@ def _run_outage(
     run: demo.Run | None = None
     t0 = time.time()
     try:
-        with _env(env):
+        with patch.dict(os.environ, env):  # the service's processes take the environment of the moment
             run = demo.start_everything(base / "service", workers=2, latency_scale=0.5)
         errors: list[str] = []
         load_done = threading.Event()
