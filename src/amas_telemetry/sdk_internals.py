@@ -61,6 +61,7 @@ __all__ = [
 CHECKED_SDK_VERSION = "1.45.1"
 """The SDK version whose internals this module was written against."""
 
+
 def run_around_collection(
     provider: MeterProvider,
     before: Callable[[], None],

@@ -36,14 +36,17 @@ _log = logging.getLogger(__name__)
 
 
 class _CompiledRule:
-    __slots__ = ("getters", "names", "repeat", "series", "value")
+    __slots__ = ("getters", "key_slot", "names", "repeat", "series", "value")
 
-    def __init__(self, rule: MetricRule, series: Series) -> None:
+    def __init__(self, rule: MetricRule, series: Series, key_slots: dict[tuple[Any, ...], int]) -> None:
         self.names = tuple(name for name, _ in rule.attributes)
         # A plain string stands for "read this key": the hot loop does attrs.get inline.
         self.getters = tuple(
             g.keys[0] if isinstance(g, attr) and len(g.keys) == 1 else g for _, g in rule.attributes
         )
+        # Rules with the same getters (a GenAI span feeds five metrics with one attribute set)
+        # share the slot where on_end keeps the values it read for the span.
+        self.key_slot = key_slots.setdefault(self.getters, len(key_slots))
         self.value = rule.value
         self.repeat = rule.repeat
         self.series = series
@@ -71,12 +74,13 @@ class SpanMetricsProcessor(SpanProcessor):
         self.derived = derived if derived is not None else DerivedMetrics(meter.name)
         self._pending = DeferredMeasurements(kept_traces=kept_traces, lock=self.derived.lock)
         series: dict[str, Series] = {}
+        key_slots: dict[tuple[Any, ...], int] = {}
         groups: dict[Predicate, list[_CompiledRule]] = {}
         for rule in rules:
             name = rule.metric.name
             if name not in series:
                 series[name] = Series(self.derived.instrument(rule.metric), cardinality_limit, scrubber)
-            groups.setdefault(rule.when, []).append(_CompiledRule(rule, series[name]))
+            groups.setdefault(rule.when, []).append(_CompiledRule(rule, series[name], key_slots))
         indexed: dict[str, dict[str, list[_CompiledRule]]] = {}
         for when, compiled in groups.items():
             if isinstance(when, AttributeIs):
@@ -139,13 +143,19 @@ class SpanMetricsProcessor(SpanProcessor):
                 return
             matched = [table.get(get(key), ()) for key, table in self._indexed if key in attrs]
             matched.extend(compiled for when, compiled in self._groups if when(span, attrs))
+            keys: dict[int, tuple[Any, ...]] = {}
             for compiled in matched:
                 for rule in compiled:
                     value = rule.value(span, attrs)
                     if value is None:
                         continue
                     series = rule.series
-                    key = tuple([get(g) if g.__class__ is str else g(span, attrs) for g in rule.getters])
+                    key = keys.get(rule.key_slot)
+                    if key is None:
+                        getters = rule.getters
+                        key = keys[rule.key_slot] = tuple(
+                            [get(g) if g.__class__ is str else g(span, attrs) for g in getters]
+                        )
                     labels = series.attributes(rule.names, key)
                     if rule.repeat is None:
                         add(series.sink, value, end_time, span_context, labels)
