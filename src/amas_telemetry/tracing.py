@@ -55,6 +55,7 @@ class RecordEverythingSampler(Sampler):
 
     def __init__(self, ratio: float, will_keep: Callable[[int], bool] | None = None) -> None:
         self._root = ParentBased(TraceIdRatioBased(ratio))
+        self._bound = TraceIdRatioBased.get_bound_for_rate(ratio)
         self._will_keep = will_keep
 
     def should_sample(
@@ -67,20 +68,25 @@ class RecordEverythingSampler(Sampler):
         links: Sequence[trace.Link] | None = None,
         trace_state: trace.TraceState | None = None,
     ) -> SamplingResult:
-        result = self._root.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
-        if result.decision is not Decision.DROP:
-            return result
+        # ParentBased(TraceIdRatioBased(ratio))'s decision, taken directly (the SDK's asks for
+        # the parent three times and builds two results per span): a valid parent decides by
+        # its flag, a root by its trace id; tests/unit/test_sampler.py compares the two.
         parent = trace.get_current_span(parent_context).get_span_context()
-        state = parent.trace_state if parent.is_valid else None
-        if state is not None and parent.is_remote and state.get(KEEP_HINT_KEY) == KEEP_HINT_VALUE:
-            # the caller's trace is bound to be kept: sample this service's part of it
-            marked = {**(attributes or {}), sc.AMAS_TAIL_KEPT_BY: "upstream"}
-            return SamplingResult(Decision.RECORD_AND_SAMPLE, marked, state)
+        if parent.is_valid:
+            state = parent.trace_state
+            if parent.trace_flags.sampled:
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, state)
+            if parent.is_remote and state.get(KEEP_HINT_KEY) == KEEP_HINT_VALUE:
+                # the caller's trace is bound to be kept: sample this service's part of it
+                marked = {**(attributes or {}), sc.AMAS_TAIL_KEPT_BY: "upstream"}
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, marked, state)
+        else:
+            if trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < self._bound:
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, None)
+            state = None
         if self._will_keep is not None and self._will_keep(trace_id):
             return SamplingResult(Decision.RECORD_ONLY, attributes, _with_keep_hint(state))
-        return SamplingResult(Decision.RECORD_ONLY, attributes, result.trace_state)
+        return SamplingResult(Decision.RECORD_ONLY, attributes, state)
 
     def get_description(self) -> str:
         return f"RecordEverything{{{self._root.get_description()}}}"
