@@ -170,6 +170,7 @@ class Wired:
 
 VARIANTS = (
     "bare",
+    "span-only",
     "ours:1.0:sink",
     "ours:0.01:sink",
     "ours:0.01:sink:notail",
@@ -180,7 +181,8 @@ VARIANTS = (
     "ours:0.01:sink@5",
     "ours:0.01:sink+native",
 )
-"""The default set; ``plan``, ``ours:1.0:none`` and ``span-only`` are there on request."""
+"""The default set (``span-only`` is the floor: a span per request and nothing else); ``plan``
+and ``ours:1.0:none`` are there on request."""
 
 
 def _plain_logging() -> None:

@@ -181,10 +181,13 @@ def _run_outage(
 
         produced_spans = _final_processed_count(stack, run, len(accepted))
         produced_logs = produced_log_lines(run)
+        logged_span_ids = {span_id for _, span_id, _ in produced_logs if span_id}
 
         def spans_done() -> tuple[Counter[str], set[str]] | None:
+            # the count is a lower bound (a span ending after it, e.g. the worker's last queue
+            # poll, is exported too): wait for it and for every span a log line names
             rows, traces = jaeger_span_ids(stack, t0 - 60)
-            return (rows, traces) if len(rows) >= produced_spans else None
+            return (rows, traces) if len(rows) >= produced_spans and logged_span_ids <= rows.keys() else None
 
         with contextlib.suppress(AssertionError):
             wait_for("every span in Jaeger", spans_done, timeout=patience, interval=3)
@@ -198,7 +201,6 @@ def _run_outage(
             wait_for("every log line in VictoriaLogs", logs_done, timeout=patience, interval=3)
         log_rows = victorialogs_rows(stack)
 
-        logged_span_ids = {span_id for _, span_id, _ in produced_logs if span_id}
         spans = Outcome(
             produced_spans,
             len(span_rows),
@@ -247,7 +249,7 @@ def test_a_collector_away_for_60s_under_load_loses_no_span_and_no_log(
     assert spans.missing == 0, f"{spans.missing} spans the app produced are not in Jaeger"
     assert logs.missing == 0, f"{logs.missing} log records the app produced are not in VictoriaLogs"
     assert spans.unresolved == 0, "a log line refers to a span Jaeger does not hold"
-    assert spans.distinct == spans.produced
+    assert spans.distinct >= spans.produced  # more: spans that ended after the final count
 
 
 def test_without_the_spool_the_same_outage_loses_data(
