@@ -112,6 +112,45 @@ async def test_the_route_comes_from_routing_even_past_many_routes():
         cap.shutdown()
 
 
+async def _route_checks(app: FastAPI, path: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many times a request to ``path`` makes the app test a route (``Route.matches``)."""
+    from starlette.routing import BaseRoute
+
+    calls = 0
+    classes = {type(route) for route in app.router.routes}
+    for cls in classes:
+        original = cls.matches
+
+        def counting(self, scope, _original=original):
+            nonlocal calls
+            calls += 1
+            return _original(self, scope)
+
+        monkeypatch.setattr(cls, "matches", counting)
+    assert all(issubclass(cls, BaseRoute) for cls in classes)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+        assert (await client.get(path)).status_code == 200
+    monkeypatch.undo()
+    return calls
+
+
+@pytest.mark.parametrize("routes", [5, 50])
+async def test_telemetry_adds_no_route_check_whatever_the_number_of_routes(routes, monkeypatch):
+    """The overhead cannot grow with the routes: the span takes the route routing found."""
+    path = f"/r{routes - 1}/abc"  # the last route: a scan would test every one
+    bare = await _route_checks(_app_with_routes(routes), path, monkeypatch)
+    app = _app_with_routes(routes)
+    cap = capture(app)
+    try:
+        traced = await _route_checks(app, path, monkeypatch)
+        (span,) = cap.spans()
+        assert span.attributes[sc.HTTP_ROUTE] == f"/r{routes - 1}/{{x}}"
+    finally:
+        cap.shutdown()
+    assert bare >= routes  # the router itself scans (what bare FastAPI pays)
+    assert traced == bare
+
+
 async def test_excluded_paths_are_neither_traced_nor_counted_query_or_not():
     app = make_app()
     cap = capture(app, excluded_urls=["/items/3"])
