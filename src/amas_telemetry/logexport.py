@@ -44,6 +44,7 @@ _log = logging.getLogger(__name__)
 
 _SCOPE = InstrumentationScope("amas_telemetry.logs")
 _PLAIN = (str, int, float, bool, bytes)
+_EXACT_PLAIN = frozenset(_PLAIN)
 
 Queued = tuple[int, SeverityNumber, str, str, dict[str, Any], SpanContext]
 """(time ns, severity number, severity text, message, fields, span context)"""
@@ -148,7 +149,7 @@ class DeferredLogExport(LogRecordProcessor):
         if isinstance(item, ReadableLogRecord):
             return item.resource, item.instrumentation_scope or None, readable_record(item)
         time_unix_nano, number, text, message, fields, span = item
-        attributes = {k: _attribute(v) for k, v in fields.items()}
+        attributes = {k: v if v.__class__ in _EXACT_PLAIN else _attribute(v) for k, v in fields.items()}
         return (
             self._resource,
             _SCOPE,

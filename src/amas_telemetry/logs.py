@@ -38,6 +38,7 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 _STACKTRACE = "exception.stacktrace"
 _OURS = frozenset({"trace_id", "span_id", "trace_sampled", _STACKTRACE})
+_NOT_EXTRA = _STANDARD | _OURS
 
 
 class RedactingFilter(logging.Filter):
@@ -54,9 +55,10 @@ class RedactingFilter(logging.Filter):
             message = f"{record.msg!r} {record.args!r}"
         record.msg = self._scrubber.text(message)
         record.args = None
-        for key, value in list(vars(record).items()):
-            if key not in _STANDARD and key not in _OURS:
-                setattr(record, key, self._scrubber.structure(key, value))
+        fields = vars(record)
+        structure = self._scrubber.structure
+        for key in [k for k in fields if k not in _NOT_EXTRA]:
+            fields[key] = structure(key, fields[key])
 
         if record.exc_info:
             # The OTLP handler would read the raw exception; hand it scrubbed attributes instead.
@@ -164,7 +166,7 @@ def _timestamp(created: float, _cache: dict[int, str] = {}) -> str:  # noqa: B00
 
 def extras(record: logging.LogRecord) -> dict[str, Any]:
     """The record's extra fields (``extra={...}`` and what the redacting filter added)."""
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD and k not in _OURS}
+    return {k: v for k, v in vars(record).items() if k not in _NOT_EXTRA}
 
 
 _SEVERITIES = (

@@ -25,6 +25,7 @@ from amas_telemetry.otlp_wire import (
     fixed64,
     key_values,
     length_delimited,
+    pack_fixed64,
     varint,
 )
 
@@ -85,6 +86,21 @@ def readable_record(readable: ReadableLogRecord) -> bytes:
     )
 
 
+_SEVERITY_FIELDS: dict[tuple[int, str], bytes] = {}
+"""``severity_number`` and ``severity_text`` fields by (number, text): a handful of levels."""
+
+
+def _severity_fields(number: int, text: str) -> bytes:
+    fields = _SEVERITY_FIELDS.get((number, text))
+    if fields is None:
+        fields = (b"\x10" + varint(number) if number else b"") + (
+            length_delimited(b"\x1a", text.encode()) if text else b""
+        )
+        if len(_SEVERITY_FIELDS) < 64:
+            _SEVERITY_FIELDS[(number, text)] = fields
+    return fields
+
+
 def queued_record(
     time_unix_nano: int,
     severity_number: int,
@@ -93,20 +109,22 @@ def queued_record(
     attributes: Mapping[str, Any],
     span: SpanContext,
 ) -> bytes:
-    """A queued log line as a ``LogRecord`` payload (``attributes`` already export-ready)."""
-    return _record(
-        time_unix_nano,
-        severity_number,
-        severity_text,
-        message,
-        attributes,
-        0,
-        int(span.trace_flags),
-        span.trace_id,
-        span.span_id,
-        time_unix_nano,
-        None,
-    )
+    """A queued log line as a ``LogRecord`` payload (``attributes`` already export-ready).
+
+    The bytes :func:`_record` writes for it, with what every line shares written once.
+    """
+    time = pack_fixed64(time_unix_nano) if time_unix_nano else b""
+    body = any_value(message)
+    out = (b"\x09" + time if time else b"") + _severity_fields(severity_number, severity_text)
+    out += b"\x2a" + varint(len(body)) + body + key_values(b"\x32", attributes)
+    flags = int(span.trace_flags)
+    if flags:
+        out += fixed32(b"\x45", flags)
+    if span.trace_id:
+        out += b"\x4a\x10" + span.trace_id.to_bytes(16, "big")  # trace_id = 9, 16 bytes
+    if span.span_id:
+        out += b"\x52\x08" + span.span_id.to_bytes(8, "big")  # span_id = 10, 8 bytes
+    return out + b"\x59" + time if time else out  # observed_time_unix_nano = 11
 
 
 def logs_request(entries: Iterable[tuple[Any, Any, bytes]]) -> bytes:

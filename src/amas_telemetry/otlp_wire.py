@@ -26,6 +26,7 @@ __all__ = [
     "grouped",
     "key_values",
     "length_delimited",
+    "pack_fixed64",
     "resource_bytes",
     "schema_url",
     "scope_bytes",
@@ -34,7 +35,7 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-_pack_fixed64 = struct.Struct("<Q").pack
+pack_fixed64 = struct.Struct("<Q").pack
 _pack_fixed32 = struct.Struct("<I").pack
 _pack_double = struct.Struct("<d").pack
 _SMALL = tuple(bytes((n,)) for n in range(128))
@@ -60,7 +61,7 @@ def length_delimited(tag: bytes, payload: bytes) -> bytes:
 
 
 def fixed64(tag: bytes, value: int) -> bytes:
-    return tag + _pack_fixed64(value)
+    return tag + pack_fixed64(value)
 
 
 def fixed32(tag: bytes, value: int) -> bytes:
