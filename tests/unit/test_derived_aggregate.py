@@ -146,3 +146,15 @@ def test_metric_identity_and_scope_match_the_catalog():
     assert sorted(by_name) == ["h", "other"]
     assert (by_name["h"].unit, by_name["h"].description) == ("s", "a histogram")
     assert by_name["h"].data.aggregation_temporality is AggregationTemporality.CUMULATIVE
+
+
+def test_a_forked_child_gets_the_lock_free_even_if_the_parent_held_it():
+    import os
+
+    derived = DerivedMetrics("t")
+    with derived.lock:  # the parent forks while a drain holds the lock
+        pid = os.fork()
+        if pid == 0:  # the child: a collection must get the lock (bounded wait, no hang)
+            os._exit(0 if derived.lock._lock.acquire(timeout=5) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

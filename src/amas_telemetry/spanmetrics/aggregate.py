@@ -18,7 +18,9 @@ the reader's collection under the meter's scope (:func:`.sdk_internals.run_aroun
 from __future__ import annotations
 
 import itertools
+import os
 import threading
+import weakref
 from bisect import bisect_left
 from collections.abc import Sequence
 from math import inf
@@ -183,12 +185,31 @@ def _exemplar(slot: _ExemplarSlot, attributes: Any) -> Exemplar:
     return Exemplar({} if attributes else None, value, time_unix_nano, span.span_id, span.trace_id)
 
 
+class ForkSafeLock:
+    """A lock that a forked child gets anew: a fork while a drain held it (a collection thread
+    of a ``--preload`` master) must not leave the child's collections waiting forever."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (lock := me()) is not None and lock._renew())
+
+    def _renew(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> bool:
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.__exit__(*exc)
+
+
 class DerivedMetrics:
     """The derived instruments of one ``MeterProvider`` and their place in its collections."""
 
     def __init__(self, scope_name: str) -> None:
         self.scope = InstrumentationScope(scope_name)
-        self.lock = threading.Lock()
+        self.lock = ForkSafeLock()
         self._sequence = itertools.count(1)
         self._instruments: dict[str, DerivedInstrument] = {}
         self._delta_store: dict[Any, int] = {}
