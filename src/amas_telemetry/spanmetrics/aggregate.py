@@ -88,8 +88,6 @@ class DerivedInstrument:
             raise TypeError(f"{spec.name} is a {spec.kind.value}: only histograms and counters are derived")
         self.spec = spec
         self.histogram = spec.kind is InstrumentKind.HISTOGRAM
-        self.additive = not self.histogram
-        """Points of one drain with the same attributes may be summed first (counters)."""
         self.bounds = tuple(spec.buckets) if spec.buckets else DEFAULT_BOUNDS
         self.stores: list[dict[int, tuple[Any, Any]]] = [{} for _ in range(stores)]
         self.store_starts = [time_ns()] * stores
