@@ -36,7 +36,8 @@ from opentelemetry.semconv._incubating.metrics.otel_metrics import create_otel_s
 from opentelemetry.trace import SpanContext
 
 from amas_telemetry import semconv as sc
-from amas_telemetry.otlp_log_encoding import logs_request, queued_record, readable_record
+from amas_telemetry.otlp_log_encoding import queued_record, readable_record
+from amas_telemetry.otlp_wire import export_request
 
 __all__ = ["DeferredLogExport"]
 
@@ -176,7 +177,7 @@ class DeferredLogExport(LogRecordProcessor):
             if encoded is None:
                 result = self._exporter.export(batch)
             else:
-                result = encoded(logs_request(batch), len(batch))
+                result = encoded(export_request(batch), len(batch))
             failed = getattr(result, "name", "SUCCESS") != "SUCCESS"
             self._count(len(batch), "export_failed" if failed else None)
         except Exception:  # never raise into the app or kill the worker

@@ -12,7 +12,7 @@ Field numbers: ``opentelemetry/proto/logs/v1/logs.proto`` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk._logs import ReadableLogRecord
@@ -29,7 +29,7 @@ from amas_telemetry.otlp_wire import (
     varint,
 )
 
-__all__ = ["encode_logs", "logs_request", "queued_record", "readable_record"]
+__all__ = ["encode_logs", "queued_record", "readable_record"]
 
 
 def _record(
@@ -127,11 +127,6 @@ def queued_record(
     return out + b"\x59" + time if time else out  # observed_time_unix_nano = 11
 
 
-def logs_request(entries: Iterable[tuple[Any, Any, bytes]]) -> bytes:
-    """``ExportLogsServiceRequest`` bytes from ``(resource, scope, LogRecord payload)`` entries."""
-    return export_request(entries)
-
-
 def encode_logs(batch: Sequence[ReadableLogRecord]) -> bytes:
     """What the SDK's ``encode_logs(batch).SerializeToString()`` returns."""
-    return logs_request((r.resource, r.instrumentation_scope or None, readable_record(r)) for r in batch)
+    return export_request((r.resource, r.instrumentation_scope or None, readable_record(r)) for r in batch)

@@ -2,9 +2,9 @@
 
 What to derive is a table (:data:`.table.DEFAULT_RULES`): which spans (a predicate), which
 catalog metric, which attributes (getters) and which value. Instruments are built once in
-``__init__``; ``on_end`` only matches and queues the measurements, which reach the SDK when
-a reader collects (see :mod:`amas_telemetry.deferred`), into instruments of our own
-(:mod:`.aggregate`). Attribute sets go through the cardinality limiter (:mod:`.limiter`).
+``__init__``; ``on_end`` only matches and queues the measurements, which are aggregated
+into instruments of our own (:mod:`.aggregate`) when a reader collects (see
+:mod:`amas_telemetry.deferred`). Attribute sets go through the cardinality limiter (:mod:`.limiter`).
 """
 
 from __future__ import annotations
@@ -68,10 +68,9 @@ class SpanMetricsProcessor(SpanProcessor):
         cardinality_limit: int = 2000,
         scrubber: Scrubber | None = None,
         kept_traces: Container[int] = frozenset(),
-        derived: DerivedMetrics | None = None,
     ) -> None:
         scrubber = scrubber or Scrubber()
-        self.derived = derived if derived is not None else DerivedMetrics(meter.name)
+        self.derived = DerivedMetrics(meter.name)
         self._pending = DeferredMeasurements(kept_traces=kept_traces, lock=self.derived.lock)
         series: dict[str, Series] = {}
         key_slots: dict[tuple[Any, ...], int] = {}
