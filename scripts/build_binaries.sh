@@ -4,7 +4,7 @@
 #   scripts/build_binaries.sh [--force] [--print-dir] [NAME ...]
 #
 # NAME is any of: collector prometheus promtool alertmanager amtool jaeger victorialogs telemetrygen
-# (default: all). Binaries land in  ${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}/bin
+# thanos helm (default: all). Binaries land in  ${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}/bin
 # (outside the repo, so that fresh clones on the same machine, e.g. CI, reuse them); the
 # repo-local, git-ignored build/ is made a symlink to that folder.
 #
@@ -31,8 +31,15 @@ VICTORIALOGS_VERSION="v1.52.1"
 # client that is not ours); v0.161.0 is the newest the module proxy here serves
 TELEMETRYGEN_MODULE="github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen"
 TELEMETRYGEN_VERSION="v0.161.0"
+# metrics past one Prometheus (docs/scaling.md): receive hashring, query, rule
+THANOS_MODULE="github.com/thanos-io/thanos"
+THANOS_VERSION="v0.42.5"
+THANOS_GOTOOLCHAIN="go1.27.3"             # v0.42.5 needs Go >= 1.26.10; the proxy serves this toolchain
+# the Helm chart's lint and template tests (deploy/helm); no cluster is needed for either
+HELM_MODULE="helm.sh/helm/v4"
+HELM_VERSION="v4.3.2"
 
-ALL=(collector jaeger victorialogs prometheus promtool alertmanager amtool telemetrygen)
+ALL=(collector jaeger victorialogs prometheus promtool alertmanager amtool telemetrygen thanos helm)
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}"
@@ -59,7 +66,7 @@ for arg in "$@"; do
     --print-dir) echo "$BIN_DIR"; exit 0 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     all) targets+=("${ALL[@]}") ;;
-    collector|prometheus|promtool|alertmanager|amtool|jaeger|victorialogs|telemetrygen) targets+=("$arg") ;;
+    collector|prometheus|promtool|alertmanager|amtool|jaeger|victorialogs|telemetrygen|thanos|helm) targets+=("$arg") ;;
     *) die "unknown binary '$arg' (known: ${ALL[*]})" ;;
   esac
 done
@@ -154,6 +161,16 @@ key_for() {
     jaeger) echo "${JAEGER_VERSION}" ;;
     victorialogs) echo "${VICTORIALOGS_VERSION}" ;;
     telemetrygen) echo "${TELEMETRYGEN_VERSION}" ;;
+    thanos) echo "${THANOS_VERSION}-${THANOS_GOTOOLCHAIN}" ;;
+    helm) echo "${HELM_VERSION}" ;;
+  esac
+}
+
+# the Go toolchain a binary is built with ("" = the machine's go)
+toolchain_for() {
+  case "$1" in
+    thanos) echo "$THANOS_GOTOOLCHAIN" ;;
+    *) echo "" ;;
   esac
 }
 
@@ -203,6 +220,14 @@ do_build() {  # NAME OUT LOGFILE
     telemetrygen)
       build_from_module telemetrygen "$TELEMETRYGEN_MODULE" "$TELEMETRYGEN_VERSION" "." "$out" "$logfile"
       ;;
+    thanos)
+      build_from_module thanos "$THANOS_MODULE" "$THANOS_VERSION" "cmd/thanos" "$out" "$logfile" "" \
+        "-X github.com/prometheus/common/version.Version=${THANOS_VERSION#v} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${THANOS_VERSION}"
+      ;;
+    helm)
+      build_from_module helm "$HELM_MODULE" "$HELM_VERSION" "cmd/helm" "$out" "$logfile" "" \
+        "-X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}"
+      ;;
   esac
 }
 
@@ -230,7 +255,9 @@ for name in "${targets[@]}"; do
   # progress line every 60 s while the build runs
   ( while sleep 60; do log "$name: still building, $((SECONDS - start)) s"; done ) &
   ticker=$!
-  if do_build "$name" "$tmp_out" "$logfile"; then
+  toolchain="$(toolchain_for "$name")"
+  [ -n "$toolchain" ] && log "$name: with GOTOOLCHAIN=$toolchain (this build only)"
+  if ( [ -n "$toolchain" ] && export GOTOOLCHAIN="$toolchain"; do_build "$name" "$tmp_out" "$logfile" ); then
     kill "$ticker" 2>/dev/null || true; wait "$ticker" 2>/dev/null || true
     mkdir -p "$dest_dir"
     mv -f "$tmp_out" "$dest_dir/$file"
@@ -238,7 +265,7 @@ for name in "${targets[@]}"; do
     ln -sfn "$dest_dir/$file" "$BIN_DIR/$file"
     secs=$((SECONDS - start))
     log "$name: built in ${secs} s -> $BIN_DIR/$file"
-    printf '%s\t%s\t%s\t%ss\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$name" "$key" "$secs" "$(go env GOVERSION)" >>"$TIMES_LOG"
+    printf '%s\t%s\t%s\t%ss\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$name" "$key" "$secs" "${toolchain:-$(go env GOVERSION)}" >>"$TIMES_LOG"
   else
     kill "$ticker" 2>/dev/null || true; wait "$ticker" 2>/dev/null || true
     rm -f "$tmp_out"
