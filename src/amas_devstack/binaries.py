@@ -3,10 +3,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
-__all__ = ["BINARIES", "BUILD_SCRIPT", "BinaryMissing", "StackError", "bin_dir", "binary", "build_root"]
+__all__ = [
+    "BINARIES",
+    "BUILD_SCRIPT",
+    "BinaryMissing",
+    "StackError",
+    "bin_dir",
+    "binary",
+    "build_root",
+    "go_tool",
+]
 
 BUILD_SCRIPT = "scripts/build_binaries.sh"
 
@@ -20,6 +32,8 @@ BINARIES: dict[str, tuple[str, str]] = {
     "jaeger": ("jaeger", "jaeger"),
     "victorialogs": ("victoria-logs", "victorialogs"),
     "telemetrygen": ("telemetrygen", "telemetrygen"),  # a load generator, not a stack component
+    "thanos": ("thanos", "thanos"),  # receive, query, store (amas_devstack.thanos)
+    "helm": ("helm", "helm"),  # the chart's tests (deploy/helm), not a stack component
 }
 
 
@@ -51,3 +65,32 @@ def binary(component: str) -> Path:
             f"`bash {BUILD_SCRIPT} {build_arg}` (or `bash {BUILD_SCRIPT}` for all)"
         )
     return path
+
+
+def go_tool(source: Path, name: str, timeout: float = 900.0) -> Path:
+    """A Go program of this repository (its own go.mod, e.g. scripts/validate_k8s), built
+    once per content of its go.mod, go.sum and *.go files into the bin folder, as
+    ``<name>-<hash>``; raises StackError with the compiler's output when the build fails."""
+    digest = hashlib.sha256()
+    for path in sorted([source / "go.mod", source / "go.sum", *source.glob("*.go")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    target = bin_dir() / f"{name}-{digest.hexdigest()[:16]}"
+    if target.is_file():
+        return target
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
+    if go is None:
+        raise BinaryMissing(f"{name}: go not found on PATH (needed to build {source})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    proc = subprocess.run(
+        [go, "build", "-trimpath", "-o", str(tmp), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "CGO_ENABLED": "0", "GOWORK": "off"},
+    )
+    if proc.returncode != 0:
+        raise StackError(f"building {source} failed:\n{proc.stdout}{proc.stderr}")
+    tmp.replace(target)
+    return target

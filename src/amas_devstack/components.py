@@ -8,6 +8,9 @@ The templates are filled (``str.format``) with:
 - ``{config}``: its config file (the stack's choice, see ``NativeStack.configs``)
 - ``{collector.NAME}``: the :class:`CollectorInstance` (Collector rows only: the main
   Collector and every one added with ``NativeStack.add_collector`` share one row)
+- ``{node.NAME}``: one node of a distributed store (the rows of :data:`CLUSTER_COMPONENTS`,
+  filled by :mod:`amas_devstack.thanos` and :mod:`amas_devstack.vlcluster`; its ports, its
+  name and the paths of the cluster's shared files)
 
 A new component is one more row here, in start order (and its ports in ``Ports``); a new
 Collector setting is one more line in ``COLLECTOR.env``.
@@ -25,6 +28,7 @@ from amas_devstack.binaries import binary
 
 __all__ = [
     "ALL_COMPONENTS",
+    "CLUSTER_COMPONENTS",
     "COLLECTOR",
     "COMPONENTS",
     "DEFAULT_COMPONENTS",
@@ -171,6 +175,134 @@ COMPONENTS: dict[str, Component] = {
     "collector": COLLECTOR,
 }
 ALL_COMPONENTS: tuple[str, ...] = tuple(COMPONENTS)
+
+#: Go processes shut down within this when asked to (Thanos waits 2 min by default)
+_THANOS_GRACE = ("--http-grace-period=2s", "--grpc-grace-period=2s")
+
+#: Nodes of the distributed stores (docs/scaling.md), one row per role; a cluster renders
+#: its row once per node. Thanos: a receive hashring (ingestors), a stateless receive
+#: router in front of it (what Prometheus remote-writes to), Query over the ingestors and the
+#: store gateway, which serves the blocks the ingestors upload to the object store.
+#: VictoriaLogs cluster mode: the same binary as storage, insert or select node.
+CLUSTER_COMPONENTS: dict[str, Component] = {
+    "thanos-ingestor": Component(
+        binary="thanos",
+        args=(
+            "receive",
+            "--http-address=127.0.0.1:{node.http}",
+            "--grpc-address=127.0.0.1:{node.grpc}",
+            "--remote-write.address=127.0.0.1:{node.remote_write}",
+            "--receive.capnproto-address=127.0.0.1:{node.capnproto}",
+            "--receive.local-endpoint=127.0.0.1:{node.grpc}",
+            "--receive.hashrings-file={node.hashrings}",
+            "--receive.replication-factor={node.replication_factor}",
+            '--label=receive_replica="{node.name}"',
+            "--tsdb.path={data}",
+            "--tsdb.retention=1d",
+            # Prometheus accepts samples up to 30 min late (rules/prometheus.yml: a Collector's
+            # queue replay); its remote write forwards them, so the ingestors must take them too
+            "--tsdb.out-of-order.time-window=30m",
+            "--tsdb.max-exemplars=100000",
+            "--tsdb.min-block-duration={node.block_duration}",
+            "--tsdb.max-block-duration={node.block_duration}",
+            "--objstore.config-file={node.objstore}",
+            *_THANOS_GRACE,
+        ),
+        ports={
+            "HTTP": "{node.http}",
+            "gRPC": "{node.grpc}",
+            "remote write": "{node.remote_write}",
+            "capnproto": "{node.capnproto}",
+        },
+        health="http://127.0.0.1:{node.http}/-/ready",
+    ),
+    "thanos-router": Component(
+        binary="thanos",
+        args=(
+            "receive",
+            "--http-address=127.0.0.1:{node.http}",
+            "--grpc-address=127.0.0.1:{node.grpc}",
+            "--remote-write.address=127.0.0.1:{node.remote_write}",
+            "--receive.capnproto-address=127.0.0.1:{node.capnproto}",
+            # no --receive.local-endpoint: routing only, it stores nothing
+            "--receive.hashrings-file={node.hashrings}",
+            "--receive.replication-factor={node.replication_factor}",
+            "--tsdb.path={data}",
+            *_THANOS_GRACE,
+        ),
+        ports={
+            "HTTP": "{node.http}",
+            "gRPC": "{node.grpc}",
+            "remote write": "{node.remote_write}",
+            "capnproto": "{node.capnproto}",
+        },
+        health="http://127.0.0.1:{node.http}/-/ready",
+    ),
+    "thanos-store": Component(
+        binary="thanos",
+        args=(
+            "store",
+            "--http-address=127.0.0.1:{node.http}",
+            "--grpc-address=127.0.0.1:{node.grpc}",
+            "--data-dir={data}",
+            "--objstore.config-file={node.objstore}",
+            "--sync-block-duration={node.sync_interval}",
+            *_THANOS_GRACE,
+        ),
+        ports={"HTTP": "{node.http}", "gRPC": "{node.grpc}"},
+        health="http://127.0.0.1:{node.http}/-/ready",
+    ),
+    "thanos-query": Component(
+        binary="thanos",
+        args=(
+            "query",
+            "--http-address=127.0.0.1:{node.http}",
+            "--grpc-address=127.0.0.1:{node.grpc}",
+            "--endpoint.sd-config-file={node.endpoints}",
+            "--endpoint.sd-config-reload-interval=5s",
+            "--query.replica-label=receive_replica",
+            *_THANOS_GRACE,
+        ),
+        ports={"HTTP": "{node.http}", "gRPC": "{node.grpc}"},
+        health="http://127.0.0.1:{node.http}/-/ready",
+        data_dirs=(),
+    ),
+    "victorialogs-storage": Component(
+        binary="victorialogs",
+        args=(
+            "-httpListenAddr=127.0.0.1:{node.http}",
+            "-storageDataPath={data}",
+            "-retentionPeriod=7d",
+            "-loggerLevel=INFO",
+        ),
+        ports={"HTTP": "{node.http}"},
+        health="http://127.0.0.1:{node.http}/health",
+    ),
+    "victorialogs-insert": Component(
+        binary="victorialogs",
+        args=(
+            "-httpListenAddr=127.0.0.1:{node.http}",
+            "-storageNode={node.storage_nodes}",
+            "-select.disable",
+            "-loggerLevel=INFO",
+        ),
+        ports={"HTTP": "{node.http}"},
+        health="http://127.0.0.1:{node.http}/health",
+        data_dirs=(),
+    ),
+    "victorialogs-select": Component(
+        binary="victorialogs",
+        args=(
+            "-httpListenAddr=127.0.0.1:{node.http}",
+            "-storageNode={node.storage_nodes}",
+            "-insert.disable",
+            "-loggerLevel=INFO",
+        ),
+        ports={"HTTP": "{node.http}"},
+        health="http://127.0.0.1:{node.http}/health",
+        data_dirs=(),
+    ),
+}
 DEFAULT_COMPONENTS: tuple[str, ...] = ALL_COMPONENTS
 
 

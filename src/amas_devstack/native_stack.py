@@ -8,6 +8,7 @@ As a module (the e2e tests do this)::
         stack.kill("collector")      # kill -9
         stack.start("collector")     # waits until healthy
         gw = stack.add_collector("gateway1", Path("collector/gateway.yaml"))
+        thanos = ThanosReceiveCluster(stack.run_dir / "thanos").add_to(stack)   # more processes
     finally:
         stack.down()
 
@@ -86,6 +87,7 @@ class NativeStack:
         self.collector_env = dict(collector_env or {})
         self.grace_seconds = grace_seconds
         self.extra_collectors: dict[str, CollectorInstance] = {}
+        self.extra_processes: dict[str, Spec] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._pids: dict[str, int] = {}
         self._bins: dict[str, str] = {}
@@ -122,6 +124,8 @@ class NativeStack:
 
     def spec(self, name: str) -> Spec:
         """How to run one component (or an added Collector), from the component table."""
+        if name in self.extra_processes:
+            return self.extra_processes[name]
         if name == "collector":
             p = self.ports
             collector = CollectorInstance(
@@ -150,7 +154,7 @@ class NativeStack:
         (collector/gateway.yaml) or an agent (collector/agent-loadbalancing.yaml). It gets
         the stores' endpoints and its own storage folder like the main Collector; `env`
         adds to or overrides that. kill/stop/start/restart/down work on it by name."""
-        if name in ALL_COMPONENTS or name in self.extra_collectors:
+        if self._name_taken(name):
             raise StackError(f"component name {name!r} is taken")
         ports = free_ports(4)
         inst = CollectorInstance(Path(config).resolve(), *ports, env=dict(env or {}))
@@ -159,6 +163,21 @@ class NativeStack:
         if start:
             self.start(name)
         return inst
+
+    def add_process(self, spec: Spec, *, start: bool = True, timeout: float = 60.0) -> Spec:
+        """Register (and by default start) one more process, already rendered: a node of a
+        distributed store (amas_devstack.thanos, amas_devstack.vlcluster). kill/stop/start/
+        restart/down work on it by name; ``down`` stops these before the stack's own."""
+        if self._name_taken(spec.name):
+            raise StackError(f"component name {spec.name!r} is taken")
+        self.extra_processes[spec.name] = spec
+        self._save_state()
+        if start:
+            self.start(spec.name, timeout=timeout)
+        return spec
+
+    def _name_taken(self, name: str) -> bool:
+        return name in ALL_COMPONENTS or name in self.extra_collectors or name in self.extra_processes
 
     # -- process control ------------------------------------------------------------------
     def check_binaries(self) -> None:
@@ -302,7 +321,11 @@ class NativeStack:
     def down(self) -> None:
         """Stop everything this stack started (reverse order: the Collector first)."""
         errors = []
-        for name in [*reversed(self.extra_collectors), *reversed(ALL_COMPONENTS)]:
+        for name in [
+            *reversed(self.extra_collectors),
+            *reversed(ALL_COMPONENTS),
+            *reversed(self.extra_processes),
+        ]:
             if name in self._pids:
                 try:
                     self.stop(name)
@@ -358,7 +381,7 @@ class NativeStack:
 
     def status(self) -> list[dict[str, object]]:
         rows = []
-        for name in [*self.components, *self.extra_collectors]:
+        for name in [*self.components, *self.extra_collectors, *self.extra_processes]:
             spec = None
             with contextlib.suppress(StackError):
                 spec = self.spec(name)
@@ -390,6 +413,10 @@ class NativeStack:
                 n: {**dataclasses.asdict(c), "config": str(c.config), "env": dict(c.env)}
                 for n, c in self.extra_collectors.items()
             },
+            "extra_processes": {
+                n: {**dataclasses.asdict(s), "data_dirs": [str(d) for d in s.data_dirs]}
+                for n, s in self.extra_processes.items()
+            },
         }
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
@@ -413,6 +440,8 @@ class NativeStack:
         )
         for n, c in (state.get("extra_collectors") or {}).items():
             stack.extra_collectors[n] = CollectorInstance(**{**c, "config": Path(c["config"])})
+        for n, s in (state.get("extra_processes") or {}).items():
+            stack.extra_processes[n] = Spec(**{**s, "data_dirs": [Path(d) for d in s["data_dirs"]]})
         stack._pids = {k: int(v) for k, v in state["pids"].items()}
         stack._bins = dict(state.get("binaries", {}))
         return stack
