@@ -1,0 +1,553 @@
+"""Benchmark: the figures of the capacity model (amas_devstack.capacity), and its check.
+
+Everything is measured as CPU seconds of the process under test (user + system, from
+/proc/<pid>/stat) per item, minus what the process spends idle over the same time (measured
+first), never as wall time: the machine is shared. The pipeline is the scaled one of
+docs/scaling.md, on 127.0.0.1:
+
+    load ──OTLP──> agent ──load_balancing──> gateway ─┬─ traces ─> Jaeger
+                   (agent-loadbalancing.yaml)  (gateway.yaml) ├─ metrics ─> Prometheus ─remote write─>
+                                                             │      Thanos router ─> 3 ingestors (RF 2)
+                                                             └─ logs ─> VictoriaLogs insert ─> 2 storage nodes
+
+``measure`` (writes benchmarks/capacity_figures.json):
+
+1. idle: every process's CPU over ``--idle`` seconds, the baseline subtracted below;
+2. spans: OTLP/gRPC batches of AMAS-shaped spans (benchmarks.collector_throughput's clients);
+   CPU of the agent and the gateway per span (the gateway until its queue drained);
+3. logs: telemetrygen log records (body and attributes the size of the service's); agent,
+   gateway, VictoriaLogs insert and storage nodes per record;
+4. metrics: cumulative histograms with the HTTP duration buckets from an OTel SDK client,
+   many series; agent and gateway per data point, Prometheus per sample appended, the Thanos
+   router per sample forwarded, the ingestors per sample stored (x2: replication factor 2);
+5. the reference service (2 workers) through the same pipeline at sampling 1 and 0: exported
+   spans, log records per request, metric points and samples per replica and export;
+6. the export spool: the service with its Collector away (a closed port); bytes the spool
+   holds per span, log record and metric point (file names carry the item counts).
+
+``check``: the reference service at two other loads; the CPU every tier really spent against
+what the model predicts from the requests served.
+
+    python -m benchmarks.capacity measure [--quick]
+    python -m benchmarks.capacity check
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from amas_devstack.binaries import binary
+from amas_devstack.capacity import FIGURES_FILE, Figures, Load, load_figures, plan
+from amas_devstack.demo.load import Load as TaskLoad
+from amas_devstack.demo.metrics import Metrics
+from amas_devstack.demo.service import Run, start_everything
+from amas_devstack.native_stack import NativeStack
+from amas_devstack.ports import Ports, free_port
+from amas_devstack.thanos import ThanosCluster
+from amas_devstack.vlcluster import VictoriaLogsCluster
+from benchmarks import _common as c
+
+EXPORT_INTERVAL_S = 2.0
+#: the HTTP server duration buckets (semantic conventions' advice), as the app's histograms
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+LOG_BODY = "task 5f0c6a2e-61a4-4d5e-9a55-3b1c2f0d7e11 done in 1.42 s by researcher"
+LOG_ATTRIBUTES = (
+    'logger.name="amas_service.worker"',
+    'code.function="run_task"',
+    'amas.task.type="research"',
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- the pipeline ----------------------------------------------------------------------------------
+@dataclass
+class Pipeline:
+    stack: NativeStack
+    thanos: ThanosCluster
+    logs: VictoriaLogsCluster
+    idle_rate: dict[str, float] = field(default_factory=dict)  # process -> idle CPU s per s
+
+    #: the processes whose CPU is measured, by the model's names
+    def processes(self) -> dict[str, list[str]]:
+        return {
+            "agent": ["agent"],
+            "gateway": ["gateway"],
+            "prometheus": ["prometheus"],
+            "jaeger": ["jaeger"],
+            "thanos_router": ["thanos-router"],
+            "thanos_ingestor": [n.component for n in self.thanos.ingestors],
+            "victorialogs_insert": ["victorialogs-insert"],
+            "victorialogs_storage": [n.component for n in self.logs.storage],
+        }
+
+    def cpu(self) -> dict[str, float]:
+        return {
+            name: sum(cpu_seconds(self.stack.pid(p)) for p in components)  # type: ignore[arg-type]
+            for name, components in self.processes().items()
+        }
+
+    def rss_mib(self) -> dict[str, float]:
+        return {
+            name: max(c.peak_rss_bytes(self.stack.pid(p)) for p in components) / 2**20
+            for name, components in self.processes().items()
+        }
+
+    @property
+    def agent(self) -> Any:
+        return self.stack.extra_collectors["agent"]
+
+    @property
+    def gateway(self) -> Any:
+        return self.stack.extra_collectors["gateway"]
+
+    def collector_counter(self, which: str, name: str, **labels: str) -> float:
+        inst = self.stack.extra_collectors[which]
+        return c.counter_total(c.scrape(f"http://127.0.0.1:{inst.metrics}/metrics"), name, **labels)
+
+    def gateway_queue(self) -> float:
+        text = c.scrape(f"http://127.0.0.1:{self.gateway.metrics}/metrics")
+        return sum(v for _, v in c.prometheus_samples(text, "otelcol_exporter_queue_size"))
+
+    def prometheus_counter(self, name: str) -> float:
+        return c.counter_total(c.scrape(f"{self.stack.prometheus_url}/metrics"), name)
+
+
+@contextlib.contextmanager
+def pipeline(workdir: Path) -> Iterator[Pipeline]:
+    thanos = ThanosCluster(workdir / "thanos")
+    logs = VictoriaLogsCluster(workdir / "vlcluster")
+    stack = NativeStack(
+        workdir / "stack",
+        Ports.random(),
+        ("jaeger", "prometheus"),
+        prometheus_config=thanos.prometheus_config(),
+    )
+    try:
+        thanos.add_to(stack)
+        logs.add_to(stack)
+        stack.up(timeout=120)
+        quiet = {"AMAS_COLLECTOR_LOG_LEVEL": "warn"}
+        gateway = stack.add_collector(
+            "gateway",
+            c.REPO_ROOT / "collector" / "gateway.yaml",
+            {**quiet, "AMAS_LOGS_ENDPOINT": logs.otlp_logs_url},
+        )
+        stack.add_collector(
+            "agent",
+            c.REPO_ROOT / "collector" / "agent-loadbalancing.yaml",
+            {**quiet, "AMAS_GATEWAYS": f"[127.0.0.1:{gateway.grpc}]"},
+        )
+        yield Pipeline(stack, thanos, logs)
+    finally:
+        stack.down()
+
+
+def measured(
+    p: Pipeline, run: Callable[[], None], settle: Callable[[], bool], timeout: float = 300
+) -> dict[str, float]:
+    """CPU seconds each process spent on ``run`` and until ``settle()`` held, minus idle."""
+    before, t0 = p.cpu(), time.monotonic()
+    run()
+    deadline = time.monotonic() + timeout
+    while not settle():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the pipeline did not settle")
+        time.sleep(0.5)
+    time.sleep(2)  # the last exports and flushes
+    after, elapsed = p.cpu(), time.monotonic() - t0
+    return {name: max(0.0, after[name] - before[name] - p.idle_rate[name] * elapsed) for name in after}
+
+
+def idle(p: Pipeline, seconds: float) -> None:
+    before, t0 = p.cpu(), time.monotonic()
+    time.sleep(seconds)
+    after, elapsed = p.cpu(), time.monotonic() - t0
+    p.idle_rate = {name: (after[name] - before[name]) / elapsed for name in after}
+
+
+def _drained(p: Pipeline, signal: str, sent_before: float, accepted: float) -> Callable[[], bool]:
+    def check() -> bool:
+        sent = p.collector_counter("gateway", f"otelcol_exporter_sent_{signal}") - sent_before
+        return p.gateway_queue() == 0 and sent >= accepted
+
+    return check
+
+
+# --- synthetic loads ---------------------------------------------------------------------------------
+def span_phase(p: Pipeline, seconds: float, clients: int) -> dict[str, Any]:
+    from benchmarks.collector_throughput import load_client
+
+    accepted0 = p.collector_counter("agent", "otelcol_receiver_accepted_spans")
+    sent0 = p.collector_counter("gateway", "otelcol_exporter_sent_spans")
+    accepted = 0.0
+
+    def run() -> None:
+        nonlocal accepted
+        with contextlib.ExitStack() as stack:
+            conns = [
+                stack.enter_context(c.child(load_client, f"127.0.0.1:{p.agent.grpc}", seconds, i))[1]
+                for i in range(clients)
+            ]
+            for conn in conns:
+                assert c.receive(conn, 120, "a span client") == "ready"
+            for conn in conns:
+                conn.send("go")
+            for conn in conns:
+                c.receive(conn, seconds + 120, "a span client")
+        accepted = p.collector_counter("agent", "otelcol_receiver_accepted_spans") - accepted0
+
+    cpu = measured(p, run, lambda: _drained(p, "spans", sent0, accepted)())
+    return {"items": accepted, "cpu": cpu}
+
+
+def log_phase(p: Pipeline, count: int, workers: int) -> dict[str, Any]:
+    accepted0 = p.collector_counter("agent", "otelcol_receiver_accepted_log_records")
+    sent0 = p.collector_counter("gateway", "otelcol_exporter_sent_log_records")
+    accepted = 0.0
+    argv = [
+        str(binary("telemetrygen")),
+        "logs",
+        "--otlp-endpoint",
+        f"127.0.0.1:{p.agent.grpc}",
+        "--otlp-insecure",
+        "--workers",
+        str(workers),
+        "--logs",
+        str(count // workers),
+        "--body",
+        LOG_BODY,
+        "--severity-text",
+        "INFO",
+        "--service",
+        "amas-bench",
+        "--trace-id",
+        "5b8efff798038103d269b633813fc60c",
+        "--span-id",
+        "eee19b7ec3c1b174",
+    ]
+    for attribute in LOG_ATTRIBUTES:
+        argv += ["--telemetry-attributes", attribute]
+
+    def run() -> None:
+        nonlocal accepted
+        subprocess.run(argv, check=True, capture_output=True, timeout=600)
+        accepted = p.collector_counter("agent", "otelcol_receiver_accepted_log_records") - accepted0
+
+    cpu = measured(p, run, lambda: _drained(p, "log_records", sent0, accepted)())
+    return {"items": accepted, "cpu": cpu}
+
+
+def metric_client(conn: Any, endpoint: str, series: int, seconds: float, interval_ms: int) -> None:
+    """Cumulative histograms (HTTP duration buckets), ``series`` attribute sets, exported
+    every ``interval_ms`` over OTLP/gRPC for ``seconds``."""
+    import random
+
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+    from opentelemetry.sdk.resources import Resource
+
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=endpoint, insecure=True), export_interval_millis=interval_ms
+    )
+    provider = MeterProvider(
+        resource=Resource.create({"service.name": "amas-bench-metrics"}),
+        metric_readers=[reader],
+        views=[View(instrument_name="*", aggregation=ExplicitBucketHistogramAggregation(HTTP_BUCKETS))],
+    )
+    histogram = provider.get_meter("bench").create_histogram("http.server.request.duration", unit="s")
+    labels = [
+        {"http.route": f"/route/{i // 4}", "http.response.status_code": 200 + i % 4} for i in range(series)
+    ]
+    conn.send("ready")
+    conn.recv()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for attributes in labels:
+            histogram.record(random.random() * 0.3, attributes)
+        time.sleep(interval_ms / 1000 / 2)
+    provider.shutdown()
+    conn.send("done")
+
+
+def metric_phase(p: Pipeline, seconds: float, series: int) -> dict[str, Any]:
+    accepted0 = p.collector_counter("agent", "otelcol_receiver_accepted_metric_points")
+    sent0 = p.collector_counter("gateway", "otelcol_exporter_sent_metric_points")
+    appended0 = p.prometheus_counter("prometheus_tsdb_head_samples_appended")
+    remote0 = p.prometheus_counter("prometheus_remote_storage_samples")
+    counts: dict[str, float] = {}
+
+    def run() -> None:
+        with c.child(metric_client, f"127.0.0.1:{p.agent.grpc}", series, seconds, 500) as (_, conn):
+            assert c.receive(conn, 120, "the metric client") == "ready"
+            conn.send("go")
+            c.receive(conn, seconds + 120, "the metric client")
+        counts["points"] = p.collector_counter("agent", "otelcol_receiver_accepted_metric_points") - accepted0
+
+    def settled() -> bool:
+        if not _drained(p, "metric_points", sent0, counts["points"])():
+            return False
+        appended = p.prometheus_counter("prometheus_tsdb_head_samples_appended") - appended0
+        remote = p.prometheus_counter("prometheus_remote_storage_samples") - remote0
+        counts["samples"], counts["remote_samples"] = appended, remote
+        return remote >= appended * 0.999
+
+    cpu = measured(p, run, settled)
+    return {
+        "items": counts["points"],
+        "samples": counts["samples"],
+        "remote_samples": counts["remote_samples"],
+        "cpu": cpu,
+    }
+
+
+# --- the reference service --------------------------------------------------------------------------
+def _drive(url: str, tasks: int, rate: float, seed: int) -> TaskLoad:
+    async def go() -> TaskLoad:
+        load = TaskLoad(tasks, rate=rate, seed=seed)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            await load.run(client)
+        return load
+
+    load = asyncio.run(go())
+    assert not load.errors, load.errors[:3]
+    return load
+
+
+@contextlib.contextmanager
+def service(workdir: Path, env: dict[str, str], workers: int = 2) -> Iterator[Run]:
+    with patch.dict(os.environ, {"AMAS_METRIC_EXPORT_INTERVAL": str(EXPORT_INTERVAL_S), **env}):
+        run = start_everything(workdir, workers=workers, latency_scale=0.2)
+    try:
+        yield run
+    finally:
+        run.stop()
+
+
+def _app_requests(run: Run) -> float:
+    return Metrics(httpx.get(run.url + "/metrics", timeout=10).text).total(
+        "http_server_request_duration_seconds_count"
+    )
+
+
+def service_phase(p: Pipeline, workdir: Path, sampling: float, tasks: int, rate: float) -> dict[str, Any]:
+    """The service through the pipeline: what a request and a replica export, and the CPU of
+    every tier (the check compares it with the model)."""
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{p.agent.grpc}",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(sampling),
+        "AMAS_EXPORT_SPOOL_DIR": str(workdir / "spool"),
+    }
+    names = ("spans", "log_records", "metric_points")
+    with service(workdir / "service", env) as run:
+        time.sleep(2 * EXPORT_INTERVAL_S)
+        before = {n: p.collector_counter("agent", f"otelcol_receiver_accepted_{n}") for n in names}
+        appended0 = p.prometheus_counter("prometheus_tsdb_head_samples_appended")
+        requests0 = _app_requests(run)
+        t0 = time.monotonic()
+        result: dict[str, Any] = {}
+
+        def drive() -> None:
+            load = _drive(run.url, tasks, rate, seed=int(sampling * 100) + tasks)
+
+            def done() -> bool:
+                m = Metrics(httpx.get(run.url + "/metrics", timeout=10).text)
+                return m.total("amas_task_duration_seconds_count") >= len(load.accepted)
+
+            while not done():
+                time.sleep(0.5)
+            time.sleep(6)  # the batch processors' 5 s schedule, one more metric export
+            result["requests"] = _app_requests(run) - requests0
+            result["seconds"] = time.monotonic() - t0
+            for n in names:
+                result[n] = p.collector_counter("agent", f"otelcol_receiver_accepted_{n}") - before[n]
+            result["samples"] = p.prometheus_counter("prometheus_tsdb_head_samples_appended") - appended0
+
+        sent0 = p.collector_counter("gateway", "otelcol_exporter_sent_spans")
+        result["cpu"] = measured(p, drive, lambda: _drained(p, "spans", sent0, result["spans"])())
+    result["exports"] = result["seconds"] / EXPORT_INTERVAL_S
+    return result
+
+
+def spool_phase(workdir: Path, tasks: int, rate: float) -> dict[str, float]:
+    """Bytes the export spool holds per item while the Collector is away."""
+    spool = workdir / "spool"
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",  # nothing listens
+        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+        "AMAS_EXPORT_SPOOL_DIR": str(spool),
+    }
+    with service(workdir / "service-spool", env) as run:
+        _drive(run.url, tasks, rate, seed=3)
+        time.sleep(8)
+    sizes: dict[str, list[float]] = {"traces": [0, 0], "logs": [0, 0], "metrics": [0, 0]}
+    for path in spool.rglob("*.otlp"):
+        signal, items = path.name.split("-", 1)[0], int(path.stem.rsplit("-", 1)[1])
+        sizes[signal][0] += path.stat().st_size
+        sizes[signal][1] += items
+    return {item: b / n for item, (b, n) in zip(("span", "log", "point"), sizes.values(), strict=True) if n}
+
+
+# --- the two commands -------------------------------------------------------------------------------
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="amas-capacity-"))
+    workdir.chmod(0o755)  # PostgreSQL runs as its own user and must enter it
+    q = args.quick
+    try:
+        with pipeline(workdir / "pipeline") as p:
+            c.print_header("idle")
+            idle(p, 10 if q else args.idle)
+            print("  " + ", ".join(f"{k} {v * 100:.2f} %" for k, v in p.idle_rate.items()))
+            c.print_header("spans")
+            spans = span_phase(p, 5 if q else 30, clients=2)
+            c.print_header("logs")
+            logs = log_phase(p, 20_000 if q else 200_000, workers=4)
+            c.print_header("metrics")
+            metrics = metric_phase(p, 10 if q else 45, series=200 if q else 1000)
+            c.print_header("service at sampling 1 and 0")
+            at1 = service_phase(p, workdir / "s1", 1.0, 20 if q else 120, 6.0)
+            at0 = service_phase(p, workdir / "s0", 0.0, 20 if q else 120, 6.0)
+            rss = p.rss_mib()
+        c.print_header("export spool")
+        spool = spool_phase(workdir, 10 if q else 60, 6.0)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def per(phase: dict[str, Any], process: str, items: float | None = None) -> float:
+        return phase["cpu"][process] / (items if items is not None else phase["items"])
+
+    figures = {
+        "spans_per_request_sampled": at1["spans"] / at1["requests"],
+        "spans_per_request_unsampled": at0["spans"] / at0["requests"],
+        "logs_per_request": (at1["log_records"] + at0["log_records"]) / (at1["requests"] + at0["requests"]),
+        "points_per_replica_export": (at1["metric_points"] + at0["metric_points"])
+        / (at1["exports"] + at0["exports"]),
+        "samples_per_replica_export": (at1["samples"] + at0["samples"]) / (at1["exports"] + at0["exports"]),
+        "cpu": {
+            "agent": {"span": per(spans, "agent"), "log": per(logs, "agent"), "point": per(metrics, "agent")},
+            "gateway": {
+                "span": per(spans, "gateway"),
+                "log": per(logs, "gateway"),
+                "point": per(metrics, "gateway"),
+            },
+            "prometheus": {"sample": per(metrics, "prometheus", metrics["samples"])},
+            "thanos_router": {"sample": per(metrics, "thanos_router", metrics["remote_samples"])},
+            "thanos_ingestor": {"sample": per(metrics, "thanos_ingestor", 2 * metrics["remote_samples"])},
+            "victorialogs_insert": {"line": per(logs, "victorialogs_insert")},
+            "victorialogs_storage": {"line": per(logs, "victorialogs_storage")},
+            "jaeger": {"span": per(spans, "jaeger")},
+        },
+        "spool_bytes": spool,
+        "rss_mib": rss,
+    }
+    raw = {"idle": p.idle_rate, "spans": spans, "logs": logs, "metrics": metrics, "at_1": at1, "at_0": at0}
+    return {"figures": figures, "raw": raw}
+
+
+def check(args: argparse.Namespace) -> dict[str, Any]:
+    """The service at two loads; each tier's measured CPU against the model's prediction."""
+    figures = load_figures()
+    workdir = Path(tempfile.mkdtemp(prefix="amas-capacity-check-"))
+    workdir.chmod(0o755)
+    points = [(0.1, 200, 8.0), (0.6, 120, 4.0)]  # sampling, tasks, tasks/s
+    results = []
+    try:
+        with pipeline(workdir / "pipeline") as p:
+            idle(p, args.idle)
+            for i, (sampling, tasks, rate) in enumerate(points):
+                c.print_header(f"check {i + 1}: sampling {sampling}, {tasks} tasks at {rate}/s")
+                got = service_phase(p, workdir / f"check{i}", sampling, tasks, rate)
+                results.append(compare(figures, sampling, got))
+                print(report_check(results[-1]))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"check": results}
+
+
+def compare(figures: Figures, sampling: float, got: dict[str, Any]) -> dict[str, Any]:
+    seconds = got["seconds"]
+    predicted = plan(
+        Load(
+            replicas=1,
+            rps=got["requests"] / seconds,
+            sampling=sampling,
+            nodes=1,
+            export_interval_s=EXPORT_INTERVAL_S,
+        ),
+        figures,
+    )
+    items = {
+        "spans": (got["spans"], predicted.rates["spans"] * seconds),
+        "log_records": (got["log_records"], predicted.rates["log_records"] * seconds),
+        "metric_points": (got["metric_points"], predicted.rates["metric_points"] * seconds),
+        "samples": (got["samples"], predicted.rates["samples"] * seconds),
+    }
+    cpu = {t.name: (got["cpu"].get(t.name, 0.0), t.cores * seconds) for t in predicted.tiers}
+    return {
+        "sampling": sampling,
+        "requests": got["requests"],
+        "seconds": seconds,
+        "items": items,
+        "cpu_seconds": cpu,
+    }
+
+
+def report_check(result: dict[str, Any]) -> str:
+    rows = [
+        [k, f"{m:,.0f}", f"{p:,.0f}", f"{m / p:.2f}" if p else "-"] for k, (m, p) in result["items"].items()
+    ]
+    rows += [
+        [k, f"{m:.2f} s", f"{p:.2f} s", f"{m / p:.2f}" if p else "-"]
+        for k, (m, p) in result["cpu_seconds"].items()
+    ]
+    head = f"sampling {result['sampling']}, {result['requests']:.0f} requests in {result['seconds']:.0f} s"
+    return head + "\n" + c.table(["", "measured", "model", "measured/model"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["measure", "check"])
+    parser.add_argument("--quick", action="store_true", help="a small run, for a smoke check (not written)")
+    parser.add_argument("--idle", type=float, default=30.0, help="seconds of the idle baseline")
+    parser.add_argument("--json", metavar="PATH", help="also write everything measured to PATH")
+    args = parser.parse_args()
+    if args.command == "measure":
+        result = measure(args)
+        print(json.dumps(result["figures"], indent=2))
+        if not args.quick:
+            FIGURES_FILE.write_text(
+                json.dumps({"machine": c.machine_info(), **result["figures"]}, indent=2, default=str) + "\n"
+            )
+            print(f"written: {FIGURES_FILE}")
+    else:
+        result = check(args)
+    c.write_json(args.json, result)
+
+
+if __name__ == "__main__":
+    main()
