@@ -11,6 +11,7 @@ count, error rate, duration, token and cost metric is derived from those spans.
 """
 
 from amas_telemetry import semconv
+from amas_telemetry._version import __version__
 from amas_telemetry.config import ConfigError
 from amas_telemetry.genai_calls import GenAICall, genai_call, time_stream
 from amas_telemetry.instrument import untraced
@@ -29,6 +30,7 @@ from amas_telemetry.spans import (
 )
 
 __all__ = [
+    "__version__",
     "STATE_GAUGES",
     "ConfigError",
     "GenAICall",

@@ -1,6 +1,6 @@
 """Native observability stack on 127.0.0.1, without containers.
 
-The ``amas-stack`` command (and ``scripts/native_stack.py``). Runs the binaries
+The ``amas-stack`` command (also ``python -m amas_devstack.stack_cli``). Runs the binaries
 built by ``scripts/build_binaries.sh`` (found in
 ``${AMAS_BUILD_DIR:-~/.cache/amas-telemetry}/bin``):
 
@@ -85,3 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

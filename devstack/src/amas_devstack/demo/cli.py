@@ -1,6 +1,6 @@
 """The AMAS demo: one command starts everything on 127.0.0.1, drives load and prints what happened.
 
-    amas-demo                    # ~300 tasks, then stop everything (or: python scripts/demo.py)
+    amas-demo                    # ~300 tasks, then stop everything (or: python -m amas_devstack.demo.cli)
     amas-demo --keep-running     # leave it up; prints the command that stops it
     amas-demo --stop             # stop what --keep-running left
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         "--stack-dir",
         type=Path,
         default=REPO_ROOT / "run" / "stack",
-        help="run folder of scripts/native_stack.py, for links (default ./run/stack)",
+        help="run folder of amas-stack, for links (default ./run/stack)",
     )
     parser.add_argument(
         "--no-stack",
@@ -101,19 +101,21 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if keep:
             (run_dir / STATE_FILE).write_text(json.dumps({"pids": run.pids(), "url": run.url}, indent=2))
-            script = Path(sys.argv[0]).resolve()
             print(
                 f"\nStill running: service {run.url}, PostgreSQL 127.0.0.1:{run.postgres.port}, "
                 f"Redis 127.0.0.1:{run.redis.port}. Stop everything with:\n"
-                f"  {sys.executable} {script} --stop --run-dir {run_dir}"
+                f"  {sys.executable} -m amas_devstack.demo.cli --stop --run-dir {run_dir}"
             )
             if stack is not None:
-                stack_script = REPO_ROOT / "scripts" / "native_stack.py"
                 print("The native stack too:")
-                print(f"  {sys.executable} {stack_script} down --run-dir {stack.run_dir}")
+                print(f"  {sys.executable} -m amas_devstack.stack_cli down --run-dir {stack.run_dir}")
         else:
             say("stopping everything the demo started ...")
             run.stop()
             if stack is not None:
                 stack.down()
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -26,7 +26,13 @@ from amas_devstack.demo import say
 from amas_devstack.ports import free_port
 from amas_devstack.processes import ServerError, pid_alive, stop_pid
 from amas_devstack.providers import FakeProviderProcess
-from amas_devstack.servers import PostgresServer, RedisServer, find_postgres_bin, find_redis_server
+from amas_devstack.servers import (
+    PostgresServer,
+    RedisServer,
+    find_postgres_bin,
+    find_redis_server,
+    remove_moved_data,
+)
 from amas_service.settings import api_key_env_var
 
 DEFAULT_RUN_DIR = REPO_ROOT / "run" / "demo"
@@ -209,5 +215,6 @@ def stop_kept(run_dir: Path) -> int:
         if pid_alive(pid, word):  # still the process we started, not a reused pid
             say(f"stopping {name} (pid {pid})")
             stop_pid(pid, sig, timeout=20)
+    remove_moved_data(run_dir / "postgresql")
     state_path.unlink()
     return 0

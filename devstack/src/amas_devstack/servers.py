@@ -2,8 +2,10 @@
 
 Each server binds 127.0.0.1 on its own port, keeps its data in its own folder and is
 stopped by :meth:`stop` (SIGINT/SIGTERM, then SIGKILL). Run as root, PostgreSQL runs as
-the ``postgres`` OS user (it refuses root), in a data folder that user owns.
-Passwords are passed in files, never on command lines (``ps`` shows those).
+the ``postgres`` OS user (it refuses root), in a data folder that user owns: inside the
+server's folder when that user can reach it, else (a clone under ``/root``, mode 700) in a
+private folder of the system's temp dir, named in ``<folder>/data-location`` and deleted
+when the server stops. Passwords are passed in files, never on command lines (``ps`` shows those).
 """
 
 from __future__ import annotations
@@ -15,15 +17,25 @@ import secrets
 import shutil
 import signal
 import socket
-import stat
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from amas_devstack.ports import free_port
 from amas_devstack.processes import ChildProcess, ServerError, wait_ready
 
-__all__ = ["PostgresServer", "RedisServer", "find_postgres_bin", "find_redis_server"]
+__all__ = [
+    "DATA_LOCATION",
+    "PostgresServer",
+    "RedisServer",
+    "find_postgres_bin",
+    "find_redis_server",
+    "remove_moved_data",
+]
+
+DATA_LOCATION = "data-location"
+"""The file, in a PostgreSQL server's folder, that names where its data went instead."""
 
 
 def find_postgres_bin() -> Path | None:
@@ -67,7 +79,8 @@ class PostgresServer:
         durable: bool = False,
     ) -> None:
         self.base = Path(base)
-        self.data = self.base / "data"
+        self.home = self.base
+        """Where the data folder and the socket live: ``base``, or a private temp folder."""
         self.port = port or free_port()
         self.user, self.database = user, database
         self.password = password or "pg-" + secrets.token_urlsafe(18)
@@ -75,6 +88,10 @@ class PostgresServer:
         self.bin = find_postgres_bin()
         self.process = ChildProcess("postgresql", self.base / "postgresql.log", stop_signal=signal.SIGINT)
         self._os_user = "postgres" if os.geteuid() == 0 else None
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
 
     @property
     def dsn(self) -> str:
@@ -94,7 +111,7 @@ class PostgresServer:
         result = subprocess.run(
             list(argv),
             user=self._os_user,
-            cwd=self.base,
+            cwd=self.home,
             capture_output=True,
             text=True,
             env={**os.environ, **(env or {})},
@@ -105,22 +122,25 @@ class PostgresServer:
                 f"{Path(argv[0]).name} failed ({result.returncode}): {result.stderr.strip()[-800:]}"
             )
 
-    def _check_reachable(self) -> None:
-        """PostgreSQL runs as its own OS user: every folder above ``base`` must let it through."""
-        if not self._os_user:
+    def _reachable(self, path: Path) -> bool:
+        """Whether PostgreSQL's OS user can enter and write ``path`` (every folder above it
+        must let other users through)."""
+        return subprocess.run(["test", "-w", str(path)], user=self._os_user, check=False).returncode == 0
+
+    def _choose_home(self) -> None:
+        """``base`` if PostgreSQL's user can reach it; else the private folder named in
+        ``base/data-location`` (a server started there before), else a new one."""
+        if not self._os_user or self._reachable(self.base):
             return
-        probe = subprocess.run(["test", "-w", str(self.base)], user=self._os_user, check=False)
-        if probe.returncode == 0:
-            return
-        closed = next(
-            (str(p) for p in reversed(self.base.parents) if not p.stat().st_mode & stat.S_IXOTH),
-            str(self.base),
-        )
-        raise ServerError(
-            f"PostgreSQL runs as the '{self._os_user}' user, which cannot reach {self.base}: "
-            f"{closed} is not searchable by other users (chmod o+x {closed}, or run from a clone "
-            "in a folder other users can enter)"
-        )
+        location = self.base / DATA_LOCATION
+        if location.is_file():
+            moved = Path(location.read_text().strip())
+            if moved.is_dir() and self._reachable(moved):
+                self.home = moved
+                return
+        self.home = Path(tempfile.mkdtemp(prefix="amas-postgresql-"))  # 0700
+        self._chown(self.home)
+        location.write_text(f"{self.home}\n")
 
     def start(self, timeout: float = 60.0) -> PostgresServer:
         if self.bin is None:
@@ -129,9 +149,9 @@ class PostgresServer:
             raise ServerError("running as root, but there is no 'postgres' OS user to run PostgreSQL as")
         self.base.mkdir(parents=True, exist_ok=True)
         self._chown(self.base)
-        self._check_reachable()
+        self._choose_home()
         if not (self.data / "PG_VERSION").exists():
-            pwfile = self.base / "pwfile"
+            pwfile = self.home / "pwfile"
             pwfile.write_text(self.password + "\n")
             pwfile.chmod(0o600)
             self._chown(pwfile)
@@ -163,7 +183,7 @@ class PostgresServer:
             "-h",
             "127.0.0.1",
             "-k",
-            str(self.base),
+            str(self.home),
             "-c",
             "max_connections=60",
             "-c",
@@ -171,7 +191,7 @@ class PostgresServer:
         ]
         if not self.durable:
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        self.process.spawn(argv, user=self._os_user, cwd=self.base)
+        self.process.spawn(argv, user=self._os_user, cwd=self.home)
         self._chown(self.process.log_path)
         wait_ready("PostgreSQL", lambda: self._ready(), self.process, timeout)
         self._create_database()
@@ -210,6 +230,18 @@ class PostgresServer:
 
     def stop(self) -> None:
         self.process.stop(timeout=20)
+        remove_moved_data(self.base)
+        self.home = self.base
+
+
+def remove_moved_data(base: Path) -> None:
+    """Delete the private data folder a stopped server in ``base`` used instead of ``base``."""
+    location = Path(base) / DATA_LOCATION
+    if location.is_file():
+        moved = Path(location.read_text().strip())
+        if moved.name.startswith("amas-postgresql-") and moved.parent == Path(tempfile.gettempdir()):
+            shutil.rmtree(moved, ignore_errors=True)
+        location.unlink(missing_ok=True)
 
 
 def _user_exists(name: str) -> bool:
