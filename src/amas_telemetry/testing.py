@@ -25,7 +25,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from amas_telemetry.pipeline import Extras, Telemetry, configure_with
+from amas_telemetry._internal.telemetry import Extras, Telemetry, configure_with
 
 __all__ = ["CapturedTelemetry", "captelemetry", "capture"]
 

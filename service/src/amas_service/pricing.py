@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amas_telemetry.pricing import PriceTable, TokenUsage
+from amas_telemetry._internal.genai.pricing import PriceTable, TokenUsage
 
 __all__ = ["cost_usd"]
 

@@ -1,6 +1,6 @@
 """The metric names the demo reads: the names ``/metrics`` gives the catalog's metrics.
 
-From :func:`amas_telemetry.exposition.exposed_name`; histograms by their base name (the
+From :func:`amas_telemetry._internal.prometheus.exposition.exposed_name`; histograms by their base name (the
 samples append ``_bucket``, ``_sum``, ``_count``).
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Final
 
 from amas_telemetry import semconv as sc
+from amas_telemetry._internal.prometheus.exposition import exposed_name
 from amas_telemetry.catalog import CATALOG
-from amas_telemetry.exposition import exposed_name
 
 
 def served_name(name: str) -> str:
