@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import yaml
+
 from amas_devstack.binaries import StackError
 from amas_devstack.components import CLUSTER_COMPONENTS, PROMETHEUS_CONFIG, Spec, render
 from amas_devstack.ports import free_ports
@@ -157,8 +159,6 @@ class ThanosCluster:
         """``base`` (rules/prometheus.yml) plus a remote_write to the router, written to
         ``out`` (default: the cluster's run folder); rule_files made absolute, so the rules
         are the repository's own files."""
-        import yaml  # the dev stack's only YAML use; PyYAML comes with the dev tools
-
         config = yaml.safe_load(Path(base).read_text())
         config["rule_files"] = [
             str((Path(base).parent / f).resolve()) for f in config.get("rule_files") or []
