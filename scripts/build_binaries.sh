@@ -253,7 +253,8 @@ for name in "${targets[@]}"; do
   start=$SECONDS
   tmp_out="$WORK_ROOT/$file.out.$$"
   # progress line every 60 s while the build runs
-  ( while sleep 60; do log "$name: still building, $((SECONDS - start)) s"; done ) &
+  # (the lock fd closed in the ticker: its last `sleep` must not hold the lock after the build)
+  ( while sleep 60; do log "$name: still building, $((SECONDS - start)) s"; done ) 9>&- &
   ticker=$!
   toolchain="$(toolchain_for "$name")"
   [ -n "$toolchain" ] && log "$name: with GOTOOLCHAIN=$toolchain (this build only)"
