@@ -232,3 +232,15 @@ def test_without_switching_the_static_resolver_off_the_agent_would_not_start(tmp
     )
     assert proc.returncode == 1
     assert "only one resolver should be specified" in proc.stderr
+
+
+def test_the_packaged_chart_carries_the_configs_not_the_links(helm: Path, tmp_path: Path):
+    """`helm package` stores the content of the symlinked Collector configs: the packaged chart
+    renders the same ConfigMap as the chart folder."""
+    proc = _run([helm, "package", CHART, "--destination", tmp_path])
+    assert proc.returncode == 0, proc.stderr
+    (archive,) = tmp_path.glob("amas-telemetry-*.tgz")
+    packaged = _run([helm, "template", RELEASE, archive, "--namespace", NAMESPACE])
+    assert packaged.returncode == 0, packaged.stderr
+    key = ("ConfigMap", "amas-amas-telemetry-collector")
+    assert objects(packaged.stdout)[key] == objects(render(helm))[key]
