@@ -35,6 +35,9 @@ TELEMETRYGEN_VERSION="v0.161.0"
 THANOS_MODULE="github.com/thanos-io/thanos"
 THANOS_VERSION="v0.42.5"
 THANOS_GOTOOLCHAIN="go1.27.3"             # v0.42.5 needs Go >= 1.26.10; the proxy serves this toolchain
+# the tags of Thanos's own release build (.promu.yml): without slicelabels its zero-copy label
+# conversions misread Prometheus's default (stringlabels) layout and the gRPC servers panic
+THANOS_TAGS="netgo,slicelabels"
 # the Helm chart's lint and template tests (deploy/helm); no cluster is needed for either
 HELM_MODULE="helm.sh/helm/v4"
 HELM_VERSION="v4.3.2"
@@ -161,7 +164,7 @@ key_for() {
     jaeger) echo "${JAEGER_VERSION}" ;;
     victorialogs) echo "${VICTORIALOGS_VERSION}" ;;
     telemetrygen) echo "${TELEMETRYGEN_VERSION}" ;;
-    thanos) echo "${THANOS_VERSION}-${THANOS_GOTOOLCHAIN}" ;;
+    thanos) echo "${THANOS_VERSION}-${THANOS_GOTOOLCHAIN}-${THANOS_TAGS//,/-}" ;;
     helm) echo "${HELM_VERSION}" ;;
   esac
 }
@@ -221,7 +224,7 @@ do_build() {  # NAME OUT LOGFILE
       build_from_module telemetrygen "$TELEMETRYGEN_MODULE" "$TELEMETRYGEN_VERSION" "." "$out" "$logfile"
       ;;
     thanos)
-      build_from_module thanos "$THANOS_MODULE" "$THANOS_VERSION" "cmd/thanos" "$out" "$logfile" "" \
+      build_from_module thanos "$THANOS_MODULE" "$THANOS_VERSION" "cmd/thanos" "$out" "$logfile" "$THANOS_TAGS" \
         "-X github.com/prometheus/common/version.Version=${THANOS_VERSION#v} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${THANOS_VERSION}"
       ;;
     helm)

@@ -224,7 +224,9 @@ CLUSTER_COMPONENTS: dict[str, Component] = {
             "--grpc-address=127.0.0.1:{node.grpc}",
             "--remote-write.address=127.0.0.1:{node.remote_write}",
             "--receive.capnproto-address=127.0.0.1:{node.capnproto}",
-            # no --receive.local-endpoint: routing only, it stores nothing
+            # no --receive.local-endpoint: routing only, it stores nothing (receive still
+            # insists on an external label)
+            '--label=receive_router="{node.name}"',
             "--receive.hashrings-file={node.hashrings}",
             "--receive.replication-factor={node.replication_factor}",
             "--tsdb.path={data}",
