@@ -12,9 +12,10 @@ Session fixture ``scaled`` (imported by conftest.py), started once:
   OTLP to the Collector), under a bounded task load.
 
 While the load runs, one ingestor and one VictoriaLogs storage node are killed (``kill -9``)
-and started again ``OUTAGE_S`` later; what the clusters answer meanwhile is recorded in
-:class:`Outage`. Afterwards the fixture waits until every task finished and Prometheus
-counts every request the client sent. Everything is stopped at the end of the session,
+and started again ``OUTAGE_S`` later; then the storage node taking the rows is restarted the
+planned way (SIGTERM). What the clusters answer meanwhile is recorded in :class:`Outage`.
+Afterwards the fixture waits until every task finished and Prometheus counts every request the
+client sent. Everything is stopped at the end of the session,
 also when a test fails.
 """
 
@@ -54,11 +55,11 @@ from amas_devstack.vlcluster import VictoriaLogsCluster
 SERVICE = "amas-service"
 SAMPLING_RATIO = 0.5
 EXPORT_INTERVAL_S = 2
-LOAD_TASKS, LOAD_RATE = 200, 5.0  # ~40 s of load: before, during and after the outage
+LOAD_TASKS, LOAD_RATE = 240, 5.0  # ~50 s of load: before, during and after the outages
 KILL_AFTER_S = 10.0
 OUTAGE_S = 15.0
+GRACEFUL_OUTAGE_S = 5.0  # a planned restart of a log storage node, after the kills
 KILLED_INGESTOR = "thanos-ingestor-1"
-KILLED_LOG_NODE = "victorialogs-storage-1"
 COMPONENTS = ("jaeger", "prometheus", "collector")
 REQUESTS = f'sum(http_server_request_duration_seconds_count{{job="{SERVICE}"}})'
 _NOT_EXPORTED = ("opentelemetry.", "grpc.")  # loggers the OTLP log handler leaves out
@@ -148,7 +149,8 @@ class Scaled:
     tasks_accepted: int = 0
     load_started_at: float = 0.0
     ingestor_outage: Outage = field(default_factory=lambda: Outage(KILLED_INGESTOR))
-    log_node_outage: Outage = field(default_factory=lambda: Outage(KILLED_LOG_NODE))
+    log_node_outage: Outage = field(default_factory=lambda: Outage("(the busiest storage node)"))
+    log_node_restart: Outage = field(default_factory=lambda: Outage("(the receiving storage node)"))
 
     def app_metrics(self) -> Metrics:
         """The service's own totals (its /metrics: every worker's)."""
@@ -187,10 +189,32 @@ def _while_ingestor_down(scaled: Scaled) -> dict[str, Any]:
     return {"query_requests": requests}
 
 
+def _rows_on(node_url: str) -> int:
+    """Rows a storage node holds (each answers the single-node query API)."""
+    status, rows, error = logsql(node_url, "* | count()")
+    assert status == 200, error
+    return int(rows[0]["count(*)"])
+
+
+def _busiest_log_node(scaled: Scaled) -> str:
+    """The storage node that holds the service's rows: the insert node keeps each log stream
+    on one node while it is up, and the service's logs are one stream, so killing the other
+    node would cost nothing and prove nothing."""
+    return max(scaled.logs.storage, key=lambda node: _rows_on(node.url)).component
+
+
 def _while_log_node_down(scaled: Scaled) -> dict[str, Any]:
-    """A select without partial responses fails; with them, it answers from the survivor."""
+    """A select without partial responses fails; with them, it answers from the survivor,
+    which takes the new rows."""
     base = scaled.logs.select_url
     status, _, error = logsql(base, "* | count()")
+
+    def partial() -> int:
+        partial_status, rows, _ = logsql(base, "* | count()", allow_partial_response="1")
+        return int(rows[0]["count(*)"]) if partial_status == 200 else 0
+
+    with contextlib.suppress(AssertionError):
+        wait_for("rows on the surviving storage node", partial, timeout=10, interval=1)
     partial_status, rows, _ = logsql(base, "* | count()", allow_partial_response="1")
     return {
         "select_status": status,
@@ -202,6 +226,7 @@ def _while_log_node_down(scaled: Scaled) -> dict[str, Any]:
 
 def _kill_and_restart(scaled: Scaled) -> None:
     stack = scaled.stack
+    scaled.log_node_outage.component = _busiest_log_node(scaled)
     for outage in (scaled.ingestor_outage, scaled.log_node_outage):
         stack.kill(outage.component)
         outage.killed_at = time.time()
@@ -212,6 +237,25 @@ def _kill_and_restart(scaled: Scaled) -> None:
     for outage in (scaled.ingestor_outage, scaled.log_node_outage):
         stack.start(outage.component, timeout=60)
         outage.back_at = time.time()
+
+
+def _receiving_log_node(scaled: Scaled) -> str:
+    """The storage node the insert node is writing to now (its row count grows)."""
+    before = {node.component: _rows_on(node.url) for node in scaled.logs.storage}
+    time.sleep(3)
+    return max(scaled.logs.storage, key=lambda node: _rows_on(node.url) - before[node.component]).component
+
+
+def _graceful_restart(scaled: Scaled) -> None:
+    """A planned restart (SIGTERM) of the storage node that takes the rows: it writes out
+    what it holds in memory before it exits."""
+    outage = scaled.log_node_restart
+    outage.component = _receiving_log_node(scaled)
+    scaled.stack.stop(outage.component)
+    outage.killed_at = time.time()
+    time.sleep(GRACEFUL_OUTAGE_S)
+    scaled.stack.start(outage.component, timeout=60)
+    outage.back_at = time.time()
 
 
 def _read_finished_tasks(url: str, load: Load) -> None:
@@ -256,6 +300,7 @@ def scaled() -> Iterator[Scaled]:
         driver.start()
         time.sleep(KILL_AFTER_S)
         _kill_and_restart(scaled)
+        _graceful_restart(scaled)
         driver.join(timeout=300)
         assert done.is_set() and not errors and not load.errors, (errors + load.errors)[:3]
         scaled.tasks_accepted = len(load.accepted)

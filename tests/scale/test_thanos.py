@@ -40,8 +40,6 @@ DERIVED_COUNTERS = (
     "db_client_operation_duration_seconds_count",
     "amas_cache_operations_total",
 )
-#: labels the Thanos side adds (the ingestors' external labels)
-THANOS_LABELS = {REPLICA_LABEL, "tenant_id"}
 
 
 def test_query_counts_every_request_after_an_ingestor_was_killed(scaled: Scaled):
@@ -65,21 +63,30 @@ def test_derived_counters_through_query_equal_the_apps_totals(scaled: Scaled, na
     )
 
 
-def test_writes_went_on_while_an_ingestor_was_down(scaled: Scaled):
+def test_writes_went_on_while_an_ingestor_was_down(scaled: Scaled, scale_summary: list[str]):
     """The router's forwards to the dead node failed, yet no remote write failed: one live
     replica per series is the write quorum at replication factor 2."""
     # the router's own /metrics (nothing scrapes it here)
     router = Metrics(httpx.get(f"{scaled.thanos.http_url('thanos-router')}/metrics", timeout=10).text)
-    assert router.total("thanos_receive_forward_requests_total", result="error") > 0
+    forward_errors = router.total("thanos_receive_forward_requests_total", result="error")
     prometheus = scaled.stack.prometheus_url
     sent = value(prometheus, 'sum(prometheus_remote_storage_samples_total{job="prometheus"})')
     failed = value(prometheus, 'sum(prometheus_remote_storage_samples_failed_total{job="prometheus"})')
+    retried = value(prometheus, 'sum(prometheus_remote_storage_samples_retried_total{job="prometheus"})')
+    outage = scaled.ingestor_outage.back_at - scaled.ingestor_outage.killed_at
+    scale_summary.append(
+        f"Thanos, kill -9 of an ingestor for {outage:.0f} s: router forwards failed {forward_errors:.0f}; "
+        f"remote write sent {sent:.0f} samples, failed {failed:.0f}, retried {retried:.0f}"
+    )
+    assert forward_errors > 0
     assert sent and sent > 0
     assert failed == 0
     assert scaled.ingestor_outage.observed["query_requests"], "Query did not answer while the node was down"
 
 
-def test_the_killed_replica_missed_samples_and_deduplication_filled_them(scaled: Scaled):
+def test_the_killed_replica_missed_samples_and_deduplication_filled_them(
+    scaled: Scaled, scale_summary: list[str]
+):
     killed = scaled.thanos.node(scaled.ingestor_outage.component).name
     window = f"{int(time.time() - scaled.load_started_at) + 30}s"
     series = query(
@@ -100,6 +107,11 @@ def test_the_killed_replica_missed_samples_and_deduplication_filled_them(scaled:
     assert twins, f"no series has replica {killed} and a twin: {dict(samples)}"
     short = [key for key, r in twins.items() if r[killed] < max(v for k, v in r.items() if k != killed)]
     assert short, "the killed ingestor holds as many samples as its twins: it missed nothing?"
+    missed = sum(max(r.values()) - r[killed] for r in twins.values())
+    scale_summary.append(
+        f"Thanos: the killed replica missed {missed:.0f} samples of {len(twins)} request-count series "
+        f"({len(short)} short), filled by deduplication"
+    )
     assert all(r[killed] <= max(r.values()) for r in twins.values())
 
 
@@ -117,7 +129,7 @@ def compare_at(scaled: Scaled) -> float:
 def _comparable(result: list[dict]) -> dict[tuple, float]:
     rows = {}
     for row in result:
-        labels = tuple(sorted((k, v) for k, v in row["metric"].items() if k not in THANOS_LABELS))
+        labels = tuple(sorted(row["metric"].items()))
         rows[labels] = float(row["value"][1])
     return rows
 
@@ -127,17 +139,22 @@ def test_query_answers_as_prometheus(scaled: Scaled, compare_at: float, q: Query
     at = {"time": f"{compare_at:.3f}"}
     direct = _comparable(query(scaled.stack.prometheus_url, q.expr, **at))
     through = _comparable(query(scaled.thanos.query_url, q.expr, **at))
-    assert through.keys() == direct.keys(), f"{q.id}: other series through Query\n{q.expr}"
+    assert through.keys() == direct.keys(), (
+        f"{q.id}: other series through Query\n{q.expr}\n{through}\n{direct}"
+    )
     for labels, v in direct.items():
         assert math.isclose(through[labels], v, rel_tol=1e-9, abs_tol=1e-12) or (
             math.isnan(v) and math.isnan(through[labels])
         ), f"{q.id} {labels}: Prometheus {v}, Query {through[labels]}\n{q.expr}"
 
 
-def test_most_queries_had_data_to_compare(scaled: Scaled, compare_at: float):
+def test_most_queries_had_data_to_compare(scaled: Scaled, compare_at: float, scale_summary: list[str]):
     """The comparison above is not vacuous: most dashboard and rule queries return series."""
     at = {"time": f"{compare_at:.3f}"}
     with_data = [q.id for q in QUERIES if query(scaled.stack.prometheus_url, q.expr, **at)]
+    scale_summary.append(
+        f"Thanos Query = Prometheus for {len(QUERIES)} queries, {len(with_data)} of them with data"
+    )
     assert len(with_data) >= 0.7 * len(QUERIES), f"only {len(with_data)} of {len(QUERIES)} queries had data"
 
 
