@@ -18,17 +18,21 @@ docs/scaling.md, on 127.0.0.1:
 3. logs: telemetrygen log records (body and attributes the size of the service's); agent,
    gateway, VictoriaLogs insert and storage nodes per record;
 4. metrics: cumulative histograms with the HTTP duration buckets from an OTel SDK client,
-   many series; agent and gateway per data point, Prometheus per sample appended, the Thanos
-   router per sample forwarded, the ingestors per sample stored (x2: replication factor 2);
+   many series, under a name no rule reads; agent and gateway per data point, Prometheus per
+   sample appended, the Thanos router per sample forwarded, the ingestors per sample stored
+   (x2: replication factor 2);
 5. the reference service (2 workers) through the same pipeline at sampling 1 and 0: exported
    spans, log records per request, metric points and samples per replica and export;
 6. the export spool: the service with its Collector away (a closed port); bytes the spool
    holds per span, log record and metric point (file names carry the item counts).
 
+``refit`` recomputes the figures from the raw measurements a ``measure --json`` saved.
+
 ``check``: the reference service at two other loads; the CPU every tier really spent against
 what the model predicts from the requests served.
 
-    python -m benchmarks.capacity measure [--quick]
+    python -m benchmarks.capacity measure [--quick] [--json run/capacity.json]
+    python -m benchmarks.capacity refit run/capacity.json
     python -m benchmarks.capacity check
 """
 
@@ -56,7 +60,7 @@ if __package__ in (None, ""):
 import httpx
 
 from amas_devstack.binaries import binary
-from amas_devstack.capacity import FIGURES_FILE, Figures, Load, load_figures, plan
+from amas_devstack.capacity import FIGURES_FILE, Assumptions, Figures, Load, load_figures, plan
 from amas_devstack.demo.load import Load as TaskLoad
 from amas_devstack.demo.metrics import Metrics
 from amas_devstack.demo.service import Run, start_everything
@@ -66,7 +70,7 @@ from amas_devstack.thanos import ThanosCluster
 from amas_devstack.vlcluster import VictoriaLogsCluster
 from benchmarks import _common as c
 
-EXPORT_INTERVAL_S = 2.0
+EXPORT_INTERVAL_S = 10.0  # the app's default AMAS_METRIC_EXPORT_INTERVAL
 #: the HTTP server duration buckets (semantic conventions' advice), as the app's histograms
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 LOG_BODY = "task 5f0c6a2e-61a4-4d5e-9a55-3b1c2f0d7e11 done in 1.42 s by researcher"
@@ -174,7 +178,7 @@ def measured(
     deadline = time.monotonic() + timeout
     while not settle():
         if time.monotonic() > deadline:
-            raise TimeoutError("the pipeline did not settle")
+            raise TimeoutError("the pipeline did not settle (the gateway queue or its sent count)")
         time.sleep(0.5)
     time.sleep(2)  # the last exports and flushes
     after, elapsed = p.cpu(), time.monotonic() - t0
@@ -188,9 +192,13 @@ def idle(p: Pipeline, seconds: float) -> None:
     p.idle_rate = {name: (after[name] - before[name]) / elapsed for name in after}
 
 
-def _drained(p: Pipeline, signal: str, sent_before: float, accepted: float) -> Callable[[], bool]:
+def _drained(p: Pipeline, signal: str) -> Callable[[], bool]:
+    """Everything the agent took of ``signal`` has left the gateway (totals, not deltas:
+    deltas read at two moments can never meet)."""
+
     def check() -> bool:
-        sent = p.collector_counter("gateway", f"otelcol_exporter_sent_{signal}") - sent_before
+        accepted = p.collector_counter("agent", f"otelcol_receiver_accepted_{signal}")
+        sent = p.collector_counter("gateway", f"otelcol_exporter_sent_{signal}")
         return p.gateway_queue() == 0 and sent >= accepted
 
     return check
@@ -201,7 +209,6 @@ def span_phase(p: Pipeline, seconds: float, clients: int) -> dict[str, Any]:
     from benchmarks.collector_throughput import load_client
 
     accepted0 = p.collector_counter("agent", "otelcol_receiver_accepted_spans")
-    sent0 = p.collector_counter("gateway", "otelcol_exporter_sent_spans")
     accepted = 0.0
 
     def run() -> None:
@@ -219,13 +226,12 @@ def span_phase(p: Pipeline, seconds: float, clients: int) -> dict[str, Any]:
                 c.receive(conn, seconds + 120, "a span client")
         accepted = p.collector_counter("agent", "otelcol_receiver_accepted_spans") - accepted0
 
-    cpu = measured(p, run, lambda: _drained(p, "spans", sent0, accepted)())
+    cpu = measured(p, run, _drained(p, "spans"))
     return {"items": accepted, "cpu": cpu}
 
 
 def log_phase(p: Pipeline, count: int, workers: int) -> dict[str, Any]:
     accepted0 = p.collector_counter("agent", "otelcol_receiver_accepted_log_records")
-    sent0 = p.collector_counter("gateway", "otelcol_exporter_sent_log_records")
     accepted = 0.0
     argv = [
         str(binary("telemetrygen")),
@@ -237,6 +243,11 @@ def log_phase(p: Pipeline, count: int, workers: int) -> dict[str, Any]:
         str(workers),
         "--logs",
         str(count // workers),
+        "--rate",
+        "0",  # unthrottled (telemetrygen's logs default to 1 per second per worker)
+        "--batch",
+        "--batch-size",
+        "512",  # the app's batch log processor sends up to 512 records a request
         "--body",
         LOG_BODY,
         "--severity-text",
@@ -256,7 +267,7 @@ def log_phase(p: Pipeline, count: int, workers: int) -> dict[str, Any]:
         subprocess.run(argv, check=True, capture_output=True, timeout=600)
         accepted = p.collector_counter("agent", "otelcol_receiver_accepted_log_records") - accepted0
 
-    cpu = measured(p, run, lambda: _drained(p, "log_records", sent0, accepted)())
+    cpu = measured(p, run, _drained(p, "log_records"))
     return {"items": accepted, "cpu": cpu}
 
 
@@ -279,7 +290,8 @@ def metric_client(conn: Any, endpoint: str, series: int, seconds: float, interva
         metric_readers=[reader],
         views=[View(instrument_name="*", aggregation=ExplicitBucketHistogramAggregation(HTTP_BUCKETS))],
     )
-    histogram = provider.get_meter("bench").create_histogram("http.server.request.duration", unit="s")
+    # a name no rule or dashboard reads: the rules' cost is the service's to measure
+    histogram = provider.get_meter("bench").create_histogram("bench.request.duration", unit="s")
     labels = [
         {"http.route": f"/route/{i // 4}", "http.response.status_code": 200 + i % 4} for i in range(series)
     ]
@@ -296,7 +308,6 @@ def metric_client(conn: Any, endpoint: str, series: int, seconds: float, interva
 
 def metric_phase(p: Pipeline, seconds: float, series: int) -> dict[str, Any]:
     accepted0 = p.collector_counter("agent", "otelcol_receiver_accepted_metric_points")
-    sent0 = p.collector_counter("gateway", "otelcol_exporter_sent_metric_points")
     appended0 = p.prometheus_counter("prometheus_tsdb_head_samples_appended")
     remote0 = p.prometheus_counter("prometheus_remote_storage_samples")
     counts: dict[str, float] = {}
@@ -309,7 +320,7 @@ def metric_phase(p: Pipeline, seconds: float, series: int) -> dict[str, Any]:
         counts["points"] = p.collector_counter("agent", "otelcol_receiver_accepted_metric_points") - accepted0
 
     def settled() -> bool:
-        if not _drained(p, "metric_points", sent0, counts["points"])():
+        if not _drained(p, "metric_points")():
             return False
         appended = p.prometheus_counter("prometheus_tsdb_head_samples_appended") - appended0
         remote = p.prometheus_counter("prometheus_remote_storage_samples") - remote0
@@ -381,15 +392,14 @@ def service_phase(p: Pipeline, workdir: Path, sampling: float, tasks: int, rate:
 
             while not done():
                 time.sleep(0.5)
-            time.sleep(6)  # the batch processors' 5 s schedule, one more metric export
+            time.sleep(EXPORT_INTERVAL_S + 2)  # the batch processors' 5 s schedule, one more metric export
             result["requests"] = _app_requests(run) - requests0
             result["seconds"] = time.monotonic() - t0
             for n in names:
                 result[n] = p.collector_counter("agent", f"otelcol_receiver_accepted_{n}") - before[n]
             result["samples"] = p.prometheus_counter("prometheus_tsdb_head_samples_appended") - appended0
 
-        sent0 = p.collector_counter("gateway", "otelcol_exporter_sent_spans")
-        result["cpu"] = measured(p, drive, lambda: _drained(p, "spans", sent0, result["spans"])())
+        result["cpu"] = measured(p, drive, _drained(p, "spans"))
     result["exports"] = result["seconds"] / EXPORT_INTERVAL_S
     return result
 
@@ -430,43 +440,86 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             c.print_header("metrics")
             metrics = metric_phase(p, 10 if q else 45, series=200 if q else 1000)
             c.print_header("service at sampling 1 and 0")
-            at1 = service_phase(p, workdir / "s1", 1.0, 20 if q else 120, 6.0)
-            at0 = service_phase(p, workdir / "s0", 0.0, 20 if q else 120, 6.0)
+            at1 = service_phase(p, workdir / "s1", 1.0, 20 if q else 180, 4.0)
+            at0 = service_phase(p, workdir / "s0", 0.0, 20 if q else 180, 4.0)
             rss = p.rss_mib()
         c.print_header("export spool")
         spool = spool_phase(workdir, 10 if q else 60, 6.0)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    raw = {"idle": p.idle_rate, "spans": spans, "logs": logs, "metrics": metrics, "at_1": at1, "at_0": at0}
+    return {"figures": fit(raw, spool, rss), "raw": raw}
+
+
+#: the store nodes of the pipeline (ThanosCluster and VictoriaLogsCluster defaults)
+NODES = {"thanos_router": 1, "thanos_ingestor": 3, "victorialogs_insert": 1, "victorialogs_storage": 2}
+
+#: process -> item -> which count of a service run feeds it (see fit)
+_SERVICE_ITEMS = {
+    "agent": {"span": "spans", "log": "log_records", "point": "metric_points"},
+    "gateway": {"span": "spans", "log": "log_records", "point": "metric_points"},
+    "prometheus": {"sample": "samples"},
+    "thanos_router": {"sample": "samples"},
+    "thanos_ingestor": {"sample": "samples"},
+    "victorialogs_insert": {"line": "log_records"},
+    "victorialogs_storage": {"line": "log_records"},
+}
+
+
+def fit(raw: dict[str, Any], spool: dict[str, float], rss: dict[str, float]) -> dict[str, Any]:
+    """The model's figures from the phases' raw measurements.
+
+    Per item: a synthetic phase's CPU over its items (the ingestors store every sample twice).
+    Per replica: what the two service runs (one replica each) cost a process beyond their
+    items at those per-item figures, per second: small requests at a replica's rate (its
+    exports are not the full batches of the synthetic phases), and Prometheus's rule
+    evaluation, which grows with the series, not with the samples."""
+    spans, logs, metrics, at1, at0 = (raw[k] for k in ("spans", "logs", "metrics", "at_1", "at_0"))
+
     def per(phase: dict[str, Any], process: str, items: float | None = None) -> float:
         return phase["cpu"][process] / (items if items is not None else phase["items"])
 
-    figures = {
+    cpu = {
+        "agent": {"span": per(spans, "agent"), "log": per(logs, "agent"), "point": per(metrics, "agent")},
+        "gateway": {
+            "span": per(spans, "gateway"),
+            "log": per(logs, "gateway"),
+            "point": per(metrics, "gateway"),
+        },
+        "prometheus": {"sample": per(metrics, "prometheus", metrics["samples"])},
+        "thanos_router": {"sample": per(metrics, "thanos_router", metrics["remote_samples"])},
+        "thanos_ingestor": {"sample": per(metrics, "thanos_ingestor", 2 * metrics["remote_samples"])},
+        "victorialogs_insert": {"line": per(logs, "victorialogs_insert")},
+        "victorialogs_storage": {"line": per(logs, "victorialogs_storage")},
+    }
+
+    def residual(run: dict[str, Any], process: str) -> float:
+        """CPU per second of a service run beyond its items at the per-item figures."""
+        copies = 2 if process == "thanos_ingestor" else 1
+        items = sum(
+            run[count] * copies * cpu[process][item] for item, count in _SERVICE_ITEMS[process].items()
+        )
+        return max(0.0, run["cpu"][process] - items) / run["seconds"]
+
+    def mean_residual(process: str, nodes: int = 1) -> float:
+        return (residual(at1, process) + residual(at0, process)) / 2 / nodes
+
+    exports = at1["exports"] + at0["exports"]
+    return {
         "spans_per_request_sampled": at1["spans"] / at1["requests"],
         "spans_per_request_unsampled": at0["spans"] / at0["requests"],
         "logs_per_request": (at1["log_records"] + at0["log_records"]) / (at1["requests"] + at0["requests"]),
-        "points_per_replica_export": (at1["metric_points"] + at0["metric_points"])
-        / (at1["exports"] + at0["exports"]),
-        "samples_per_replica_export": (at1["samples"] + at0["samples"]) / (at1["exports"] + at0["exports"]),
-        "cpu": {
-            "agent": {"span": per(spans, "agent"), "log": per(logs, "agent"), "point": per(metrics, "agent")},
-            "gateway": {
-                "span": per(spans, "gateway"),
-                "log": per(logs, "gateway"),
-                "point": per(metrics, "gateway"),
-            },
-            "prometheus": {"sample": per(metrics, "prometheus", metrics["samples"])},
-            "thanos_router": {"sample": per(metrics, "thanos_router", metrics["remote_samples"])},
-            "thanos_ingestor": {"sample": per(metrics, "thanos_ingestor", 2 * metrics["remote_samples"])},
-            "victorialogs_insert": {"line": per(logs, "victorialogs_insert")},
-            "victorialogs_storage": {"line": per(logs, "victorialogs_storage")},
-            "jaeger": {"span": per(spans, "jaeger")},
-        },
+        "points_per_replica_export": (at1["metric_points"] + at0["metric_points"]) / exports,
+        "samples_per_replica_export": (at1["samples"] + at0["samples"]) / exports,
+        "cpu": cpu,
+        # the service runs had one replica, one agent, one gateway, and the nodes of NODES
+        "cpu_per_replica": {k: mean_residual(k) for k in ("agent", "gateway", "prometheus")},
+        "cpu_per_node": {k: mean_residual(k, n) for k, n in NODES.items()},
+        "jaeger_cpu_per_span": per(spans, "jaeger"),
         "spool_bytes": spool,
         "rss_mib": rss,
     }
-    raw = {"idle": p.idle_rate, "spans": spans, "logs": logs, "metrics": metrics, "at_1": at1, "at_0": at0}
-    return {"figures": figures, "raw": raw}
 
 
 def check(args: argparse.Namespace) -> dict[str, Any]:
@@ -500,6 +553,8 @@ def compare(figures: Figures, sampling: float, got: dict[str, Any]) -> dict[str,
             export_interval_s=EXPORT_INTERVAL_S,
         ),
         figures,
+        # the pipeline's own counts: one gateway, one router (the model's minimums are two)
+        Assumptions(min_gateways=1, min_routers=1),
     )
     items = {
         "spans": (got["spans"], predicted.rates["spans"] * seconds),
@@ -514,6 +569,7 @@ def compare(figures: Figures, sampling: float, got: dict[str, Any]) -> dict[str,
         "seconds": seconds,
         "items": items,
         "cpu_seconds": cpu,
+        "raw": got,
     }
 
 
@@ -531,17 +587,26 @@ def report_check(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["measure", "check"])
+    parser.add_argument("command", choices=["measure", "refit", "check"])
+    parser.add_argument("raw", nargs="?", help="refit: a JSON written by `measure --json PATH`")
     parser.add_argument("--quick", action="store_true", help="a small run, for a smoke check (not written)")
     parser.add_argument("--idle", type=float, default=30.0, help="seconds of the idle baseline")
     parser.add_argument("--json", metavar="PATH", help="also write everything measured to PATH")
     args = parser.parse_args()
-    if args.command == "measure":
-        result = measure(args)
+    if args.command in ("measure", "refit"):
+        if args.command == "refit":
+            saved = json.loads(Path(args.raw).read_text())
+            result = {
+                **saved,
+                "figures": fit(saved["raw"], saved["figures"]["spool_bytes"], saved["figures"]["rss_mib"]),
+            }
+        else:
+            result = measure(args)
         print(json.dumps(result["figures"], indent=2))
         if not args.quick:
+            machine = result.get("machine") or c.machine_info()
             FIGURES_FILE.write_text(
-                json.dumps({"machine": c.machine_info(), **result["figures"]}, indent=2, default=str) + "\n"
+                json.dumps({"machine": machine, **result["figures"]}, indent=2, default=str) + "\n"
             )
             print(f"written: {FIGURES_FILE}")
     else:

@@ -17,8 +17,12 @@ are measured on this repository's stack, as CPU seconds of the process under tes
 - bytes the app's export spool writes per span, log record and metric point while its
   Collector is away.
 
-Assumptions (every one a flag): CPU is linear in items (measured at thousands of items per
-second, where batching has amortised per-request costs); a tier is sized to a target
+Assumptions: a process's CPU is linear in its items (per-item figures measured at thousands
+of items per second, in full batches), plus, for the agents, the gateways and Prometheus, a
+term per service replica (a replica's exports are small requests; Prometheus evaluates the
+rules over the series each replica brings), and for every store node a term per node (its
+flushes and compactions); those two were measured with the reference service at a few
+requests per second, at the app's default 10 s metric export interval; a tier is sized to a target
 utilisation (default 50 %: room for bursts and for a node's share when another fails, as
 VictoriaLogs' and Thanos's guides advise); exported spans scale as
 ``spans(0) + p * (spans(1) - spans(0))``; metric samples depend on the replicas and the
@@ -56,6 +60,13 @@ class Figures:
     samples_per_replica_export: float  # Prometheus samples per replica per export
     cpu: Mapping[str, Mapping[str, float]]  # process -> item -> CPU seconds per item
     spool_bytes: Mapping[str, float]  # span / log / point -> bytes in the spool
+    # agent, gateway, prometheus -> CPU seconds per second per service replica beyond the
+    # items: a replica's exports are small requests; Prometheus evaluates the rules over the
+    # series every replica brings
+    cpu_per_replica: Mapping[str, float] = field(default_factory=dict)
+    # the stores' nodes -> CPU seconds per second each node spends beyond its items (flushes,
+    # compaction, request handling at a low rate)
+    cpu_per_node: Mapping[str, float] = field(default_factory=dict)
     rss_mib: Mapping[str, float] = field(default_factory=dict)  # process -> resident MiB under load
 
     def cpu_per(self, process: str, item: str) -> float:
@@ -139,26 +150,41 @@ def plan(load: Load, figures: Figures, assumptions: Assumptions = Assumptions())
         "samples": samples,
     }
 
+    def per_replica(process: str) -> float:
+        return load.replicas * f.cpu_per_replica.get(process, 0.0)
+
     def collector(process: str) -> float:
-        return (
-            spans * f.cpu_per(process, "span")
-            + logs * f.cpu_per(process, "log")
-            + points * f.cpu_per(process, "point")
-        )
+        items = spans * f.cpu_per(process, "span") + logs * f.cpu_per(process, "log")
+        return items + points * f.cpu_per(process, "point") + per_replica(process)
+
+    def nodes(process: str, items_cores: float, cores_each: float, minimum: int) -> tuple[int, float]:
+        """Nodes for a store tier whose every node also spends cpu_per_node, and their cores."""
+        fixed = f.cpu_per_node.get(process, 0.0)
+        count = _count(items_cores, cores_each - fixed / a.utilisation, a.utilisation, minimum)
+        return count, items_cores + count * fixed
 
     agent_cores = collector("agent")
     gateway_cores = collector("gateway")
-    prometheus_cores = samples * f.cpu_per("prometheus", "sample")
-    router_cores = samples * f.cpu_per("thanos_router", "sample")
-    ingestor_cores = samples * a.replication_factor * f.cpu_per("thanos_ingestor", "sample")
-    vlinsert_cores = logs * f.cpu_per("victorialogs_insert", "line")
-    vlstorage_cores = logs * f.cpu_per("victorialogs_storage", "line")
-
+    prometheus_cores = samples * f.cpu_per("prometheus", "sample") + per_replica("prometheus")
+    routers, router_cores = nodes(
+        "thanos_router", samples * f.cpu_per("thanos_router", "sample"), a.router_cores, a.min_routers
+    )
+    ingestors, ingestor_cores = nodes(
+        "thanos_ingestor",
+        samples * a.replication_factor * f.cpu_per("thanos_ingestor", "sample"),
+        a.ingestor_cores,
+        a.replication_factor + 1,
+    )
+    vlinsert, vlinsert_cores = nodes(
+        "victorialogs_insert", logs * f.cpu_per("victorialogs_insert", "line"), a.vlinsert_cores, 1
+    )
+    vlstorage, vlstorage_cores = nodes(
+        "victorialogs_storage",
+        logs * f.cpu_per("victorialogs_storage", "line"),
+        a.vlstorage_cores,
+        a.min_vlstorage,
+    )
     gateways = _count(gateway_cores, a.gateway_cores, a.utilisation, a.min_gateways)
-    ingestors = _count(ingestor_cores, a.ingestor_cores, a.utilisation, a.replication_factor + 1)
-    routers = _count(router_cores, a.router_cores, a.utilisation, a.min_routers)
-    vlinsert = _count(vlinsert_cores, a.vlinsert_cores, a.utilisation)
-    vlstorage = _count(vlstorage_cores, a.vlstorage_cores, a.utilisation, a.min_vlstorage)
     one_prometheus = prometheus_cores <= a.prometheus_cores * a.utilisation
     tiers = [
         Tier(
@@ -185,7 +211,7 @@ def plan(load: Load, figures: Figures, assumptions: Assumptions = Assumptions())
         Tier("victorialogs_insert", vlinsert, vlinsert_cores, vlinsert_cores / vlinsert),
         Tier("victorialogs_storage", vlstorage, vlstorage_cores, vlstorage_cores / vlstorage),
     ]
-    per_replica = (
+    spool_per_replica = (
         load.rps
         * (
             f.spans_per_request_unsampled
@@ -195,7 +221,7 @@ def plan(load: Load, figures: Figures, assumptions: Assumptions = Assumptions())
         + load.rps * f.logs_per_request * f.spool_bytes["log"]
         + f.points_per_replica_export / load.export_interval_s * f.spool_bytes["point"]
     )
-    return Plan(load, rates, tiers, per_replica, per_replica * a.outage_budget_s)
+    return Plan(load, rates, tiers, spool_per_replica, spool_per_replica * a.outage_budget_s)
 
 
 def render(p: Plan) -> str:
