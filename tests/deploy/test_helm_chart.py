@@ -161,8 +161,8 @@ def test_the_agents_find_the_gateways_through_the_headless_service(default_objec
     assert service["spec"]["selector"].items() <= gateways["spec"]["template"]["metadata"]["labels"].items()
     agent = _container(default_objects[("DaemonSet", "amas-amas-telemetry-agent")])
     assert agent["args"] == [
-        "--config=/etc/otelcol/agent-loadbalancing.yaml",
-        "--config=/etc/otelcol/agent-k8s.yaml",
+        "--config=/etc/otelcol/config/agent-loadbalancing.yaml",
+        "--config=/etc/otelcol/config/agent-k8s.yaml",
     ]
     assert _env(agent)["AMAS_GATEWAY_SERVICE"] == f"amas-amas-telemetry-gateway.{NAMESPACE}"
     rules = default_objects[("Role", "amas-amas-telemetry-agent")]["rules"]
@@ -244,3 +244,43 @@ def test_the_packaged_chart_carries_the_configs_not_the_links(helm: Path, tmp_pa
     assert packaged.returncode == 0, packaged.stderr
     key = ("ConfigMap", "amas-amas-telemetry-collector")
     assert objects(packaged.stdout)[key] == objects(render(helm))[key]
+
+
+def _mounted_files(workload: dict[str, Any]) -> set[str]:
+    """Every file path a workload's first container sees from its configMap/secret volumes."""
+    volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
+    files = set()
+    for mount in _container(workload)["volumeMounts"]:
+        volume = volumes.get(mount["name"], {})  # absent: a volumeClaimTemplate
+        source = volume.get("secret") or volume.get("configMap")
+        if source is None:
+            continue
+        items = source.get("items")
+        assert items, f"volume {mount['name']}: list its items, so a missing key fails at mount"
+        files |= {f"{mount['mountPath']}/{item['path']}" for item in items if "path" in item}
+    return files
+
+
+@pytest.mark.parametrize("mutual", [False, True], ids=["tls", "mtls"])
+def test_every_file_a_collector_is_told_to_read_is_mounted(helm: Path, mutual: bool):
+    """The configs name their TLS, token and config files through the environment (…_FILE)
+    and the command line; each one must be in a mounted Secret or ConfigMap item."""
+    rendered = objects(render(helm, extra=("--set", f"tls.mutual={str(mutual).lower()}")))
+    for key in (("DaemonSet", "amas-amas-telemetry-agent"), ("StatefulSet", "amas-amas-telemetry-gateway")):
+        workload = rendered[key]
+        container = _container(workload)
+        wanted = {v for k, v in _env(container).items() if k.endswith("_FILE")}
+        wanted |= {arg.split("=", 1)[1] for arg in container["args"] if arg.startswith("--config=")}
+        assert wanted, key
+        missing = wanted - _mounted_files(workload)
+        assert not missing, f"{key}: not mounted: {sorted(missing)}"
+    gateway_env = _env(_container(rendered[("StatefulSet", "amas-amas-telemetry-gateway")]))
+    agent_env = _env(_container(rendered[("DaemonSet", "amas-amas-telemetry-agent")]))
+    assert ("AMAS_COLLECTOR_CLIENT_CA_FILE" in gateway_env) is mutual
+    assert ("AMAS_GATEWAYS_CLIENT_CERT_FILE" in agent_env) is mutual
+    assert agent_env["AMAS_GATEWAY_TLS_SERVER_NAME"] == f"amas-amas-telemetry-gateway.{NAMESPACE}.svc"
+
+
+def test_the_agents_never_mount_the_gateways_key(default_objects):
+    agent = default_objects[("DaemonSet", "amas-amas-telemetry-agent")]
+    assert not any(path.endswith("tls.key") for path in _mounted_files(agent))

@@ -84,3 +84,8 @@ runAsGroup: 65532
 capabilities:
   drop: [ALL]
 {{- end -}}
+
+{{/* The name the agents verify in the gateways' certificate. */}}
+{{- define "amas.gateway.tlsServerName" -}}
+{{- .Values.tls.serverName | default (printf "%s.%s.svc" (include "amas.gateway.name" .) .Release.Namespace) -}}
+{{- end -}}
