@@ -47,6 +47,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -205,70 +206,34 @@ def _drained(p: Pipeline, signal: str) -> Callable[[], bool]:
 
 
 # --- synthetic loads ---------------------------------------------------------------------------------
-def span_phase(p: Pipeline, seconds: float, clients: int) -> dict[str, Any]:
+def send_spans(p: Pipeline, seconds: float, clients: int) -> None:
+    """OTLP/gRPC batches of 512 AMAS-shaped spans (benchmarks.collector_throughput's clients)."""
     from benchmarks.collector_throughput import load_client
 
-    accepted0 = p.collector_counter("agent", "otelcol_receiver_accepted_spans")
-    accepted = 0.0
-
-    def run() -> None:
-        nonlocal accepted
-        with contextlib.ExitStack() as stack:
-            conns = [
-                stack.enter_context(c.child(load_client, f"127.0.0.1:{p.agent.grpc}", seconds, i))[1]
-                for i in range(clients)
-            ]
-            for conn in conns:
-                assert c.receive(conn, 120, "a span client") == "ready"
-            for conn in conns:
-                conn.send("go")
-            for conn in conns:
-                c.receive(conn, seconds + 120, "a span client")
-        accepted = p.collector_counter("agent", "otelcol_receiver_accepted_spans") - accepted0
-
-    cpu = measured(p, run, _drained(p, "spans"))
-    return {"items": accepted, "cpu": cpu}
+    with contextlib.ExitStack() as stack:
+        conns = [
+            stack.enter_context(c.child(load_client, f"127.0.0.1:{p.agent.grpc}", seconds, i))[1]
+            for i in range(clients)
+        ]
+        for conn in conns:
+            assert c.receive(conn, 120, "a span client") == "ready"
+        for conn in conns:
+            conn.send("go")
+        for conn in conns:
+            c.receive(conn, seconds + 120, "a span client")
 
 
-def log_phase(p: Pipeline, count: int, workers: int) -> dict[str, Any]:
-    accepted0 = p.collector_counter("agent", "otelcol_receiver_accepted_log_records")
-    accepted = 0.0
-    argv = [
-        str(binary("telemetrygen")),
-        "logs",
-        "--otlp-endpoint",
-        f"127.0.0.1:{p.agent.grpc}",
-        "--otlp-insecure",
-        "--workers",
-        str(workers),
-        "--logs",
-        str(count // workers),
-        "--rate",
-        "0",  # unthrottled (telemetrygen's logs default to 1 per second per worker)
-        "--batch",
-        "--batch-size",
-        "512",  # the app's batch log processor sends up to 512 records a request
-        "--body",
-        LOG_BODY,
-        "--severity-text",
-        "INFO",
-        "--service",
-        "amas-bench",
-        "--trace-id",
-        "5b8efff798038103d269b633813fc60c",
-        "--span-id",
-        "eee19b7ec3c1b174",
-    ]
+def send_logs(p: Pipeline, count: int, workers: int) -> None:
+    """telemetrygen log records, in batches of 512 as the app's batch processor sends them."""
+    argv = [str(binary("telemetrygen")), "logs", "--otlp-endpoint", f"127.0.0.1:{p.agent.grpc}",
+            "--otlp-insecure", "--workers", str(workers), "--logs", str(count // workers),
+            "--rate", "0",  # unthrottled (telemetrygen's logs default to 1 per second per worker)
+            "--batch", "--batch-size", "512", "--body", LOG_BODY, "--severity-text", "INFO",
+            "--service", "amas-bench", "--trace-id", "5b8efff798038103d269b633813fc60c",
+            "--span-id", "eee19b7ec3c1b174"]  # fmt: skip
     for attribute in LOG_ATTRIBUTES:
         argv += ["--telemetry-attributes", attribute]
-
-    def run() -> None:
-        nonlocal accepted
-        subprocess.run(argv, check=True, capture_output=True, timeout=600)
-        accepted = p.collector_counter("agent", "otelcol_receiver_accepted_log_records") - accepted0
-
-    cpu = measured(p, run, _drained(p, "log_records"))
-    return {"items": accepted, "cpu": cpu}
+    subprocess.run(argv, check=True, capture_output=True, timeout=600)
 
 
 def metric_client(conn: Any, endpoint: str, series: int, seconds: float, interval_ms: int) -> None:
@@ -306,34 +271,44 @@ def metric_client(conn: Any, endpoint: str, series: int, seconds: float, interva
     conn.send("done")
 
 
-def metric_phase(p: Pipeline, seconds: float, series: int) -> dict[str, Any]:
-    accepted0 = p.collector_counter("agent", "otelcol_receiver_accepted_metric_points")
+def send_metrics(p: Pipeline, seconds: float, series: int) -> None:
+    with c.child(metric_client, f"127.0.0.1:{p.agent.grpc}", series, seconds, 500) as (_, conn):
+        assert c.receive(conn, 120, "the metric client") == "ready"
+        conn.send("go")
+        c.receive(conn, seconds + 120, "the metric client")
+
+
+SIGNALS = ("spans", "log_records", "metric_points")
+
+
+def synthetic_phase(p: Pipeline, *loads: Callable[[], None]) -> dict[str, Any]:
+    """Runs ``loads`` side by side; the items every signal brought and the CPU of every
+    process until all of it left the gateway and Prometheus had remote-written its samples."""
+    before = {n: p.collector_counter("agent", f"otelcol_receiver_accepted_{n}") for n in SIGNALS}
     appended0 = p.prometheus_counter("prometheus_tsdb_head_samples_appended")
     remote0 = p.prometheus_counter("prometheus_remote_storage_samples")
     counts: dict[str, float] = {}
 
     def run() -> None:
-        with c.child(metric_client, f"127.0.0.1:{p.agent.grpc}", series, seconds, 500) as (_, conn):
-            assert c.receive(conn, 120, "the metric client") == "ready"
-            conn.send("go")
-            c.receive(conn, seconds + 120, "the metric client")
-        counts["points"] = p.collector_counter("agent", "otelcol_receiver_accepted_metric_points") - accepted0
+        threads = [threading.Thread(target=load) for load in loads]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     def settled() -> bool:
-        if not _drained(p, "metric_points")():
+        if not all(_drained(p, n)() for n in SIGNALS):
             return False
-        appended = p.prometheus_counter("prometheus_tsdb_head_samples_appended") - appended0
-        remote = p.prometheus_counter("prometheus_remote_storage_samples") - remote0
-        counts["samples"], counts["remote_samples"] = appended, remote
-        return remote >= appended * 0.999
+        counts.update(
+            {n: p.collector_counter("agent", f"otelcol_receiver_accepted_{n}") - before[n] for n in SIGNALS}
+        )
+        counts["samples"] = p.prometheus_counter("prometheus_tsdb_head_samples_appended") - appended0
+        counts["remote_samples"] = p.prometheus_counter("prometheus_remote_storage_samples") - remote0
+        return counts["remote_samples"] >= counts["samples"] * 0.999
 
+    t0 = time.monotonic()
     cpu = measured(p, run, settled)
-    return {
-        "items": counts["points"],
-        "samples": counts["samples"],
-        "remote_samples": counts["remote_samples"],
-        "cpu": cpu,
-    }
+    return {**counts, "seconds": time.monotonic() - t0, "cpu": cpu}
 
 
 # --- the reference service --------------------------------------------------------------------------
@@ -433,15 +408,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             c.print_header("idle")
             idle(p, 10 if q else args.idle)
             print("  " + ", ".join(f"{k} {v * 100:.2f} %" for k, v in p.idle_rate.items()))
-            c.print_header("spans")
-            spans = span_phase(p, 5 if q else 30, clients=2)
-            c.print_header("logs")
-            logs = log_phase(p, 20_000 if q else 200_000, workers=4)
-            c.print_header("metrics")
-            metrics = metric_phase(p, 10 if q else 45, series=200 if q else 1000)
+            # the service first, on fresh stores: its per-replica and per-node figures must
+            # not pay for the synthetic phases' leftovers (heads, compactions)
             c.print_header("service at sampling 1 and 0")
             at1 = service_phase(p, workdir / "s1", 1.0, 20 if q else 180, 4.0)
             at0 = service_phase(p, workdir / "s0", 0.0, 20 if q else 180, 4.0)
+            c.print_header("spans")
+            spans = synthetic_phase(p, lambda: send_spans(p, 5 if q else 30, clients=2))
+            c.print_header("logs")
+            logs = synthetic_phase(p, lambda: send_logs(p, 20_000 if q else 200_000, workers=4))
+            c.print_header("metrics")
+            metrics = synthetic_phase(p, lambda: send_metrics(p, 10 if q else 45, series=200 if q else 1000))
             rss = p.rss_mib()
         c.print_header("export spool")
         spool = spool_phase(workdir, 10 if q else 60, 6.0)
@@ -477,21 +454,23 @@ def fit(raw: dict[str, Any], spool: dict[str, float], rss: dict[str, float]) -> 
     evaluation, which grows with the series, not with the samples."""
     spans, logs, metrics, at1, at0 = (raw[k] for k in ("spans", "logs", "metrics", "at_1", "at_0"))
 
-    def per(phase: dict[str, Any], process: str, items: float | None = None) -> float:
-        return phase["cpu"][process] / (items if items is not None else phase["items"])
+    def per(phase: dict[str, Any], process: str, count: str, copies: int = 1) -> float:
+        return phase["cpu"][process] / (copies * phase[count])
 
     cpu = {
-        "agent": {"span": per(spans, "agent"), "log": per(logs, "agent"), "point": per(metrics, "agent")},
-        "gateway": {
-            "span": per(spans, "gateway"),
-            "log": per(logs, "gateway"),
-            "point": per(metrics, "gateway"),
-        },
-        "prometheus": {"sample": per(metrics, "prometheus", metrics["samples"])},
-        "thanos_router": {"sample": per(metrics, "thanos_router", metrics["remote_samples"])},
-        "thanos_ingestor": {"sample": per(metrics, "thanos_ingestor", 2 * metrics["remote_samples"])},
-        "victorialogs_insert": {"line": per(logs, "victorialogs_insert")},
-        "victorialogs_storage": {"line": per(logs, "victorialogs_storage")},
+        process: {
+            "span": per(spans, process, "spans"),
+            "log": per(logs, process, "log_records"),
+            "point": per(metrics, process, "metric_points"),
+        }
+        for process in ("agent", "gateway")
+    }
+    cpu |= {
+        "prometheus": {"sample": per(metrics, "prometheus", "samples")},
+        "thanos_router": {"sample": per(metrics, "thanos_router", "remote_samples")},
+        "thanos_ingestor": {"sample": per(metrics, "thanos_ingestor", "remote_samples", copies=2)},
+        "victorialogs_insert": {"line": per(logs, "victorialogs_insert", "log_records")},
+        "victorialogs_storage": {"line": per(logs, "victorialogs_storage", "log_records")},
     }
 
     def residual(run: dict[str, Any], process: str) -> float:
@@ -516,7 +495,7 @@ def fit(raw: dict[str, Any], spool: dict[str, float], rss: dict[str, float]) -> 
         # the service runs had one replica, one agent, one gateway, and the nodes of NODES
         "cpu_per_replica": {k: mean_residual(k) for k in ("agent", "gateway", "prometheus")},
         "cpu_per_node": {k: mean_residual(k, n) for k, n in NODES.items()},
-        "jaeger_cpu_per_span": per(spans, "jaeger"),
+        "jaeger_cpu_per_span": per(spans, "jaeger", "spans"),
         "spool_bytes": spool,
         "rss_mib": rss,
     }
@@ -537,6 +516,15 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
                 got = service_phase(p, workdir / f"check{i}", sampling, tasks, rate)
                 results.append(compare(figures, sampling, got))
                 print(report_check(results[-1]))
+            c.print_header("check 3: spans, logs and metrics at once, at other rates than measured")
+            got = synthetic_phase(
+                p,
+                lambda: send_spans(p, 15, clients=1),
+                lambda: send_logs(p, 60_000, workers=2),
+                lambda: send_metrics(p, 20, series=500),
+            )
+            results.append(compare_synthetic(figures, got))
+            print(report_check(results[-1]))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {"check": results}
@@ -573,6 +561,34 @@ def compare(figures: Figures, sampling: float, got: dict[str, Any]) -> dict[str,
     }
 
 
+def compare_synthetic(figures: Figures, got: dict[str, Any]) -> dict[str, Any]:
+    """Items alone (no replica): each process's CPU against items x its per-item figures
+    (and its per-node figure for the store nodes)."""
+    f, seconds = figures, got["seconds"]
+    per_item = {
+        "span": "spans",
+        "log": "log_records",
+        "point": "metric_points",
+        "sample": "samples",
+        "line": "log_records",
+    }
+    cpu = {}
+    for process, items in f.cpu.items():
+        copies = 2 if process == "thanos_ingestor" else 1
+        predicted = sum(got[per_item[item]] * copies * cost for item, cost in items.items())
+        predicted += f.cpu_per_node.get(process, 0.0) * NODES.get(process, 0) * seconds
+        cpu[process] = (got["cpu"].get(process, 0.0), predicted)
+    items = {n: (got[n], got[n]) for n in (*SIGNALS, "samples")}
+    return {
+        "sampling": None,
+        "requests": 0,
+        "seconds": seconds,
+        "items": items,
+        "cpu_seconds": cpu,
+        "raw": got,
+    }
+
+
 def report_check(result: dict[str, Any]) -> str:
     rows = [
         [k, f"{m:,.0f}", f"{p:,.0f}", f"{m / p:.2f}" if p else "-"] for k, (m, p) in result["items"].items()
@@ -581,7 +597,11 @@ def report_check(result: dict[str, Any]) -> str:
         [k, f"{m:.2f} s", f"{p:.2f} s", f"{m / p:.2f}" if p else "-"]
         for k, (m, p) in result["cpu_seconds"].items()
     ]
-    head = f"sampling {result['sampling']}, {result['requests']:.0f} requests in {result['seconds']:.0f} s"
+    head = (
+        f"sampling {result['sampling']}, {result['requests']:.0f} requests in {result['seconds']:.0f} s"
+        if result["sampling"] is not None
+        else f"synthetic, {result['seconds']:.0f} s"
+    )
     return head + "\n" + c.table(["", "measured", "model", "measured/model"], rows)
 
 

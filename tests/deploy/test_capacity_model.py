@@ -99,17 +99,38 @@ def _scaled_load() -> tuple[Load, dict]:
     assert command, "the scaled values file names the capacity command it was sized with"
     args = dict(re.findall(r"--([a-z-]+) (\S+)", command.group(1)))
     load = Load(int(args["replicas"]), float(args["rps"]), float(args["sampling"]), int(args["nodes"]))
-    return load, yaml.safe_load(text)
+    defaults = yaml.safe_load((SCALED_VALUES.parents[1] / "values.yaml").read_text())
+    return load, _merged(defaults, yaml.safe_load(text))
+
+
+def _merged(base: dict, over: dict) -> dict:
+    """Helm's merge of a values file over the chart's values (maps merge, the rest replaces)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = (
+            _merged(base[key], value)
+            if isinstance(value, dict) and isinstance(base.get(key), dict)
+            else value
+        )
+    return out
 
 
 def _cores(quantity: str) -> float:
     return float(quantity[:-1]) / 1000 if str(quantity).endswith("m") else float(quantity)
 
 
+def _bytes(quantity: str) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
 def test_the_scaled_values_are_what_the_model_gives():
     load, values = _scaled_load()
-    t = {x.name: x for x in plan(load, load_figures()).tiers}
+    p = plan(load, load_figures())
+    t = {x.name: x for x in p.tiers}
     assert values["gateway"]["replicas"] == t["gateway"].count
+    assert values["gateway"]["queueItems"] >= p.queue_items
+    assert _bytes(values["gateway"]["persistence"]["size"]) >= p.queue_bytes
     assert _cores(values["gateway"]["resources"]["requests"]["cpu"]) >= t["gateway"].per_process_cores
     assert _cores(values["agent"]["resources"]["requests"]["cpu"]) >= t["agent"].per_process_cores
     assert values["service"]["replicas"] == load.replicas
@@ -125,3 +146,13 @@ def test_the_command_prints_a_plan():
     result = json.loads(proc.stdout)
     names = {t["name"] for t in result["tiers"]}
     assert names >= {"agent", "gateway", "thanos_ingestor", "victorialogs_storage"}
+
+
+def test_the_docs_show_the_measured_figures():
+    """docs/scaling.md's table of figures is the figures file, not a copy that ages."""
+    from amas_devstack.capacity import figures_table
+
+    page = (REPO_ROOT / "docs" / "scaling.md").read_text()
+    block = re.search(r"<!-- capacity-figures:[^>]*-->\n(.*?)\n<!-- /capacity-figures -->", page, re.DOTALL)
+    assert block, "docs/scaling.md has no capacity-figures block"
+    assert block.group(1) == figures_table(load_figures())

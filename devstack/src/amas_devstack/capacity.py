@@ -15,7 +15,8 @@ are measured on this repository's stack, as CPU seconds of the process under tes
   per sample of Prometheus, of a Thanos receive router and of an ingestor; per log line of a
   VictoriaLogs insert and storage node;
 - bytes the app's export spool writes per span, log record and metric point while its
-  Collector is away.
+  Collector is away (the gateways' persistent queues hold the same OTLP encoding: their size
+  for a store outage follows from the same figures).
 
 Assumptions: a process's CPU is linear in its items (per-item figures measured at thousands
 of items per second, in full batches), plus, for the agents, the gateways and Prometheus, a
@@ -44,7 +45,17 @@ from typing import Any
 
 from amas_devstack import REPO_ROOT
 
-__all__ = ["FIGURES_FILE", "Assumptions", "Figures", "Load", "Plan", "load_figures", "main", "plan"]
+__all__ = [
+    "FIGURES_FILE",
+    "Assumptions",
+    "Figures",
+    "Load",
+    "Plan",
+    "figures_table",
+    "load_figures",
+    "main",
+    "plan",
+]
 
 FIGURES_FILE = REPO_ROOT / "benchmarks" / "capacity_figures.json"
 
@@ -100,6 +111,7 @@ class Assumptions:
     min_routers: int = 2
     min_vlstorage: int = 2
     outage_budget_s: float = 300.0  # spool sized to bridge an agent outage this long
+    store_outage_s: float = 900.0  # gateway queues sized to bridge a store outage this long
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,10 @@ class Plan:
     tiers: list[Tier]
     spool_bytes_per_outage_s: float  # per replica
     spool_bytes_for_budget: float  # per replica, for Assumptions.outage_budget_s
+    # per gateway, for Assumptions.store_outage_s: items its fullest exporter queue must hold
+    # (sending_queue.queue_size, AMAS_COLLECTOR_QUEUE_ITEMS) and bytes on its queue volume
+    queue_items: float = 0.0
+    queue_bytes: float = 0.0
 
 
 def load_figures(path: Path = FIGURES_FILE) -> Figures:
@@ -221,7 +237,43 @@ def plan(load: Load, figures: Figures, assumptions: Assumptions = Assumptions())
         + load.rps * f.logs_per_request * f.spool_bytes["log"]
         + f.points_per_replica_export / load.export_interval_s * f.spool_bytes["point"]
     )
-    return Plan(load, rates, tiers, spool_per_replica, spool_per_replica * a.outage_budget_s)
+    # a gateway's queues during a store outage: its share of each signal, at the spool's bytes
+    # per item (the same OTLP encoding)
+    share = {"span": spans / gateways, "log": logs / gateways, "point": points / gateways}
+    queue_items = max(share.values()) * a.store_outage_s
+    queue_bytes = sum(share[k] * f.spool_bytes[k] for k in share) * a.store_outage_s
+    return Plan(
+        load, rates, tiers, spool_per_replica, spool_per_replica * a.outage_budget_s, queue_items, queue_bytes
+    )
+
+
+#: process -> (what it is, item -> what one item is) for the figures table
+_PROCESSES = {
+    "agent": ("agent Collector", {"span": "span", "log": "log record", "point": "metric data point"}),
+    "gateway": ("gateway Collector", {"span": "span", "log": "log record", "point": "metric data point"}),
+    "prometheus": ("Prometheus (OTLP in, rules, remote write out)", {"sample": "sample appended"}),
+    "thanos_router": ("Thanos receive router", {"sample": "sample forwarded"}),
+    "thanos_ingestor": ("Thanos receive ingestor", {"sample": "sample stored (RF 2: each twice)"}),
+    "victorialogs_insert": ("VictoriaLogs insert node", {"line": "log line"}),
+    "victorialogs_storage": ("VictoriaLogs storage node", {"line": "log line stored"}),
+}
+
+
+def figures_table(f: Figures) -> str:
+    """The measured figures as a Markdown table (docs/scaling.md holds it; a test compares)."""
+    rows = [
+        "| process | item | CPU µs per item | items/s per core | and per replica / per node |",
+        "|---|---|--:|--:|---|",
+    ]
+    for process, (name, items) in _PROCESSES.items():
+        for item, label in items.items():
+            cost = f.cpu_per(process, item)
+            if process in f.cpu_per_replica:
+                extra = f"{f.cpu_per_replica[process] * 1e3:.1f} ms/s per replica"
+            else:
+                extra = f"{f.cpu_per_node.get(process, 0.0) * 1e3:.1f} ms/s per node"
+            rows.append(f"| {name} | {label} | {cost * 1e6:.1f} | {1 / cost:,.0f} | {extra} |")
+    return "\n".join(rows)
 
 
 def render(p: Plan) -> str:
@@ -238,6 +290,8 @@ def render(p: Plan) -> str:
         "",
         f"export spool per replica: {p.spool_bytes_per_outage_s / 1e3:,.1f} kB per second of outage, "
         f"{p.spool_bytes_for_budget / 2**20:,.1f} MiB for {Assumptions().outage_budget_s:g} s",
+        f"gateway queues for a {Assumptions().store_outage_s:g} s store outage, per gateway: "
+        f"{p.queue_items:,.0f} items in the fullest exporter queue, {p.queue_bytes / 2**30:,.1f} GiB on disk",
     ]
     return "\n".join(lines)
 
