@@ -10,7 +10,9 @@ from amas_telemetry import InstrumentKind, MetricSpec
 from amas_telemetry.spanmetrics import rule
 from amas_telemetry.testing import capture
 
-OPEN_CARTS = MetricSpec("shop.open_carts", InstrumentKind.GAUGE, "{cart}", "Carts open now.", ("shop.channel",))
+OPEN_CARTS = MetricSpec(
+    "shop.open_carts", InstrumentKind.GAUGE, "{cart}", "Carts open now.", ("shop.channel",)
+)
 CHECKOUTS = MetricSpec(
     "shop.checkout.duration", InstrumentKind.HISTOGRAM, "s", "Checkouts.", buckets=(0.1, 1.0, 10.0)
 )
