@@ -24,7 +24,9 @@ def keep_vip(span: ReadableSpan) -> bool:
     return (span.attributes or {}).get("app.customer.tier") == "vip"
 
 
-QUEUE_DEPTH = MetricSpec("shop.queue.depth", InstrumentKind.GAUGE, "{job}", "Jobs waiting.", worker_merge="max")
+QUEUE_DEPTH = MetricSpec(
+    "shop.queue.depth", InstrumentKind.GAUGE, "{job}", "Jobs waiting.", worker_merge="max"
+)
 CHECKOUT = MetricSpec("shop.checkout.duration", InstrumentKind.HISTOGRAM, "s", "Checkouts.")
 CHECKOUT_RULE: MetricRule = rule(
     CHECKOUT,
@@ -56,7 +58,7 @@ def build() -> Telemetry:
     body: bytes = telemetry.render_metrics(openmetrics=True)
     logging.getLogger(__name__).info("rendered %d bytes", len(body))
     flushed: bool = telemetry.force_flush(timeout_millis=1000)
-    assert flushed or not flushed
+    logging.getLogger(__name__).info("flushed: %s", flushed)
     return telemetry
 
 

@@ -20,9 +20,14 @@ PYRIGHT = Path(sys.executable).with_name("pyright")
 
 def _pyright(*args: str, cwd: Path = ROOT) -> dict:
     if not PYRIGHT.exists():
-        pytest.fail(f"pyright is not installed in {PYRIGHT.parent} (the lint group of uv.lock)", pytrace=False)
+        pytest.fail(f"no pyright in {PYRIGHT.parent} (the lint group of uv.lock)", pytrace=False)
     done = subprocess.run(
-        [str(PYRIGHT), "--outputjson", *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+        [str(PYRIGHT), "--outputjson", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     return json.loads(done.stdout)
 
