@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import logging
 import os.path
+import tempfile
 import traceback
+from pathlib import Path
 
 import pytest
 
 import amas_telemetry
 from amas_telemetry._internal.config.settings import SETTINGS, ConfigError, resolve_settings
 from amas_telemetry._internal.tracing.provider import global_tracer_provider
+
+# PEM-looking files for the certificate settings (their parser checks a file is readable PEM)
+_PEM_DIR = Path(tempfile.mkdtemp(prefix="amas-test-pem-"))
+PEM_KW, PEM_ENV = _PEM_DIR / "kw.pem", _PEM_DIR / "env.pem"
+for _pem in (PEM_KW, PEM_ENV):
+    _pem.write_text("-----BEGIN CERTIFICATE-----\nnot a real one\n-----END CERTIFICATE-----\n")
 
 # (setting, a valid keyword value, its resolved form, an env var, a valid env value, resolved)
 CASES = {
@@ -23,9 +31,40 @@ CASES = {
         "http://kw:4317",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "http://env:4317/",
-        "http://env:4317",
+        "http://env:4317/",  # unmodified: the specification forbids changing a URL
     ),
     "otlp_protocol": ("http/protobuf", "http/protobuf", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "grpc"),
+    "otlp_headers": (
+        {"Authorization": "Bearer kw"},
+        {"authorization": "Bearer kw"},
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "authorization=Bearer%20env,x-tenant=a",
+        {"authorization": "Bearer env", "x-tenant": "a"},
+    ),
+    "otlp_certificate": (
+        str(PEM_KW),
+        str(PEM_KW),
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        str(PEM_ENV),
+        str(PEM_ENV),
+    ),
+    "otlp_client_certificate": (
+        str(PEM_KW),
+        str(PEM_KW),
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+        str(PEM_ENV),
+        str(PEM_ENV),
+    ),
+    "otlp_client_key": (
+        str(PEM_KW),
+        str(PEM_KW),
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        str(PEM_ENV),
+        str(PEM_ENV),
+    ),
+    "otlp_compression": ("gzip", "gzip", "OTEL_EXPORTER_OTLP_COMPRESSION", "none", None),
+    "otlp_timeout": (2.5, 2.5, "OTEL_EXPORTER_OTLP_TIMEOUT", "1500", 1.5),
+    "otlp_insecure": (True, True, "OTEL_EXPORTER_OTLP_INSECURE", "false", False),
     "export_spool_dir": ("/var/spool/a", "/var/spool/a", "AMAS_EXPORT_SPOOL_DIR", "/tmp/s", "/tmp/s"),
     "export_spool_max_mb": (0, 0.0, "AMAS_EXPORT_SPOOL_MAX_MB", "8.5", 8.5),
     "resource_attributes": (
@@ -110,6 +149,8 @@ def test_keyword_beats_env(name):
     resolved = getattr(resolve_settings({name: kw_value}, env={var: env_value}), name)
     if name == "resource_attributes":  # mappings merge, the keyword winning per key
         assert resolved == {"region": "eu-1", "team": "ai"}
+    elif name == "otlp_headers":
+        assert resolved == {"authorization": "Bearer kw", "x-tenant": "a"}
     else:
         assert resolved == kw_resolved
 
@@ -154,7 +195,7 @@ BAD = [
         {"OTEL_TRACES_SAMPLER": "jaeger_remote"},
         ["OTEL_TRACES_SAMPLER", "parentbased_traceidratio", "jaeger_remote"],
     ),
-    ({"otlp_endpoint": "collector:4317"}, {}, ["otlp_endpoint", "http://", "'collector:4317'"]),
+    ({"otlp_endpoint": "collector/4317"}, {}, ["otlp_endpoint", "http://", "'collector/4317'"]),
     (
         {},
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"},

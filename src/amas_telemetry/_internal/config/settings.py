@@ -24,8 +24,10 @@ from amas_telemetry._internal.config.parsers import (
     parse_attributes,
     parse_bool,
     parse_cardinality,
+    parse_compression,
     parse_endpoint,
     parse_header_names,
+    parse_headers,
     parse_held_spans,
     parse_keep_rule,
     parse_level,
@@ -35,12 +37,15 @@ from amas_telemetry._internal.config.parsers import (
     parse_optional_seconds,
     parse_optional_str,
     parse_path,
+    parse_pem_file,
     parse_protocol,
     parse_ratio,
     parse_rules,
     parse_seconds,
     parse_spool_dir,
     parse_str,
+    parse_timeout_milliseconds,
+    parse_timeout_seconds,
     parse_url_list,
     sampling_ratio_from_env,
 )
@@ -51,14 +56,23 @@ if TYPE_CHECKING:
 
     from amas_telemetry._internal.metrics.derivation.rules import MetricRule
 
-__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "resolve_settings", "takes_settings"]
+__all__ = ["SETTINGS", "SIGNALS", "ConfigError", "Setting", "Settings", "resolve_settings", "takes_settings"]
+
+SIGNALS = ("traces", "metrics", "logs")
+"""The signals of the OTLP exporter specification, each of which may override an OTLP setting."""
 
 EnvReader = Callable[[Mapping[str, str]], "tuple[str, Any] | None"]
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One keyword of ``configure()``: where its value may come from and how it is read."""
+    """One keyword of ``configure()``: where its value may come from and how it is read.
+
+    ``env_parse`` reads the environment's strings when they are in another unit than the
+    keyword (the specification's timeouts are milliseconds, the keyword's seconds).
+    ``signal_env_vars`` are the OTLP exporter specification's per-signal variables: for a
+    signal they beat the generic variables (never a keyword).
+    """
 
     name: str
     default: Any
@@ -66,6 +80,8 @@ class Setting:
     env_vars: tuple[str, ...] = ()
     doc: str = ""
     env_reader: EnvReader | None = None
+    env_parse: Callable[[Any], Any] | None = None
+    signal_env_vars: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 _META = "amas_setting"
@@ -77,12 +93,34 @@ def setting(
     *env_vars: str,
     doc: str,
     env_reader: EnvReader | None = None,
+    env_parse: Callable[[Any], Any] | None = None,
+    signal_env_vars: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Any:
     """A field of :class:`Settings`: its default, parser, environment variables and doc line."""
-    meta = {_META: (parse, env_vars, doc, env_reader)}
+    meta = {_META: (parse, env_vars, doc, env_reader, env_parse, dict(signal_env_vars or {}))}
     if isinstance(default, dict | list | set):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def per_signal(option: str, **obsolete: str) -> dict[str, tuple[str, ...]]:
+    """``OTEL_EXPORTER_OTLP_<SIGNAL>_<option>`` for each signal, then the obsolete names the
+    specification asks to keep reading (``OTEL_EXPORTER_OTLP_SPAN_INSECURE``)."""
+    return {
+        signal: (
+            f"OTEL_EXPORTER_OTLP_{signal.upper()}_{option}",
+            *([obsolete[signal]] if signal in obsolete else []),
+        )
+        for signal in SIGNALS
+    }
+
+
+@dataclass(frozen=True)
+class SignalOverride:
+    """A per-signal variable's value for one signal, and the variable it came from."""
+
+    var: str
+    value: Any
 
 
 def _ms_to_seconds(env: Mapping[str, str]) -> tuple[str, Any] | None:
@@ -95,7 +133,7 @@ def _ms_to_seconds(env: Mapping[str, str]) -> tuple[str, Any] | None:
         return var, parse_milliseconds(raw)
     except Invalid as accepted:
         raise ConfigError(
-            f"Invalid {var} (for metric_export_interval): expected {accepted}, got {_shown(raw)}"
+            f"Invalid {var} (for metric_export_interval): expected {accepted}, got {shown(raw)}"
         ) from None
 
 
@@ -134,7 +172,8 @@ class Settings:
         "AMAS_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         doc="OTLP endpoint of the Collector; None: no OTLP export at all (False: off whatever the "
-        "environment says)",
+        "environment says); over HTTP /v1/<signal> is appended (docs/otlp.md)",
+        signal_env_vars=per_signal("ENDPOINT"),
     )
     otlp_protocol: str = setting(
         "grpc",
@@ -142,6 +181,62 @@ class Settings:
         "AMAS_OTLP_PROTOCOL",
         "OTEL_EXPORTER_OTLP_PROTOCOL",
         doc="grpc or http/protobuf",
+        signal_env_vars=per_signal("PROTOCOL"),
+    )
+    otlp_headers: Mapping[str, str] | str = setting(
+        {},
+        parse_headers,
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        doc="headers of every OTLP request, e.g. {'authorization': 'Bearer <token>'}, merged over the "
+        "environment's ('authorization=Bearer%20<token>')",
+        signal_env_vars=per_signal("HEADERS"),
+    )
+    otlp_certificate: str | None = setting(
+        None,
+        parse_pem_file,
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        doc="PEM file of the CA(s) that verify the Collector's certificate; None: the system's",
+        signal_env_vars=per_signal("CERTIFICATE"),
+    )
+    otlp_client_certificate: str | None = setting(
+        None,
+        parse_pem_file,
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+        doc="PEM file of this app's client certificate (mutual TLS; with otlp_client_key)",
+        signal_env_vars=per_signal("CLIENT_CERTIFICATE"),
+    )
+    otlp_client_key: str | None = setting(
+        None,
+        parse_pem_file,
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        doc="PEM file of the client certificate's private key (mutual TLS)",
+        signal_env_vars=per_signal("CLIENT_KEY"),
+    )
+    otlp_compression: str | None = setting(
+        None,
+        parse_compression,
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        doc="gzip or none",
+        signal_env_vars=per_signal("COMPRESSION"),
+    )
+    otlp_timeout: float = setting(
+        10.0,
+        parse_timeout_seconds,
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        doc="seconds one OTLP export may take (the environment's variables are in milliseconds)",
+        env_parse=parse_timeout_milliseconds,
+        signal_env_vars=per_signal("TIMEOUT"),
+    )
+    otlp_insecure: bool = setting(
+        False,
+        parse_bool,
+        "OTEL_EXPORTER_OTLP_INSECURE",
+        doc="plaintext gRPC to an endpoint given without a scheme (http:// and https:// decide themselves)",
+        signal_env_vars=per_signal(
+            "INSECURE",
+            traces="OTEL_EXPORTER_OTLP_SPAN_INSECURE",
+            metrics="OTEL_EXPORTER_OTLP_METRIC_INSECURE",
+        ),
     )
     export_spool_dir: str | None = setting(
         None,
@@ -257,14 +352,32 @@ class Settings:
         doc="where workers of one app share their metrics (a directory per app group); none: the temp dir",
     )
 
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Not a setting: where each value came from (the keyword, a variable, or "default")."""
+    signal_overrides: Mapping[str, Mapping[str, SignalOverride]] = field(default_factory=dict, repr=False)
+    """Not a setting: per OTLP setting, the signals whose own variable overrides the value above
+    (filled by :func:`resolve_settings`; a keyword is never overridden)."""
+
+    def for_signal(self, name: str, signal: str) -> tuple[Any, str | None]:
+        """The value of an OTLP setting for ``signal``, and the per-signal variable it came
+        from (None: the value above, which applies to every signal)."""
+        override = self.signal_overrides.get(name, {}).get(signal)
+        if override is None:
+            return getattr(self, name), None
+        return override.value, override.var
+
 
 def _setting_of(f: Any) -> Setting:
-    parse, env_vars, doc, env_reader = f.metadata[_META]
+    parse, env_vars, doc, env_reader, env_parse, signal_env_vars = f.metadata[_META]
     default = f.default if f.default is not MISSING else f.default_factory()
-    return Setting(f.name, default, parse, env_vars, doc, env_reader)
+    return Setting(f.name, default, parse, env_vars, doc, env_reader, env_parse, signal_env_vars)
 
 
-SETTINGS: tuple[Setting, ...] = tuple(_setting_of(f) for f in fields(Settings))
+def _setting_fields() -> list[Any]:
+    return [f for f in fields(Settings) if _META in f.metadata]
+
+
+SETTINGS: tuple[Setting, ...] = tuple(_setting_of(f) for f in _setting_fields())
 """Every setting, in the order of :class:`Settings` (the docs' settings reference is generated from it)."""
 
 
@@ -287,7 +400,7 @@ def _signature_of(arguments: Callable[_P, Any]):  # the inferred generic decorat
         app = inspect.Parameter("app", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Any)
         keywords = [
             inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=f.type)
-            for f in fields(Settings)
+            for f in _setting_fields()
         ]
         ret = inspect.signature(function).return_annotation
         function.__signature__ = inspect.Signature([app, *keywords], return_annotation=ret)  # type: ignore[attr-defined]
@@ -301,6 +414,11 @@ takes_settings = _signature_of(_ConfigureArguments)
 :class:`Settings` as keywords."""
 
 
+MERGED_MAPPINGS = frozenset({"resource_attributes", "otlp_headers"})
+"""Mappings whose keyword is merged over the environment's value, the keyword winning per key
+(the SDK's OTLP exporters merge headers so; resource attributes add up)."""
+
+
 def _from_env(setting: Setting, env: Mapping[str, str]) -> tuple[str, Any] | None:
     for var in setting.env_vars:
         if var in env and env[var].strip() != "":
@@ -310,7 +428,7 @@ def _from_env(setting: Setting, env: Mapping[str, str]) -> tuple[str, Any] | Non
     return None
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """The value as an error shows it: scrubbed (a bad endpoint's password stays out), cut."""
     try:
         text = repr(value)
@@ -320,14 +438,15 @@ def _shown(value: Any) -> str:
 
 
 def _parse(setting: Setting, source: str, value: Any) -> Any:
+    parse = setting.parse if source == setting.name or setting.env_parse is None else setting.env_parse
     try:
-        return setting.parse(value)
+        return parse(value)
     except Invalid as accepted:
         where = setting.name if source == setting.name else f"{source} (for {setting.name})"
-        raise ConfigError(f"Invalid {where}: expected {accepted}, got {_shown(value)}") from None
+        raise ConfigError(f"Invalid {where}: expected {accepted}, got {shown(value)}") from None
     except Exception as error:  # a value whose own methods fail (__str__, __iter__, …)
         where = setting.name if source == setting.name else f"{source} (for {setting.name})"
-        raise ConfigError(f"Invalid {where}: {type(error).__name__} while reading {_shown(value)}") from None
+        raise ConfigError(f"Invalid {where}: {type(error).__name__} while reading {shown(value)}") from None
 
 
 def resolve_settings(kwargs: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
@@ -338,14 +457,25 @@ def resolve_settings(kwargs: Mapping[str, Any], env: Mapping[str, str] | None = 
     if unknown:
         raise ConfigError(f"Unknown setting {unknown[0]!r}: expected one of {', '.join(sorted(known))}")
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    overrides: dict[str, dict[str, SignalOverride]] = {}
     for setting in SETTINGS:
         given = kwargs.get(setting.name)
-        if given is not None and setting.name != "resource_attributes":
+        merges = setting.name in MERGED_MAPPINGS
+        if given is not None and not merges:
             values[setting.name] = _parse(setting, setting.name, given)
+            sources[setting.name] = setting.name
             continue
+        mine = _parse(setting, setting.name, given) if given is not None else {}
         from_env = _from_env(setting, env)
         value = _parse(setting, *from_env) if from_env is not None else setting.default
-        if setting.name == "resource_attributes" and given is not None:
-            value = {**value, **_parse(setting, setting.name, given)}
-        values[setting.name] = value
-    return Settings(**values)
+        sources[setting.name] = from_env[0] if from_env is not None else "default"
+        values[setting.name] = {**value, **mine} if merges else value
+        for signal, signal_vars in setting.signal_env_vars.items():
+            var = next((v for v in signal_vars if env.get(v, "").strip() != ""), None)
+            if var is not None:
+                parsed = _parse(setting, var, env[var])
+                overrides.setdefault(setting.name, {})[signal] = SignalOverride(
+                    var, {**parsed, **mine} if merges else parsed
+                )
+    return Settings(**values, sources=sources, signal_overrides=overrides)
