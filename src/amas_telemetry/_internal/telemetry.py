@@ -43,6 +43,7 @@ from amas_telemetry._internal.metrics.system import register_system_metrics
 from amas_telemetry._internal.otlp.sdk_exporters import otlp_exporter
 from amas_telemetry._internal.otlp.spool import default_directory
 from amas_telemetry._internal.otlp.spooled_export import ExportSpools
+from amas_telemetry._internal.otlp.targets import otlp_targets
 from amas_telemetry._internal.prometheus.endpoint import PrometheusEndpoint, otlp_reader
 from amas_telemetry._internal.prometheus.route import add_metrics_route, check_metrics_path
 from amas_telemetry._internal.prometheus.snapshots import merge_workers_as
@@ -132,19 +133,19 @@ class Telemetry:
         self.scrubber = _scrubber(settings)
         resource = scrub_resource(service_resource(settings), self.scrubber)
         self.prometheus = PrometheusEndpoint()
+        # where each signal goes (a signal without an endpoint is not exported)
+        self.otlp_targets = otlp_targets(settings)
         self.spools = None
-        if settings.otlp_endpoint and settings.export_spool_max_mb:
+        if self.otlp_targets and settings.export_spool_max_mb:
             directory = settings.export_spool_dir or default_directory(settings.service_name)
             max_bytes = int(settings.export_spool_max_mb * 1024 * 1024)
-            self.spools = ExportSpools(
-                settings.otlp_protocol, settings.otlp_endpoint, Path(directory), max_bytes
-            )
+            self.spools = ExportSpools(self.otlp_targets, Path(directory), max_bytes)
 
         # Metrics. A push reader's thread runs from its construction: until the provider owns
         # it (and shuts it down), the reader is undone on its own.
         with ExitStack() as readers:
             self._push_readers: list[MetricReader] = []
-            if settings.otlp_endpoint:
+            if "metrics" in self.otlp_targets:
                 reader = otlp_reader(self._exporter("metrics"), settings.metric_export_interval)
                 readers.callback(reader.shutdown)
                 self._push_readers.append(reader)
@@ -175,12 +176,13 @@ class Telemetry:
             for e in extras.log_exporters
         )
         with sdk_self_metrics():
-            if settings.otlp_endpoint:
+            if "traces" in self.otlp_targets:
                 span_exporter = self._exporter("traces", self.meter_provider)
+                exports.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
+            if "logs" in self.otlp_targets:
                 log_exporter = self._exporter("logs", self.meter_provider)
                 if tail:
                     log_exporter = MarkKeptLogs(log_exporter, self.kept_traces)
-                exports.append(export_processor(span_exporter, self.scrubber, self.meter_provider))
                 log_processors.append(
                     DeferredLogExport(log_exporter, resource, meter_provider=self.meter_provider)
                 )
@@ -247,7 +249,7 @@ class Telemetry:
     def _exporter(self, signal: str, meter_provider: MeterProvider | None = None) -> Any:
         """OTLP export of one signal: spooled to disk on failure, unless the spool is off."""
         if self.spools is None:
-            return otlp_exporter(self.settings, signal, meter_provider)
+            return otlp_exporter(self.otlp_targets[signal], meter_provider)
         return self.spools.exporter(signal)
 
     def _setup_logging(self, json_log_stream: IO[str] | None) -> None:
@@ -364,6 +366,7 @@ def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     try:
         settings = resolve_settings(kwargs)
+        otlp_targets(settings)  # the per-signal OTLP settings are checked together, before anything is built
         if app is not None and not is_fastapi_app(app):
             raise ConfigError(
                 f"Invalid app: expected a fastapi.FastAPI instance or None, got {type(app).__name__}"
