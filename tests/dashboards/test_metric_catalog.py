@@ -22,6 +22,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from dashboards.external_metrics import EXTERNAL_METRICS  # noqa: E402
+from dashboards.promql_names import metric_names  # noqa: E402
 
 from amas_telemetry.catalog import CATALOG, InstrumentKind, prometheus_name  # noqa: E402
 from amas_telemetry.spanmetrics import DEFAULT_RULES  # noqa: E402
@@ -37,44 +38,6 @@ RECORDED = {rule["record"] for _, group in RULE_GROUPS for rule in group["rules"
 OURS = {prometheus_name(spec) for spec in CATALOG.values()}
 HISTOGRAMS = {prometheus_name(s) for s in CATALOG.values() if s.kind is InstrumentKind.HISTOGRAM}
 KNOWN = OURS | RECORDED | EXTERNAL_METRICS
-
-_KEYWORDS = frozenset(
-    {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset"}
-    | {"inf", "nan", "Inf", "NaN"}
-)
-_NAME_REGEX = re.compile(r'__name__\s*=~?\s*"([^"]*)"')
-_IDENTIFIER = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-
-
-def _expand(regex: str) -> set[str]:
-    """The names a ``__name__`` regex of alternatives matches: ``a_(b|c)_d|e`` → a_b_d, a_c_d, e."""
-    group = re.search(r"\(([^()]*)\)", regex)
-    if group is None:
-        return set(regex.split("|"))
-    head, tail = regex[: group.start()], regex[group.end() :]
-    head_alt, _, head_last = head.rpartition("|")
-    tail_first, _, tail_alt = tail.partition("|")
-    expanded = {name for alt in group.group(1).split("|") for name in _expand(head_last + alt + tail_first)}
-    rest = "|".join(part for part in (head_alt, tail_alt) if part)
-    return expanded | (_expand(rest) if rest else set())
-
-
-def metric_names(expr: str) -> set[str]:
-    """The metric names a PromQL expression selects (functions, labels and keywords left out)."""
-    names = {name for regex in _NAME_REGEX.findall(expr) for name in _expand(regex)}
-    expr = re.sub(r",\s*\w+\s*\)", ")", expr) if expr.startswith("label_values(") else expr
-    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # strings
-    expr = re.sub(r"\{[^}]*\}", " ", expr)  # label matchers
-    expr = re.sub(r"\[[^\]]*\]", " ", expr)  # ranges
-    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
-    expr = re.sub(r"\$\{?\w+\}?", " ", expr)  # Grafana variables
-    expr = re.sub(r"(?<![\w:])\d+(\.\d+)?([eE][+-]?\d+)?[smhdwy]?", " ", expr)  # numbers, durations
-    for match in _IDENTIFIER.finditer(expr):
-        rest = expr[match.end() :].lstrip()
-        if match.group() not in _KEYWORDS and not rest.startswith("("):
-            names.add(match.group())
-    return names
-
 
 def unknown(names: set[str]) -> list[str]:
     def exists(name: str) -> bool:
