@@ -344,7 +344,7 @@ def write(check: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write the generated pages (docs/reference/, README's example).")
+    parser = argparse.ArgumentParser(description="Write the generated pages and the README's example.")
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 on a difference")
     args = parser.parse_args(argv)
     differing = write(check=args.check)

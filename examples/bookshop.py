@@ -80,7 +80,9 @@ def create_app(**settings: Any) -> FastAPI:
     telemetry = amas_telemetry.configure(
         app, service_name="bookshop", span_metric_rules=[ORDER_VALUE_RULE], **settings
     )
-    telemetry.observe(BOOKS_IN_STOCK, lambda: [(b["stock"], {"bookshop.book": b["title"]}) for b in shelf.values()])
+    telemetry.observe(
+        BOOKS_IN_STOCK, lambda: [(book["stock"], {"bookshop.book": book["title"]}) for book in shelf.values()]
+    )
     app.state.telemetry = telemetry
     return app
 # --8<-- [end:app]
