@@ -144,21 +144,14 @@ prepare_prometheus_ui() {
   PREBUILT_ASSETS_STATIC_DIR="$ui/static" bash scripts/compress_assets.sh >/dev/null
 }
 
-# Alertmanager embeds ui/app/dist: the new UI (ui/mantine-ui, served at /ui/) built by
-# ui_builds.sh, and at / the classic Elm UI, which cannot be built here (ui_builds.sh says
-# why): a page that says so instead, gzipped as Alertmanager serves its files.
+# Alertmanager embeds ui/app/dist: the new UI (ui/mantine-ui, served at /ui/) and, at /, in
+# place of the classic Elm UI, which cannot be built here, a page that says so (both made by
+# ui_builds.sh).
 prepare_alertmanager_ui() {
   local ui
   ui="$(ui_build alertmanager)" || return 1
-  mkdir -p ui/app/dist/elm
-  rm -rf ui/app/dist/mantine && cp -r "$ui/mantine" ui/app/dist/mantine
-  gzip -n -c >ui/app/dist/elm/index.html.gz <<'HTML'
-<!doctype html><meta charset="utf-8"><title>Alertmanager: classic UI not built</title>
-<h1>Alertmanager's classic UI is not built in this binary</h1>
-<p>It is written in Elm, whose compiler downloads its packages from package.elm-lang.org,
-which the machine that built this binary could not reach (see scripts/ui_builds.sh).</p>
-<p>Alertmanager's new UI is built in: <a href="ui/">open it</a>. The API: <a href="api/v2/status">api/v2/status</a>.</p>
-HTML
+  rm -rf ui/app/dist && mkdir -p ui/app/dist
+  cp -r "$ui/mantine" "$ui/elm" ui/app/dist/
 }
 
 key_for() {

@@ -55,6 +55,10 @@ ui_recipe_prometheus() {
   cp -r "$src/web/ui" "$UI_WORK/ui" && chmod -R u+w "$UI_WORK/ui"
   cd "$UI_WORK/ui" || return 1
   grep -q '^overrides:' pnpm-workspace.yaml && { echo "[build] ERROR: pnpm-workspace.yaml has overrides of its own" >&2; return 1; }
+  grep -q '^minimumReleaseAgeExclude:$' pnpm-workspace.yaml || { echo "[build] ERROR: pnpm-workspace.yaml has no minimumReleaseAgeExclude list" >&2; return 1; }
+  # pnpm checks the release age of every locked version against the registry, and fails
+  # on the one the registry here lacks: that entry is excluded (the override replaces it)
+  sed -i "s|^minimumReleaseAgeExclude:\$|&\n  - '@mantine/code-highlight@9.7.2'|" pnpm-workspace.yaml
   {
     echo "overrides:"
     for p in code-highlight core dates hooks notifications store; do echo "  '@mantine/$p': $MANTINE_VERSION"; done
@@ -66,7 +70,7 @@ ui_recipe_prometheus() {
 }
 
 # Alertmanager: ui/mantine-ui with npm (its own build script: tsc && vite build), written to
-# ui/app/dist/mantine as its vite config says. Output: $1/mantine.
+# ui/app/dist/mantine as its vite config says. Output: $1/mantine, and $1/elm for /.
 ui_recipe_alertmanager() {
   local out="$1" src
   src="$(module_dir alertmanager "$ALERTMANAGER_MODULE" "$ALERTMANAGER_VERSION" "$UI_LOG")" || return 1
@@ -77,6 +81,22 @@ ui_recipe_alertmanager() {
   run_logged alertmanager-ui "$UI_LOG" npm run build || return 1
   [ -f ../app/dist/mantine/index.html.gz ] || { echo "[build] ERROR: alertmanager-ui: no index.html.gz in ui/app/dist/mantine" >&2; return 1; }
   mv ../app/dist/mantine "$out/mantine"
+  # in place of the classic UI at /: a page that says why it is missing, compressed both ways
+  # (Alertmanager serves .br or .gz files only, by the request's Accept-Encoding)
+  mkdir -p "$out/elm"
+  cat >"$out/elm/index.html" <<'HTML'
+<!doctype html><meta charset="utf-8"><title>Alertmanager: classic UI not built</title>
+<link rel="icon" href="data:,">
+<h1>Alertmanager's classic UI is not built in this binary</h1>
+<p>It is written in Elm, whose compiler downloads its packages from package.elm-lang.org,
+which the machine that built this binary could not reach (see scripts/ui_builds.sh).</p>
+<p>Alertmanager's new UI is built in: <a href="ui/">open it</a>. The API: <a href="api/v2/status">api/v2/status</a>.</p>
+HTML
+  cp ../app/public/favicon.ico "$out/elm/favicon.ico"  # / serves it for both UIs
+  node -e 'const z = require("zlib"), fs = require("fs");
+    for (const f of process.argv.slice(1)) { const b = fs.readFileSync(f);
+      fs.writeFileSync(f + ".gz", z.gzipSync(b, { level: 9 })); fs.writeFileSync(f + ".br", z.brotliCompressSync(b));
+      fs.unlinkSync(f); }' "$out/elm/index.html" "$out/elm/favicon.ico"
 }
 
 ui_key() {  # NAME -> the key of its UI build

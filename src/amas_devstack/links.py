@@ -30,10 +30,10 @@ def trace(jaeger_url: str, trace_id: str) -> str:
 def trace_logs(victorialogs_url: str, trace_id: str) -> str:
     """VictoriaLogs' UI (vmui) showing the log lines of one trace, over the last 24 hours."""
     query = quote('trace_id:"', safe="") + trace_id + quote('"', safe="")
-    return f"{victorialogs_url}/select/vmui/#/?query={query}&g0.range_input=24h"
+    return f"{victorialogs_url}/select/vmui/#/?query={query}&g0.relative_time=last_24_hours"
 
 
-def prometheus_graph(prometheus_url: str, expr: str, range_input: str = "15m") -> str:
+def prometheus_graph(prometheus_url: str, expr: str, range_input: str = "5m") -> str:
     """Prometheus's query page with ``expr`` drawn as a graph over the last ``range_input``."""
     params = urlencode({"g0.expr": expr, "g0.tab": "graph", "g0.range_input": range_input})
     return f"{prometheus_url}/query?{params}"

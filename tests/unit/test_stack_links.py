@@ -39,7 +39,7 @@ def test_the_logs_link_queries_vmui_for_the_trace_id():
     base, fragment = url.split("#", 1)
     assert base == "http://127.0.0.1:9428/select/vmui/"
     params = urllib.parse.parse_qs(fragment.removeprefix("/?"))
-    assert params == {"query": [f'trace_id:"{TRACE_ID}"'], "g0.range_input": ["24h"]}
+    assert params == {"query": [f'trace_id:"{TRACE_ID}"'], "g0.relative_time": ["last_24_hours"]}
 
 
 def test_the_prometheus_link_draws_the_expression_as_a_graph():
@@ -49,7 +49,7 @@ def test_the_prometheus_link_draws_the_expression_as_a_graph():
     assert urllib.parse.parse_qs(split.query) == {
         "g0.expr": ["sum by (le) (rate(x[5m]))"],
         "g0.tab": ["graph"],
-        "g0.range_input": ["15m"],
+        "g0.range_input": ["5m"],
     }
 
 

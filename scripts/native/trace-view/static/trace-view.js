@@ -144,7 +144,10 @@
           "div",
           { class: "span-timeline" },
           el("div", { class: "bar", style: `left: ${left}%; width: ${width}%` }),
-          el("span", { class: "duration", style: `left: ${Math.min(left + width, 88)}%` }, ms(span.duration)),
+          // the label right of the bar, or left of it when the bar reaches the end
+          left + width < 88
+            ? el("span", { class: "duration", style: `left: ${left + width}%` }, ms(span.duration))
+            : el("span", { class: "duration before", style: `right: ${100 - left}%` }, ms(span.duration)),
         ),
       );
       let open = null;
