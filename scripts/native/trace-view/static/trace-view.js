@@ -233,8 +233,9 @@
     );
   }
 
-  document.getElementById("jaeger-version").textContent =
-    settings.jaegerVersion && settings.jaegerVersion.gitVersion ? settings.jaegerVersion.gitVersion : "(version unknown)";
+  if (settings.jaegerVersion && settings.jaegerVersion.gitVersion) {
+    document.getElementById("jaeger-version").textContent = `Jaeger ${settings.jaegerVersion.gitVersion}`;
+  }
 
   const params = new URLSearchParams(location.search);
   const match = location.pathname.match(/\/trace\/([0-9a-fA-F]+)\/?$/);
