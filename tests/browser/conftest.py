@@ -28,12 +28,6 @@ DEMO_TASKS = int(os.environ.get("AMAS_BROWSER_DEMO_TASKS", "40"))
 LINK_LINE = re.compile(r"^\s+(trace|logs|metrics|latency|exemplars|traces):\s+(\S+)", re.MULTILINE)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.browser)
-
-
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     return Path(os.environ.get("AMAS_SCREENSHOT_DIR") or REPO_ROOT / "run" / "screenshots").resolve()

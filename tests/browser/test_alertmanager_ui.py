@@ -11,6 +11,8 @@ from amas_devstack.native_stack import NativeStack
 from amas_devstack.ports import Ports
 from browser import Browser
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:

@@ -14,8 +14,12 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+import pytest
+
 from amas_devstack import links
 from browser import Browser
+
+pytestmark = pytest.mark.browser
 
 
 def get_json(url: str) -> Any:
