@@ -62,7 +62,11 @@ def _default(value: Any) -> str:
 def _environment(setting: Setting) -> str:
     if not setting.env_vars:
         return "code only"
-    return ", ".join(f"`{var}`" for var in setting.env_vars)
+    generic = ", ".join(f"`{var}`" for var in setting.env_vars)
+    if not setting.signal_env_vars:
+        return generic
+    pattern = setting.signal_env_vars["traces"][0].replace("_TRACES_", "_<SIGNAL>_")
+    return f"{generic}; per signal `{pattern}` ([OTLP export](../otlp.md))"
 
 
 def _cell(text: str) -> str:

@@ -46,6 +46,7 @@ from amas_telemetry._internal.otlp.spooled_export import ExportSpools
 from amas_telemetry._internal.otlp.targets import otlp_targets
 from amas_telemetry._internal.prometheus.endpoint import PrometheusEndpoint, otlp_reader
 from amas_telemetry._internal.prometheus.route import add_metrics_route, check_metrics_path
+from amas_telemetry._internal.prometheus.server import MetricsServer
 from amas_telemetry._internal.prometheus.snapshots import merge_workers_as
 from amas_telemetry._internal.prometheus.worker_group import Membership
 from amas_telemetry._internal.redact.otel import (
@@ -240,6 +241,12 @@ class Telemetry:
         )
         workers.start()
         undo.callback(workers.leave)
+        self.metrics_server: MetricsServer | None = None
+        if settings.metrics_address is not None:  # /metrics off the app's public port
+            self.metrics_server = MetricsServer(
+                settings.metrics_address, settings.metrics_path or "/metrics", self.prometheus
+            )
+            undo.callback(self.metrics_server.close)
         self._setup_logging(extras.json_log_stream)
         held = acquire_libraries(tuple(settings.instrumentations), global_tracer_provider())
         undo.callback(release_libraries, held)
@@ -281,7 +288,8 @@ class Telemetry:
             tuple(settings.http_captured_headers),
         )
         self._undo.callback(uninstrument_fastapi, app)
-        route = add_metrics_route(app, settings.metrics_path, self.prometheus)
+        on_app = settings.metrics_path if settings.metrics_address is None else None
+        route = add_metrics_route(app, on_app, self.prometheus)
         if route is not None:
             self._undo.callback(_remove_route, app, route)
 
@@ -371,7 +379,7 @@ def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
             raise ConfigError(
                 f"Invalid app: expected a fastapi.FastAPI instance or None, got {type(app).__name__}"
             )
-        if app is not None and _apps.get(app) is None:
+        if app is not None and _apps.get(app) is None and settings.metrics_address is None:
             check_metrics_path(app, settings.metrics_path)
         verify_all()
     except ConfigError as error:

@@ -297,6 +297,23 @@ def _is_path(value: Any) -> bool:
     )
 
 
+def parse_address(value: Any) -> tuple[str, int] | None:
+    """``host:port`` (``[::1]:9464`` for IPv6; port 0: any free port), or None."""
+    if value is None or value is False or value == "":
+        return None
+    accepted = "host:port (e.g. 127.0.0.1:9464), or None to serve /metrics on the app"
+    if not isinstance(value, str):
+        raise Invalid(accepted)
+    try:
+        parts = urlsplit(f"//{value.strip()}")
+        port = parts.port
+    except ValueError:
+        raise Invalid(accepted) from None
+    if not parts.hostname or port is None or parts.path or parts.query or parts.username:
+        raise Invalid(accepted)
+    return parts.hostname, port
+
+
 def parse_path(value: Any) -> str | None:
     if value is None or value is False or value == "":
         return None

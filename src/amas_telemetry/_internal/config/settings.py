@@ -21,6 +21,7 @@ from amas_telemetry._internal.config.parsers import (
     LIBRARIES,
     ConfigError,
     Invalid,
+    parse_address,
     parse_attributes,
     parse_bool,
     parse_cardinality,
@@ -172,7 +173,7 @@ class Settings:
         "AMAS_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         doc="OTLP endpoint of the Collector; None: no OTLP export at all (False: off whatever the "
-        "environment says); over HTTP /v1/<signal> is appended (docs/otlp.md)",
+        "environment says); over HTTP /v1/<signal> is appended",
         signal_env_vars=per_signal("ENDPOINT"),
     )
     otlp_protocol: str = setting(
@@ -276,6 +277,13 @@ class Settings:
         parse_path,
         "AMAS_METRICS_PATH",
         doc="route serving the Prometheus exposition; None: no route",
+    )
+    metrics_address: str | None = setting(
+        None,
+        parse_address,
+        "AMAS_METRICS_ADDRESS",
+        doc="host:port of a separate HTTP server for metrics_path, off the app's public port (the app "
+        "then serves no metrics route); None: the route is on the app",
     )
     metric_export_interval: float = setting(
         10.0,
