@@ -18,6 +18,7 @@ table is checked against it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -26,6 +27,8 @@ from urllib.parse import urlsplit
 from amas_telemetry._internal.config.settings import SETTINGS, SIGNALS, ConfigError, Settings, shown
 
 __all__ = ["OtlpTarget", "OtlpVariable", "otlp_targets", "otlp_variables"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,16 @@ def _target(settings: Settings, signal: str) -> OtlpTarget | None:
     client_key, key_var = settings.for_signal("otlp_client_key", signal)
     headers, _ = settings.for_signal("otlp_headers", signal)
     compression, _ = settings.for_signal("otlp_compression", signal)
-    timeout, _ = settings.for_signal("otlp_timeout", signal)
+    timeout, timeout_var = settings.for_signal("otlp_timeout", signal)
+    if timeout < 0.1 and (timeout_var or settings.sources.get("otlp_timeout", "")).startswith("OTEL_"):
+        _log.warning(
+            "amas_telemetry: %s is %g ms: the OTLP specification reads milliseconds (the Python SDK "
+            "reads seconds); write %d for %g s",
+            timeout_var or settings.sources["otlp_timeout"],
+            timeout * 1000,
+            int(timeout * 1_000_000),
+            timeout * 1000,
+        )
 
     if bool(client_certificate) != bool(client_key):
         given = _where(settings, "otlp_client_certificate" if client_certificate else "otlp_client_key",

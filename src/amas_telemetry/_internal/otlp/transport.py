@@ -71,10 +71,26 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-def _too_large(body: bytes) -> SendResult | None:
+class _Warnings:
+    """Warnings of one transport, each kind at most once a minute: the records themselves are
+    exported, so a warning per refused export would feed itself (and flood the log)."""
+
+    def __init__(self, signal: str) -> None:
+        self._signal = signal
+        self._next: dict[str, float] = {}
+
+    def warn(self, kind: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now < self._next.get(kind, 0.0):
+            return
+        self._next[kind] = now + 60.0
+        _log.warning("amas_telemetry: OTLP %s: " + message, self._signal, *args)
+
+
+def _too_large(body: bytes, warnings: _Warnings) -> SendResult | None:
     if len(body) <= MAX_REQUEST_BYTES:
         return None
-    _log.warning("amas_telemetry: an OTLP request of %d bytes is over 64 MiB; not sent", len(body))
+    warnings.warn("too large", "a request of %d bytes is over 64 MiB; not sent", len(body))
     return SendResult(Outcome.REJECTED, error_type="request_too_large")
 
 
@@ -85,7 +101,9 @@ def _read_pem(path: str | None) -> bytes | None:
         return pem.read()
 
 
-_TLS_WORDS = ("ssl", "tls", "handshake", "certificate")
+_TLS_WORDS = ("ssl", "tls", "handshake", "certificate", "(tsi_")
+"""Words of gRPC's error details when the TLS layer failed (its TSI_* codes: the server refused
+the handshake, e.g. for a missing client certificate)."""
 
 
 # --- gRPC ------------------------------------------------------------------------------------
@@ -136,7 +154,7 @@ def retry_info_delay(error: grpc.RpcError) -> float | None:
     return None
 
 
-def _grpc_failure(error: grpc.RpcError) -> SendResult:
+def _grpc_failure(error: grpc.RpcError, warnings: _Warnings) -> SendResult:
     code = error.code() if hasattr(error, "code") else None  # type: ignore[attr-defined]
     name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
     details = (error.details() if hasattr(error, "details") else "") or ""  # type: ignore[attr-defined]
@@ -145,8 +163,10 @@ def _grpc_failure(error: grpc.RpcError) -> SendResult:
     error_type = name
     if code is grpc.StatusCode.UNAVAILABLE and any(w in details.lower() for w in _TLS_WORDS):
         error_type = "tls"  # the handshake failed: an untrusted certificate, a missing client one
-    if not retryable:
-        _log.warning("amas_telemetry: the OTLP endpoint refused an export for good: %s %s", name, details)
+    if error_type == "tls":
+        warnings.warn("tls", "TLS with the endpoint failed; exports wait in the spool: %s", details)
+    elif not retryable:
+        warnings.warn(name, "the endpoint refused an export for good: %s %s", name, details)
     return SendResult(
         Outcome.RETRY if retryable else Outcome.REJECTED,
         retry_after=delay,
@@ -183,14 +203,15 @@ class GrpcTransport:
         self._call = self._channel.unary_unary(_GRPC_METHODS[target.signal])
         self._metadata = tuple(target.headers.items()) or None
         self._timeout = target.timeout
+        self._warnings = _Warnings(target.signal)
 
     def send(self, body: bytes) -> SendResult:
-        if (refused := _too_large(body)) is not None:
+        if (refused := _too_large(body, self._warnings)) is not None:
             return refused
         try:
             self._call(body, timeout=self._timeout, metadata=self._metadata)
         except grpc.RpcError as error:
-            return _grpc_failure(error)
+            return _grpc_failure(error, self._warnings)
         return SENT
 
     def close(self) -> None:
@@ -240,6 +261,7 @@ class HttpTransport:
                 self._context.load_cert_chain(target.client_certificate, target.client_key)
         self._conn: http.client.HTTPConnection | None = None
         self.connections_opened = 0
+        self._warnings = _Warnings(target.signal)
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
         """The kept-alive connection (and whether it was used before), opened if needed."""
@@ -279,13 +301,13 @@ class HttpTransport:
         raise ConnectionError("the connection was closed twice before an answer")
 
     def send(self, body: bytes) -> SendResult:
-        if (refused := _too_large(body)) is not None:
+        if (refused := _too_large(body, self._warnings)) is not None:
             return refused
         payload = gzip.compress(body, compresslevel=6) if self._gzip else body
         try:
             status, retry_after, within = self._post(payload)
         except ssl.SSLError as error:  # an untrusted certificate, a refused client certificate
-            _log.debug("amas_telemetry: OTLP/HTTP TLS failure: %s", error)
+            self._warnings.warn("tls", "TLS with the endpoint failed; exports wait in the spool: %s", error)
             return SendResult(Outcome.RETRY, error_type="tls")
         except TimeoutError:
             return SendResult(Outcome.RETRY, error_type="timeout")
@@ -299,7 +321,7 @@ class HttpTransport:
         if status in _HTTP_RETRYABLE:
             delay = retry_after_seconds(retry_after)
             return SendResult(Outcome.RETRY, retry_after=delay, error_type=str(status), attributes=attributes)
-        _log.warning("amas_telemetry: the OTLP endpoint refused an export for good: HTTP %s", status)
+        self._warnings.warn(str(status), "the endpoint refused an export for good: HTTP %s", status)
         return SendResult(Outcome.REJECTED, error_type=str(status), attributes=attributes)
 
     def close(self) -> None:
