@@ -17,7 +17,7 @@
 # without asyncpg at all (the core floor), then, with the asyncpg extra, the tests that involve
 # asyncpg and the integration tests (whose fixtures import the service, hence asyncpg).
 #
-# Tests: tests/unit (less the three files about the service and the dev stack) and the
+# Tests: tests/unit (less the files about the service and the dev stack) and the
 # integration tests of the library alone (client instrumentations and GenAI SDKs on real
 # PostgreSQL, Redis and fake providers; their fixtures come from the workspace's amas-service
 # and amas-devstack, installed without dependencies). Why each floor is where it is, and what
@@ -101,7 +101,7 @@ run_tests() {
 }
 
 UNIT=(tests/unit --ignore=tests/unit/test_devstack.py --ignore=tests/unit/test_postgres_reachable.py
-      --ignore=tests/unit/test_service_main.py)
+      --ignore=tests/unit/test_service_main.py --ignore=tests/unit/test_stack_links.py)
 INTEGRATION=(tests/integration/test_client_instrumentation.py tests/integration/test_no_duplicate_metrics.py
              tests/integration/test_genai_sdks.py)
 ALL_EXTRAS=fastapi,asyncpg,redis,httpx,openai,anthropic,pricing
