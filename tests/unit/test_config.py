@@ -9,8 +9,8 @@ import traceback
 import pytest
 
 import amas_telemetry
-from amas_telemetry.config import SETTINGS, ConfigError, resolve_settings
-from amas_telemetry.tracing import global_tracer_provider
+from amas_telemetry._internal.config.settings import SETTINGS, ConfigError, resolve_settings
+from amas_telemetry._internal.tracing.provider import global_tracer_provider
 
 # (setting, a valid keyword value, its resolved form, an env var, a valid env value, resolved)
 CASES = {

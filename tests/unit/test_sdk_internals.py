@@ -7,7 +7,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
-from amas_telemetry import sdk_internals
+from amas_telemetry._internal.compat import sdk as sdk_internals
 
 
 def test_the_installed_sdk_is_the_version_the_internals_were_checked_against():
@@ -66,7 +66,7 @@ def test_renew_resource_merges_into_every_kind_of_provider():
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
 
-    from amas_telemetry.sdk_internals import renew_resource
+    from amas_telemetry._internal.compat.sdk import renew_resource
 
     tracer_provider, meter_provider, logger_provider = TracerProvider(), MeterProvider(), LoggerProvider()
     for provider in (tracer_provider, meter_provider, logger_provider):

@@ -166,7 +166,7 @@ async def test_excluded_paths_are_neither_traced_nor_counted_query_or_not():
 
 
 def test_the_conventions_sensitive_query_values_are_redacted():
-    from amas_telemetry.asgi import _redacted_query
+    from amas_telemetry._internal.integrations.asgi import _redacted_query
 
     assert _redacted_query("a=1&sig=abc&Signature=x&X-Goog-Signature=y&AWSAccessKeyId=k&design=ok") == (
         "a=1&sig=REDACTED&Signature=REDACTED&X-Goog-Signature=REDACTED&AWSAccessKeyId=REDACTED&design=ok"
@@ -261,7 +261,7 @@ async def test_fastapi_native_telemetry_makes_no_spans_while_wired(caplog):
             await client.get("/items/1")
             await client.get("/items/2")
         assert [(s.name, s.instrumentation_scope.name) for s in cap.spans()] == [
-            ("GET /items/{item_id}", "amas_telemetry.asgi")
+            ("GET /items/{item_id}", "amas_telemetry._internal.integrations.asgi")
         ] * 2
         assert cap.histogram_count(sc.HTTP_SERVER_REQUEST_DURATION) == 2
         assert caplog.text.count("FastAPI(telemetry={'tracing': False, 'metrics': False})") == 1
@@ -316,8 +316,12 @@ def test_bad_header_names_are_refused(value):
 def test_instrument_and_uninstrument_are_symmetric_and_idempotent(caplog):
     from opentelemetry.sdk.trace import TracerProvider
 
-    from amas_telemetry.instrument import FASTAPI_SCOPE, instrument_fastapi, uninstrument_fastapi
-    from amas_telemetry.tracing import global_tracer_provider
+    from amas_telemetry._internal.integrations.instrument import (
+        FASTAPI_SCOPE,
+        instrument_fastapi,
+        uninstrument_fastapi,
+    )
+    from amas_telemetry._internal.tracing.provider import global_tracer_provider
 
     app = make_app()
     provider = TracerProvider()

@@ -1,0 +1,41 @@
+"""The service's OTel ``Resource``, built once per ``configure()`` from the settings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+
+from amas_telemetry._internal.config.settings import Settings
+
+__all__ = ["HashedOnceResource", "service_resource"]
+
+
+class HashedOnceResource(Resource):
+    """A Resource whose hash is computed once.
+
+    The OTLP encoders group every exported span and log record by resource, and the SDK's
+    ``Resource.__hash__`` serialises all attributes to JSON on each call: per item work for
+    a value that never changes (a Resource is immutable).
+    """
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+def service_resource(settings: Settings) -> Resource:
+    """Service name, environment, a fresh instance id, the version, then ``resource_attributes``."""
+    attributes: dict[str, Any] = {
+        "service.name": settings.service_name,
+        "deployment.environment.name": settings.environment,
+        "service.instance.id": str(uuid.uuid4()),
+    }
+    if settings.service_version:
+        attributes["service.version"] = settings.service_version
+    attributes.update(settings.resource_attributes)
+    return HashedOnceResource(Resource.create(attributes))
