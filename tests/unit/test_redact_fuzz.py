@@ -10,8 +10,8 @@ import re2
 import secret_fuzz
 from redaction_places import PLACES, clear, exported
 
-from amas_telemetry.redact import REDACTED, Scrubber
 from amas_telemetry._internal.redact.providers import KEY_SHAPES, TAIL
+from amas_telemetry.redact import REDACTED, Scrubber
 from amas_telemetry.testing import CapturedTelemetry
 
 CASES = secret_fuzz.cases()

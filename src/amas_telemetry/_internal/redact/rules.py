@@ -81,7 +81,8 @@ TOKEN_SHAPES: Final = Rule(
     _token_shape,
     trigger="|".join(s.trigger_pattern for s in KEY_SHAPES),
 )
-"""Provider keys and tokens by their prefix (:mod:`~amas_telemetry._internal.redact.providers`), wherever they stand."""
+"""Provider keys and tokens by their prefix (:mod:`~amas_telemetry._internal.redact.providers`),
+wherever they stand."""
 
 
 _PEM_HEAD = r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
