@@ -288,6 +288,16 @@ def parse_header_names(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.lower() for n in names if n))
 
 
+def parse_rules(value: Any) -> tuple[Any, ...]:
+    """Span-metric rules (:class:`~amas_telemetry.spanmetrics.MetricRule`), each at most once."""
+    from amas_telemetry._internal.metrics.derivation.rules import MetricRule
+
+    value = _as_list(value)
+    if not isinstance(value, list | tuple) or not all(isinstance(r, MetricRule) for r in value):
+        raise Invalid("a list of rules made by amas_telemetry.spanmetrics.rule")
+    return tuple(dict.fromkeys(value))
+
+
 LIBRARIES = ("asyncpg", "redis", "httpx")
 
 

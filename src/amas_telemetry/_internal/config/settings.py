@@ -1,17 +1,21 @@
 """Settings: keyword argument > environment (``AMAS_*``, then ``OTEL_*``) > default.
 
-One :class:`Setting` per keyword of :func:`amas_telemetry.configure`, gathered in
-:data:`SETTINGS`; the resolver, the README table and the tests all iterate over it.
-Every setting is resolved and validated before anything is built, so a bad value
-raises one :class:`ConfigError` and leaves nothing half-configured.
+Each setting is written once: a field of :class:`Settings`, whose type is what a caller
+may pass, whose default is the default, and whose metadata (:func:`setting`) names the
+environment variables, the parser and the documentation line. ``configure()`` takes the
+fields as its keywords (:func:`takes_settings`), the resolver and the generated settings
+reference iterate over :data:`SETTINGS`, derived from the fields. Every setting is
+resolved and validated before anything is built, so a bad value raises one
+:class:`ConfigError` and leaves nothing half-configured.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from amas_telemetry._internal.config.parsers import (
     LIBRARIES,
@@ -33,6 +37,7 @@ from amas_telemetry._internal.config.parsers import (
     parse_path,
     parse_protocol,
     parse_ratio,
+    parse_rules,
     parse_seconds,
     parse_spool_dir,
     parse_str,
@@ -41,7 +46,14 @@ from amas_telemetry._internal.config.parsers import (
 )
 from amas_telemetry._internal.redact.scrubber import SECRETS
 
-__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "resolve_settings"]
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    from amas_telemetry._internal.metrics.derivation.rules import MetricRule
+
+__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "resolve_settings", "takes_settings"]
+
+EnvReader = Callable[[Mapping[str, str]], "tuple[str, Any] | None"]
 
 
 @dataclass(frozen=True)
@@ -53,167 +65,24 @@ class Setting:
     parse: Callable[[Any], Any]
     env_vars: tuple[str, ...] = ()
     doc: str = ""
-    env_reader: Callable[[Mapping[str, str]], tuple[str, Any] | None] | None = None
+    env_reader: EnvReader | None = None
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "service_name",
-        "amas-service",
-        parse_str,
-        ("AMAS_SERVICE_NAME", "OTEL_SERVICE_NAME"),
-        "service.name of every signal",
-    ),
-    Setting("service_version", None, parse_optional_str, ("AMAS_SERVICE_VERSION",), "service.version"),
-    Setting("environment", "development", parse_str, ("AMAS_ENVIRONMENT",), "deployment.environment.name"),
-    Setting(
-        "sampling_ratio",
-        1.0,
-        parse_ratio,
-        ("AMAS_SAMPLING_RATIO",),
-        "parent-based trace-id ratio of exported traces; metrics count every span regardless",
-        env_reader=sampling_ratio_from_env,
-    ),
-    Setting(
-        "otlp_endpoint",
-        None,
-        parse_endpoint,
-        ("AMAS_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
-        "OTLP endpoint of the Collector; None: no OTLP export at all",
-    ),
-    Setting(
-        "otlp_protocol",
-        "grpc",
-        parse_protocol,
-        ("AMAS_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
-        "grpc or http/protobuf",
-    ),
-    Setting(
-        "export_spool_dir",
-        None,
-        parse_spool_dir,
-        ("AMAS_EXPORT_SPOOL_DIR",),
-        "where failed OTLP exports wait for the Collector; None: <tmp>/amas-telemetry-<uid>/<service_name>",
-    ),
-    Setting(
-        "export_spool_max_mb",
-        32.0,
-        parse_megabytes,
-        ("AMAS_EXPORT_SPOOL_MAX_MB",),
-        "bound of the spool per process and signal (oldest dropped past it); 0: no spool",
-    ),
-    Setting(
-        "resource_attributes",
-        {},
-        parse_attributes,
-        ("OTEL_RESOURCE_ATTRIBUTES",),
-        "extra resource attributes (merged over the environment's)",
-    ),
-    Setting("log_level", "INFO", parse_level, ("AMAS_LOG_LEVEL", "OTEL_LOG_LEVEL"), "root log level"),
-    Setting("json_logs", True, parse_bool, ("AMAS_JSON_LOGS",), "one JSON object per line on stdout"),
-    Setting(
-        "record_prompts",
-        False,
-        parse_bool,
-        ("AMAS_RECORD_PROMPTS",),
-        "keep prompt and completion text on spans",
-    ),
-    Setting(
-        "cardinality_limit",
-        2000,
-        parse_cardinality,
-        ("AMAS_CARDINALITY_LIMIT",),
-        "attribute sets per span-derived instrument before overflow (1 to 1000000)",
-    ),
-    Setting(
-        "system_metrics", True, parse_bool, ("AMAS_SYSTEM_METRICS",), "psutil CPU, memory, disk, network"
-    ),
-    Setting(
-        "metrics_path",
-        "/metrics",
-        parse_path,
-        ("AMAS_METRICS_PATH",),
-        "route serving the Prometheus exposition; None: no route",
-    ),
-    Setting(
-        "metric_export_interval",
-        10.0,
-        parse_seconds,
-        ("AMAS_METRIC_EXPORT_INTERVAL",),
-        "seconds between OTLP metric exports (0.1 to 86400); OTEL_METRIC_EXPORT_INTERVAL is read in ms",
-        env_reader=lambda env: _ms_to_seconds(env),
-    ),
-    Setting(
-        "excluded_urls",
-        ("/metrics",),
-        parse_url_list,
-        ("AMAS_EXCLUDED_URLS",),
-        "exact request paths (a query string may follow) that are neither traced nor counted",
-    ),
-    Setting(
-        "http_send_receive_spans",
-        False,
-        parse_bool,
-        ("AMAS_HTTP_SEND_RECEIVE_SPANS",),
-        "FastAPI's per-message 'http send/receive' child spans",
-    ),
-    Setting(
-        "http_captured_headers",
-        (),
-        parse_header_names,
-        ("AMAS_HTTP_CAPTURED_HEADERS",),
-        "request and response headers recorded on the server span (scrubbed on export)",
-    ),
-    Setting(
-        "tail_keep_errors",
-        True,
-        parse_bool,
-        ("AMAS_TAIL_KEEP_ERRORS",),
-        "export an unsampled local trace whole when one of its spans erred",
-    ),
-    Setting(
-        "tail_keep_slower_than",
-        None,
-        parse_optional_seconds,
-        ("AMAS_TAIL_KEEP_SLOWER_THAN",),
-        "export an unsampled local trace whole when its root took longer (seconds); none: off",
-    ),
-    Setting(
-        "tail_keep_rule",
-        None,
-        parse_keep_rule,
-        ("AMAS_TAIL_KEEP_RULE",),
-        "export an unsampled local trace whole when rule(span) is true for one of its spans",
-    ),
-    Setting(
-        "tail_max_held_spans",
-        10_000,
-        parse_held_spans,
-        ("AMAS_TAIL_MAX_HELD_SPANS",),
-        "unsampled spans held in all, waiting for their root; past it the oldest trace goes",
-    ),
-    Setting(
-        "tail_max_spans_per_trace",
-        1_000,
-        parse_held_spans,
-        ("AMAS_TAIL_MAX_SPANS_PER_TRACE",),
-        "unsampled spans held per trace; later ones are dropped",
-    ),
-    Setting(
-        "instrumentations",
-        LIBRARIES,
-        parse_libraries,
-        ("AMAS_INSTRUMENTATIONS",),
-        "client libraries to instrument when installed",
-    ),
-    Setting(
-        "metrics_dir",
-        None,
-        parse_optional_str,
-        ("AMAS_METRICS_DIR",),
-        "where workers of one app share their metrics (a directory per app group); none: the temp dir",
-    ),
-)
+_META = "amas_setting"
+
+
+def setting(
+    default: Any,
+    parse: Callable[[Any], Any],
+    *env_vars: str,
+    doc: str,
+    env_reader: EnvReader | None = None,
+) -> Any:
+    """A field of :class:`Settings`: its default, parser, environment variables and doc line."""
+    meta = {_META: (parse, env_vars, doc, env_reader)}
+    if isinstance(default, dict | list | set):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 def _ms_to_seconds(env: Mapping[str, str]) -> tuple[str, Any] | None:
@@ -230,39 +99,199 @@ def _ms_to_seconds(env: Mapping[str, str]) -> tuple[str, Any] | None:
         ) from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    """The resolved, validated settings of one ``configure()`` call."""
+    """The settings of one ``configure()`` call, resolved and validated.
 
-    service_name: str
-    service_version: str | None
-    environment: str
-    sampling_ratio: float
-    otlp_endpoint: str | None
-    otlp_protocol: str
-    export_spool_dir: str | None = None
-    export_spool_max_mb: float = 32.0
-    resource_attributes: dict[str, str] = field(default_factory=dict)
-    log_level: str = "INFO"
-    json_logs: bool = True
-    record_prompts: bool = False
-    cardinality_limit: int = 2000
-    system_metrics: bool = True
-    metrics_path: str | None = "/metrics"
-    metric_export_interval: float = 10.0
-    excluded_urls: tuple[str, ...] = ("/metrics",)
-    http_send_receive_spans: bool = False
-    http_captured_headers: tuple[str, ...] = ()
-    tail_keep_errors: bool = True
-    tail_keep_slower_than: float | None = None
-    tail_keep_rule: Callable[..., bool] | None = None
-    tail_max_held_spans: int = 10_000
-    tail_max_spans_per_trace: int = 1_000
-    instrumentations: tuple[str, ...] = LIBRARIES
-    metrics_dir: str | None = None
+    A field's type is what a caller may pass; once resolved, lists are tuples, ``False``
+    (off) is ``None`` and a keep rule named by a string is the function it names.
+    """
+
+    service_name: str = setting(
+        "amas-service",
+        parse_str,
+        "AMAS_SERVICE_NAME",
+        "OTEL_SERVICE_NAME",
+        doc="service.name of every signal",
+    )
+    service_version: str | None = setting(
+        None, parse_optional_str, "AMAS_SERVICE_VERSION", doc="service.version"
+    )
+    environment: str = setting(
+        "development", parse_str, "AMAS_ENVIRONMENT", doc="deployment.environment.name"
+    )
+    sampling_ratio: float = setting(
+        1.0,
+        parse_ratio,
+        "AMAS_SAMPLING_RATIO",
+        doc="parent-based trace-id ratio of exported traces; metrics count every span regardless "
+        "(also OTEL_TRACES_SAMPLER + OTEL_TRACES_SAMPLER_ARG)",
+        env_reader=sampling_ratio_from_env,
+    )
+    otlp_endpoint: str | Literal[False] | None = setting(
+        None,
+        parse_endpoint,
+        "AMAS_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        doc="OTLP endpoint of the Collector; None: no OTLP export at all (False: off whatever the "
+        "environment says)",
+    )
+    otlp_protocol: str = setting(
+        "grpc",
+        parse_protocol,
+        "AMAS_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        doc="grpc or http/protobuf",
+    )
+    export_spool_dir: str | None = setting(
+        None,
+        parse_spool_dir,
+        "AMAS_EXPORT_SPOOL_DIR",
+        doc="where failed OTLP exports wait for the Collector; "
+        "None: <tmp>/amas-telemetry-<uid>/<service_name>",
+    )
+    export_spool_max_mb: float = setting(
+        32.0,
+        parse_megabytes,
+        "AMAS_EXPORT_SPOOL_MAX_MB",
+        doc="bound of the spool per process and signal (oldest dropped past it); 0: no spool",
+    )
+    resource_attributes: Mapping[str, str] = setting(
+        {},
+        parse_attributes,
+        "OTEL_RESOURCE_ATTRIBUTES",
+        doc="extra resource attributes (merged over the environment's)",
+    )
+    log_level: str = setting("INFO", parse_level, "AMAS_LOG_LEVEL", "OTEL_LOG_LEVEL", doc="root log level")
+    json_logs: bool = setting(True, parse_bool, "AMAS_JSON_LOGS", doc="one JSON object per line on stdout")
+    record_prompts: bool = setting(
+        False, parse_bool, "AMAS_RECORD_PROMPTS", doc="keep prompt and completion text on spans"
+    )
+    cardinality_limit: int = setting(
+        2000,
+        parse_cardinality,
+        "AMAS_CARDINALITY_LIMIT",
+        doc="attribute sets per span-derived instrument before overflow (1 to 1000000)",
+    )
+    system_metrics: bool = setting(
+        True, parse_bool, "AMAS_SYSTEM_METRICS", doc="psutil CPU, memory, disk, network"
+    )
+    metrics_path: str | None = setting(
+        "/metrics",
+        parse_path,
+        "AMAS_METRICS_PATH",
+        doc="route serving the Prometheus exposition; None: no route",
+    )
+    metric_export_interval: float = setting(
+        10.0,
+        parse_seconds,
+        "AMAS_METRIC_EXPORT_INTERVAL",
+        doc="seconds between OTLP metric exports (0.1 to 86400); OTEL_METRIC_EXPORT_INTERVAL is read in ms",
+        env_reader=_ms_to_seconds,
+    )
+    excluded_urls: Iterable[str] = setting(
+        ("/metrics",),
+        parse_url_list,
+        "AMAS_EXCLUDED_URLS",
+        doc="exact request paths (a query string may follow) that are neither traced nor counted",
+    )
+    http_send_receive_spans: bool = setting(
+        False,
+        parse_bool,
+        "AMAS_HTTP_SEND_RECEIVE_SPANS",
+        doc="FastAPI's per-message 'http send/receive' child spans",
+    )
+    http_captured_headers: Iterable[str] = setting(
+        (),
+        parse_header_names,
+        "AMAS_HTTP_CAPTURED_HEADERS",
+        doc="request and response headers recorded on the server span (scrubbed on export)",
+    )
+    tail_keep_errors: bool = setting(
+        True,
+        parse_bool,
+        "AMAS_TAIL_KEEP_ERRORS",
+        doc="export an unsampled local trace whole when one of its spans erred",
+    )
+    tail_keep_slower_than: float | Literal[False] | None = setting(
+        None,
+        parse_optional_seconds,
+        "AMAS_TAIL_KEEP_SLOWER_THAN",
+        doc="export an unsampled local trace whole when its root took longer (seconds); none: off",
+    )
+    tail_keep_rule: Callable[[ReadableSpan], bool] | str | None = setting(
+        None,
+        parse_keep_rule,
+        "AMAS_TAIL_KEEP_RULE",
+        doc="export an unsampled local trace whole when rule(span) is true for one of its spans "
+        "(the environment names it 'package.module:function')",
+    )
+    tail_max_held_spans: int = setting(
+        10_000,
+        parse_held_spans,
+        "AMAS_TAIL_MAX_HELD_SPANS",
+        doc="unsampled spans held in all, waiting for their root; past it the oldest trace goes",
+    )
+    tail_max_spans_per_trace: int = setting(
+        1_000,
+        parse_held_spans,
+        "AMAS_TAIL_MAX_SPANS_PER_TRACE",
+        doc="unsampled spans held per trace; later ones are dropped",
+    )
+    instrumentations: Iterable[str] = setting(
+        LIBRARIES,
+        parse_libraries,
+        "AMAS_INSTRUMENTATIONS",
+        doc="client libraries to instrument when installed",
+    )
+    span_metric_rules: Iterable[MetricRule] = setting(
+        (),
+        parse_rules,
+        doc="the app's own span-derived metrics: rules (amas_telemetry.spanmetrics.rule) added to "
+        "the default table; code only",
+    )
+    metrics_dir: str | None = setting(
+        None,
+        parse_optional_str,
+        "AMAS_METRICS_DIR",
+        doc="where workers of one app share their metrics (a directory per app group); none: the temp dir",
+    )
 
 
-assert [s.name for s in SETTINGS] == [f.name for f in fields(Settings)], "SETTINGS and Settings disagree"
+def _setting_of(f: Any) -> Setting:
+    parse, env_vars, doc, env_reader = f.metadata[_META]
+    default = f.default if f.default is not MISSING else f.default_factory()
+    return Setting(f.name, default, parse, env_vars, doc, env_reader)
+
+
+SETTINGS: tuple[Setting, ...] = tuple(_setting_of(f) for f in fields(Settings))
+"""Every setting, in the order of :class:`Settings` (the docs' settings reference is generated from it)."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _keywords_of(settings: Callable[_P, Any]):  # the inferred generic decorator is the point
+    """A decorator giving ``function(app, **kwargs)`` the keywords of ``settings`` (one per
+    field): for type checkers through the ParamSpec, for ``help()`` through ``__signature__``."""
+
+    def give(function: Callable[..., _R]) -> Callable[Concatenate[Any, _P], _R]:
+        app = inspect.Parameter("app", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Any)
+        keywords = [
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=f.type)
+            for f in fields(Settings)
+        ]
+        ret = inspect.signature(function).return_annotation
+        function.__signature__ = inspect.Signature([app, *keywords], return_annotation=ret)  # type: ignore[attr-defined]
+        return function
+
+    return give
+
+
+takes_settings = _keywords_of(Settings)
+"""``@takes_settings`` on ``configure(app=None, **kwargs)``: its keywords are the fields of
+:class:`Settings`."""
 
 
 def _from_env(setting: Setting, env: Mapping[str, str]) -> tuple[str, Any] | None:

@@ -26,6 +26,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from amas_telemetry import semconv as sc
+from amas_telemetry._internal.compat.starlette import route_template
 
 __all__ = ["KNOWN_METHODS", "ServerSpanMiddleware"]
 
@@ -208,7 +209,7 @@ def _finish(
     span: trace.Span, scope: Scope, span_method: str, status_code: int, failure: BaseException | None
 ) -> None:
     ended: dict[str, Any] = {}
-    route = getattr(scope.get("route"), "path_format", None)
+    route = route_template(scope)
     if route:
         span.update_name(f"{span_method} {route}" if span_method else route)
         ended[sc.HTTP_ROUTE] = route

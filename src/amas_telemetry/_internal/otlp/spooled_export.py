@@ -18,10 +18,8 @@ does. Past the spool's bound the oldest data is dropped and reported through ``o
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ from opentelemetry.semconv._incubating.metrics.otel_metrics import (
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 from amas_telemetry import semconv as sc
+from amas_telemetry._internal.forking import renew_after_fork
 from amas_telemetry._internal.otlp.log_encoding import encode_logs
 from amas_telemetry._internal.otlp.span_encoding import encode_spans
 from amas_telemetry._internal.otlp.spool import Spool
@@ -87,8 +86,7 @@ class SpooledExport:
         self._retry_interval = retry_interval
         self._closed = False
         self._reset_threading()
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (s := me()) is not None and s._after_fork())
+        renew_after_fork(self, SpooledExport._after_fork)
 
     def _reset_threading(self) -> None:
         self._send_lock = threading.Lock()

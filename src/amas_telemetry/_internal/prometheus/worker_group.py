@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from amas_telemetry import semconv as sc
 from amas_telemetry._internal.compat.sdk import renew_resource
 from amas_telemetry._internal.prometheus.workers import (
     SnapshotStore,
@@ -106,7 +107,7 @@ def new_instance_id(providers: list[Any]) -> None:
     """
     from opentelemetry.sdk.resources import Resource
 
-    fresh = Resource({"service.instance.id": str(uuid.uuid4())})
+    fresh = Resource({sc.SERVICE_INSTANCE_ID: str(uuid.uuid4())})
     for provider in providers:
         if provider is not None:
             renew_resource(provider, fresh)

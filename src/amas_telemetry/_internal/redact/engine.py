@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Final
 
 import re2
-from re2 import _re2
+
+from amas_telemetry._internal.compat.re2_engine import ANCHOR_START, RE2, UNANCHORED
 
 __all__ = [
     "MAX_MATCHES",
@@ -46,20 +47,20 @@ TOO_MANY_BYTES: Final = TOO_MANY.encode()
 
 _GROUP_WINDOW: Final = 256
 
-_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
-_ANCHOR_START = _re2.RE2.Anchor.ANCHOR_START
+_UNANCHORED = UNANCHORED
+_ANCHOR_START = ANCHOR_START
 
 
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 
 
-def _compile(pattern: str, *, capture: bool = True) -> _re2.RE2:
+def _compile(pattern: str, *, capture: bool = True) -> RE2:
     options = re2.Options()
     options.max_mem = 64 << 20  # room for the DFA of the combined pattern
     if not capture:  # RE2's never_capture leaves named groups capturing: unname them
         pattern = _NAMED_GROUP.sub("(?:", pattern)
         options.never_capture = True
-    regexp = _re2.RE2(pattern.encode(), options)
+    regexp = RE2(pattern.encode(), options)
     if not regexp.ok():
         raise ValueError(f"bad RE2 pattern: {pattern!r}")
     return regexp
@@ -260,7 +261,7 @@ _RUNS_OF_6: Final = _compile(r"[A-Za-z0-9]{6,}", capture=False)
 _LONG_RUNS: Final = _compile(r"[A-Za-z0-9]{12,}", capture=False)
 
 
-def _runs(regexp: _re2.RE2, data: bytes) -> Iterator[bytes]:
+def _runs(regexp: RE2, data: bytes) -> Iterator[bytes]:
     """The matches of a group-less RE2 pattern, in order (a DFA pass, skipping what fails)."""
     pos, size = 0, len(data)
     while pos < size:

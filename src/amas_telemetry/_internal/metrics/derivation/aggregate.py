@@ -18,9 +18,7 @@ the reader's collection under the meter's scope (:func:`.sdk_internals.run_aroun
 from __future__ import annotations
 
 import itertools
-import os
 import threading
-import weakref
 from bisect import bisect_left
 from collections.abc import Sequence
 from math import inf
@@ -48,6 +46,7 @@ from amas_telemetry._internal.compat.sdk import (
     reader_temporality,
     run_around_collection,
 )
+from amas_telemetry._internal.forking import renew_after_fork
 from amas_telemetry.catalog import InstrumentKind, MetricSpec
 
 __all__ = ["DerivedInstrument", "DerivedMetrics"]
@@ -189,8 +188,7 @@ class ForkSafeLock:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (lock := me()) is not None and lock._renew())
+        renew_after_fork(self, ForkSafeLock._renew)
 
     def _renew(self) -> None:
         self._lock = threading.Lock()

@@ -46,15 +46,17 @@ class MetricRule:
 
 
 def rule(
-    metric: str,
+    metric: str | MetricSpec,
     *,
     when: Predicate,
     value: ValueFn,
     attributes: tuple[tuple[str, Getter], ...] = (),
     repeat: Callable[[ReadableSpan, Any], int] | None = None,
 ) -> MetricRule:
-    """A rule for the catalog metric named ``metric``."""
-    return MetricRule(spec(metric), when, value, attributes, repeat)
+    """A rule recording into ``metric``: the name of a catalog metric, or a
+    :class:`~amas_telemetry.MetricSpec` the app declares (a histogram, counter or up-down counter)."""
+    declared = metric if isinstance(metric, MetricSpec) else spec(metric)
+    return MetricRule(declared, when, value, attributes, repeat)
 
 
 def first(attrs: Any, *keys: str) -> Any:
