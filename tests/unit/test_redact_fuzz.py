@@ -4,6 +4,7 @@ prose that looks like the new prefixes stays as it is."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 import re2
@@ -136,3 +137,11 @@ def test_prose_that_looks_like_the_new_shapes_stays(text):
 )
 def test_what_the_new_rules_keep_and_what_they_replace(text, expected):
     assert Scrubber().text(text) == expected
+
+
+DOCS = (Path(__file__).resolve().parents[2] / "docs" / "redaction.md").read_text()
+
+
+@pytest.mark.parametrize("shape", KEY_SHAPES, ids=lambda s: s.provider)
+def test_every_provider_shape_is_named_in_the_docs(shape):
+    assert shape.provider in " ".join(DOCS.split()), f"docs/redaction.md does not name {shape.provider}"
