@@ -13,9 +13,10 @@ own log lines).
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final, cast
 
-import re2
+import re2  # pyright: ignore[reportMissingTypeStubs]
 
 from amas_telemetry._internal.redact.engine import REDACTED, Scanner
 from amas_telemetry._internal.redact.rules import (
@@ -71,7 +72,9 @@ class PatternRedactor:
     """
 
     def __init__(self, pattern: str, replacement: str = REDACTED, *, ignore_case: bool = True) -> None:
-        self._sub = re2.compile(f"(?i){pattern}" if ignore_case else pattern).sub
+        untyped: Any = cast(Any, re2)  # google-re2 ships no type information
+        compiled = untyped.compile(f"(?i){pattern}" if ignore_case else pattern)
+        self._sub: Callable[[str, str], str] = compiled.sub
         self._replacement = replacement
 
     def __call__(self, text: str) -> str:
