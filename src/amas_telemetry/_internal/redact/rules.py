@@ -1,15 +1,18 @@
 """The secret shapes, as :class:`~amas_telemetry._internal.redact.engine.Rule` s.
 
-Which shapes: the ones public secret-scanning rule sets list (gitleaks, detect-secrets,
-GitHub secret scanning): provider key prefixes, JWTs, PEM private keys, credentials in URLs,
-``Authorization``/``Cookie`` headers, and ``name = value`` pairs whose name ends in a secret
-word (``POSTGRES_PASSWORD``, ``db_password``, ``SECRET_KEY``, ``accessToken``,
-``clientSecret``, ``X-Amz-Signature``…) in query strings, JSON (also backslash-escaped),
-env lines, reprs and SQL (``PASSWORD '…'``, ``IDENTIFIED BY '…'``).
+Which shapes: the ones the maintained secret-scanning lists name (gitleaks, GitHub secret
+scanning, trufflehog): provider token formats (:mod:`.providers`), JWTs, PEM private keys,
+credentials in URLs and ``curl -u``, ``Authorization``/``Cookie`` headers, and ``name = value``
+pairs whose name ends in a secret word (``POSTGRES_PASSWORD``, ``db_password``, ``SECRET_KEY``,
+``accessToken``, ``clientSecret``, ``AccountKey``, ``X-Amz-Signature``, ``the api key``…) in
+query strings, JSON (also backslash-escaped, also in a URL), env lines, reprs, XML, SQL
+(``PASSWORD '…'``, ``IDENTIFIED BY '…'``) and prose; a value that is itself a credential
+(``auth=Bearer …``) keeps its scheme.
 
-Secrets, not words: a prefixed key must hold a random-looking run (``sk-prod-cluster-eu-1``
-is a name), and a value in prose (``token: …``, ``Bearer …``) must look generated; an
-assignment (``password=…``) or a quoted value is always a secret.
+Secrets, not words: a prefixed key whose prefix also starts words must hold a random-looking
+run (``sk-prod-cluster-eu-1`` is a name), and a value in prose (``token: …``, ``Bearer …``,
+``the api key is …``) must look generated; an assignment (``password=…``) or a quoted value
+is always a secret.
 """
 
 from __future__ import annotations
@@ -254,7 +257,7 @@ def _pair(m: Match) -> Decision:
     if not core and open_quote in _CLOSERS:
         return keep  # "token <= 5": no assignment
     if not open_quote and (not core or core in _PROSE_VERBS):
-        return _prose(m)  # "api key AKxyz789", "the password is hunter2"; not "password reset page"
+        return _prose(m)  # "api key AKxyz7890abc", "the password is …"; not "password reset page"
     if name.endswith(b"cookie") and not open_quote:
         end = _LINE.end(m.data, value_start)
         return m.data[m.start : value_start] + _redact_cookies(m.data[value_start:end]), end, end
