@@ -107,7 +107,7 @@ def parse_level(value: Any) -> str:
 
 _MAX_CARDINALITY = 1_000_000
 _MAX_HELD_SPANS = 10_000_000
-"""Spans: about 1-2 KB of memory each, so 10-20 GB at this bound."""
+"""A bound on the bound: held spans take memory (docs/sampling.md says how much per span)."""
 
 
 def _whole_number_up_to(maximum: int) -> Callable[[Any], int]:

@@ -89,8 +89,8 @@ class anchored:
 
 
 class Trigger:
-    """Does a text hold any of the words a rule needs? One DFA pass (RE2: ~1 µs on a short
-    string, where Python's ``re`` takes 16 µs for a case-insensitive alternation)."""
+    """Does a text hold any of the words a rule needs? One DFA pass (RE2), far cheaper than
+    Python's ``re`` on a case-insensitive alternation (benchmarks/RESULTS.md, section 9)."""
 
     __slots__ = ("_regexp",)
 
