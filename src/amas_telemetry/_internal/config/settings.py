@@ -27,6 +27,7 @@ from amas_telemetry._internal.config.parsers import (
     parse_endpoint,
     parse_header_names,
     parse_held_spans,
+    parse_host,
     parse_keep_rule,
     parse_level,
     parse_libraries,
@@ -35,6 +36,7 @@ from amas_telemetry._internal.config.parsers import (
     parse_optional_seconds,
     parse_optional_str,
     parse_path,
+    parse_port,
     parse_protocol,
     parse_ratio,
     parse_rules,
@@ -181,6 +183,21 @@ class Settings:
         parse_path,
         "AMAS_METRICS_PATH",
         doc="route serving the Prometheus exposition; None: no route",
+    )
+    metrics_port: int | None = setting(
+        None,
+        parse_port,
+        "AMAS_METRICS_PORT",
+        "OTEL_EXPORTER_PROMETHEUS_PORT",
+        doc="serve metrics_path on a port of its own (every worker of the app binds it), and not on the "
+        "app's port; None: on the app's port",
+    )
+    metrics_host: str = setting(
+        "127.0.0.1",
+        parse_host,
+        "AMAS_METRICS_HOST",
+        "OTEL_EXPORTER_PROMETHEUS_HOST",
+        doc="address the metrics port binds (with metrics_port); 127.0.0.1 keeps it off the network",
     )
     metric_export_interval: float = setting(
         10.0,
