@@ -49,7 +49,9 @@ def test_boards_are_written_at_the_sdk_schema_version(path):
 def test_grafanas_later_migrations_change_nothing_on_our_boards(path):
     panels = _panels(json.loads(path.read_text()))
     assert not [p.get("title") for p in panels if _hides_from_viz(p)], "V42 would add hideFrom.tooltip"
-    formats = [p.get("title") for p in panels for t in p.get("transformations", []) if t.get("id") == "formatTime"]
+    formats = [
+        p.get("title") for p in panels for t in p.get("transformations", []) if t.get("id") == "formatTime"
+    ]
     assert not formats, "V43 would turn formatTime into convertFieldType"
 
 
