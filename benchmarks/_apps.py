@@ -7,9 +7,9 @@ Variants (one per process, since each sets OTel globals the way a real service w
 ``ours:R:sink``     (c) ``amas_telemetry.configure(app, sampling_ratio=R, otlp_endpoint=<sink>)``
 ``ours:R:none``     (c) the same with ``otlp_endpoint=None`` (no export at all; metrics on /metrics only)
 ``ours:R:sink:notail`` (c) without the tail decision (on by default below 1.0: ``tail_keep_errors``)
-``span-only``       the floor under (c): our server-span middleware (amas_telemetry.instrument.
-                    instrument_fastapi) on a bare TracerProvider: spans are created, nothing processes
-                    them (no span metrics, no export, plain logging)
+``span-only``       the floor under (c): our server-span middleware (instrument_fastapi) on a bare
+                    TracerProvider: spans are created, nothing processes them (no span metrics,
+                    no export, plain logging)
 ``stock``           (d) FastAPIInstrumentor.instrument_app with default options + TracerProvider +
                     BatchSpanProcessor(OTLP gRPC) + MeterProvider(PrometheusMetricReader), all global
 ``logfire``         Pydantic Logfire: ``logfire.configure(send_to_logfire=False, console=False)`` +
@@ -230,7 +230,7 @@ def build_app(variant: str, sink_endpoint: str | None) -> Wired:
     if variant == "span-only":
         from opentelemetry.sdk.trace import TracerProvider
 
-        from amas_telemetry.instrument import instrument_fastapi
+        from amas_telemetry._internal.integrations.instrument import instrument_fastapi
 
         _plain_logging()
         provider = TracerProvider()

@@ -45,7 +45,7 @@ def _wire(variant: str, endpoint: str) -> Any:
     if variant == "plain":
         logging.basicConfig(level=logging.INFO, stream=devnull)
         return lambda: None
-    from amas_telemetry.pipeline import Extras, configure_with
+    from amas_telemetry._internal.telemetry import Extras, configure_with
 
     telemetry = configure_with(
         None,

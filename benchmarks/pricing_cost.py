@@ -33,7 +33,7 @@ MODELS = (
 
 
 def _usages(n: int) -> list[tuple[str, str, str, Any]]:
-    from amas_telemetry.pricing import TokenUsage
+    from amas_telemetry._internal.genai.pricing import TokenUsage
 
     return [
         (
@@ -47,7 +47,7 @@ def _usages(n: int) -> list[tuple[str, str, str, Any]]:
 def worker(conn: Any, variant: str, n: int) -> None:
     import genai_prices
 
-    from amas_telemetry.pricing import PriceTable
+    from amas_telemetry._internal.genai.pricing import PriceTable
 
     usages = _usages(n)
     table = PriceTable()

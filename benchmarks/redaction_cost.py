@@ -84,9 +84,9 @@ def per_span_and_line(config: dict[str, int]) -> dict[str, float]:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import SpanKind
 
-    from amas_telemetry.logs import RedactingFilter
+    from amas_telemetry._internal.logs.handler import RedactingFilter
+    from amas_telemetry._internal.redact.otel import scrubbed_span
     from amas_telemetry.redact import Scrubber
-    from amas_telemetry.redact.otel import scrubbed_span
 
     scrubber = Scrubber()
     tracer = TracerProvider().get_tracer("bench")

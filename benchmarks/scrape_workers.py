@@ -10,7 +10,7 @@ Four variants, each in its own process (spawned), driven round by round in inter
   the self-metric, ``target_info``); a scrape is ``generate_latest(registry)``.
 - ``ours:4``   the same handle as one of four workers of an app group: three more worker
   processes hold the same N series each and write their snapshot files; a scrape merges the
-  live state with the three files (``amas_telemetry.workers``).
+  live state with the three files (``amas_telemetry._internal.prometheus.workers``).
 - ``prom:4``   prometheus_client's multiprocess mode: four processes (this one and three
   helpers) write their mmap files with the same series; a scrape is ``generate_latest`` of a
   registry with a ``MultiProcessCollector``.
@@ -76,7 +76,7 @@ class Ours:
         for i in range(series):
             self.observe(i)
         if group_dir is not None:
-            from amas_telemetry.workers import SnapshotStore
+            from amas_telemetry._internal.prometheus.workers import SnapshotStore
 
             store = SnapshotStore(group_dir, "amas-bench-scrape", group=os.getppid())
             self.telemetry.prometheus.join_workers(store, changed=lambda: False)

@@ -44,10 +44,11 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from amas_telemetry import semconv as sc
-from amas_telemetry.metrics import PrometheusEndpoint
+from amas_telemetry._internal.metrics.derivation.active import ActiveRequestsProcessor
+from amas_telemetry._internal.metrics.derivation.processor import SpanMetricsProcessor
+from amas_telemetry._internal.prometheus.endpoint import PrometheusEndpoint
+from amas_telemetry._internal.tracing.provider import RecordEverythingSampler, RedactingProcessor
 from amas_telemetry.redact import Scrubber
-from amas_telemetry.spanmetrics import ActiveRequestsProcessor, SpanMetricsProcessor
-from amas_telemetry.tracing import RecordEverythingSampler, RedactingProcessor
 from benchmarks import _common as c
 
 VARIANTS = ("base", "ours", "ours+2readers", "ours+redact", "naive", "prom")

@@ -132,8 +132,8 @@ def hold_cost_worker(conn: Any, traces: int, rounds: int) -> None:
     """CPU µs per unsampled 4-span trace: a TracerProvider alone vs with the tail decision."""
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-    from amas_telemetry.tail import TailDecisionProcessor
-    from amas_telemetry.tracing import RecordEverythingSampler
+    from amas_telemetry._internal.tracing.provider import RecordEverythingSampler
+    from amas_telemetry._internal.tracing.tail import TailDecisionProcessor
 
     def provider(with_tail: bool) -> Any:
         tracer_provider = TracerProvider(sampler=RecordEverythingSampler(0.0))

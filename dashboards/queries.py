@@ -62,7 +62,7 @@ FAULTS: dict[str, str] = {
     "it cannot hold (the counts reach Prometheus once the Collector is back)",
 }
 """Faults the faulted Prometheus must have seen; each makes some queries return data.
-Each was checked by hand against the native stack fed by scripts/demo.py (which already
+Each was checked by hand against the native stack fed by the demo (amas-demo) (which already
 includes a provider outage): with all of them, every query of :func:`all_queries` returned
 series."""
 

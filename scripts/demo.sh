@@ -1,5 +1,6 @@
 #!/bin/sh
-# The demo on a fresh machine: a virtualenv with the package (once), then scripts/demo.py.
+# The demo on a fresh machine: a virtualenv with the reference service and the dev stack from
+# uv.lock (once), then the demo (amas_devstack.demo.cli).
 #   scripts/demo.sh [--tasks 300] [--keep-running] [--stop] ...
 set -eu
 cd "$(dirname "$0")/.."
@@ -15,8 +16,9 @@ if [ ! -x .venv/bin/python ]; then
         fi
     fi
 fi
-if ! .venv/bin/python -c "import amas_devstack, amas_service, amas_telemetry, uvicorn, asyncpg, redis, httpx, fastapi" 2>/dev/null; then
-    echo "demo: installing the package into .venv ..." >&2
-    .venv/bin/python -m pip install -q -e '.[service]'
+if ! .venv/bin/python -c "import amas_devstack.demo.cli" 2>/dev/null; then
+    echo "demo: installing the reference service and the dev stack into .venv (from uv.lock) ..." >&2
+    UV=$(bash scripts/uv.sh)
+    UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --package amas-devstack --no-default-groups --quiet
 fi
-exec .venv/bin/python scripts/demo.py "$@"
+exec .venv/bin/python -m amas_devstack.demo.cli "$@"

@@ -2,7 +2,7 @@
 # Set up a fresh machine for amas-telemetry: Debian packages, the Python venv, the Go binaries.
 # Idempotent: what is already there is kept. Safe to run again after a pull.
 #
-#   bash scripts/setup.sh            # everything (Go binaries take ~6 min on 2 cores the first time,
+#   bash scripts/setup.sh            # everything (the Go binaries take ~10 min on 2 cores the first time,
 #                                    # Docker Compose ~7 more; podman from Debian for the compose test)
 #   bash scripts/setup.sh --no-go    # only what the demo needs (PostgreSQL, Redis, Python)
 set -euo pipefail
@@ -37,10 +37,11 @@ if [ ! -x .venv/bin/python ]; then
   step "creating .venv"
   "$PYTHON" -m venv .venv
 fi
-step "installing the Python package (editable, with dev extras)"
-# No pip upgrade: the machine's own pip (23.x from `python3 -m venv`) is what users have, and
-# an upgrade here would hide an install that only a newer resolver manages.
-.venv/bin/python -m pip install -q -e '.[dev]'
+step "installing the workspace from uv.lock into .venv (the library, the service, the dev stack, the test tools)"
+# uv is bootstrapped once per machine with the machine's own pip (scripts/uv.sh); the versions
+# come from uv.lock, never from a fresh resolution (--frozen), so every machine gets the same.
+UV="$(bash scripts/uv.sh)"
+UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --all-packages --quiet
 
 if [ "$with_go" = 1 ]; then
   step "building the Go binaries of the native stack (cached in \$HOME/.cache/amas-telemetry)"

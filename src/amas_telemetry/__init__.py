@@ -11,11 +11,12 @@ count, error rate, duration, token and cost metric is derived from those spans.
 """
 
 from amas_telemetry import semconv
-from amas_telemetry.config import ConfigError
-from amas_telemetry.genai_calls import GenAICall, genai_call, time_stream
-from amas_telemetry.instrument import untraced
-from amas_telemetry.pipeline import STATE_GAUGES, Telemetry, configure
-from amas_telemetry.spans import (
+from amas_telemetry._internal.compat.verify import UnsupportedDependency
+from amas_telemetry._internal.config.settings import ConfigError, Settings
+from amas_telemetry._internal.genai.calls import GenAICall, genai_call, time_stream
+from amas_telemetry._internal.integrations.instrument import untraced
+from amas_telemetry._internal.telemetry import STATE_GAUGES, Telemetry, configure
+from amas_telemetry._internal.tracing.domain_spans import (
     agent_span,
     genai_span,
     integration_span,
@@ -27,12 +28,19 @@ from amas_telemetry.spans import (
     task_span,
     tool_span,
 )
+from amas_telemetry._version import __version__
+from amas_telemetry.catalog import InstrumentKind, MetricSpec
 
 __all__ = [
     "STATE_GAUGES",
     "ConfigError",
     "GenAICall",
+    "InstrumentKind",
+    "MetricSpec",
+    "Settings",
     "Telemetry",
+    "UnsupportedDependency",
+    "__version__",
     "agent_span",
     "configure",
     "genai_call",

@@ -5,9 +5,10 @@
             ...
         assert captelemetry.histogram_count("amas.task.duration") == 1
 
-Registered as a pytest plugin (entry point ``pytest11``), so installing the package is
-enough. Spans and logs pass the same redaction as the OTLP path; metrics come from an
-``InMemoryMetricReader`` next to the Prometheus one.
+The plugin is opt-in, so that installing the library changes no other test run: enable it in
+your ``conftest.py`` with ``pytest_plugins = ["amas_telemetry.testing"]`` (or run
+``pytest -p amas_telemetry.testing``). Spans and logs pass the same redaction as the OTLP
+path; metrics come from an ``InMemoryMetricReader`` next to the Prometheus one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from amas_telemetry.pipeline import Extras, Telemetry, configure_with
+from amas_telemetry._internal.telemetry import Extras, Telemetry, configure_with
 
 __all__ = ["CapturedTelemetry", "captelemetry", "capture"]
 

@@ -204,3 +204,12 @@ def test_healthprobe_program_in_the_dockerfile_compiles(tmp_path):
         [str(tmp_path / "httpprobe"), "--install", str(tmp_path / "copy")], capture_output=True
     )
     assert install.returncode == 0 and os.access(tmp_path / "copy", os.X_OK)
+
+
+def test_the_service_image_installs_uv_lock_with_the_pinned_uv():
+    """service/Dockerfile exports uv.lock with uv: the uv version scripts/uv.sh bootstraps."""
+    dockerfile = (REPO_ROOT / "service" / "Dockerfile").read_text()
+    uv_sh = (REPO_ROOT / "scripts" / "uv.sh").read_text()
+    pinned = re.search(r'^UV_VERSION="([\d.]+)"', uv_sh, re.M).group(1)
+    assert f"ARG UV_VERSION={pinned}" in dockerfile
+    assert "uv export --frozen --package amas-service" in dockerfile

@@ -249,8 +249,8 @@ def _demo_metric(expr: ast.expr, assigned: dict[str, ast.expr]) -> str | None:
 def test_demo_report_reads_only_catalog_metrics_by_derived_names(path):
     """Each metric the demo reads from /metrics is a catalog metric under the name /metrics
     gives it (no name spelled by hand), and each label it reads is an attribute of that metric."""
-    from amas_telemetry.exposition import exposed_name
-    from amas_telemetry.sdk_internals import sanitize_attribute
+    from amas_telemetry._internal.compat.sdk import sanitize_attribute
+    from amas_telemetry._internal.prometheus.exposition import exposed_name
 
     served = {}
     for spec in CATALOG.values():

@@ -13,7 +13,7 @@ Session fixtures, imported by conftest.py:
   (telemetry the SDK cannot export), and Redis then PostgreSQL stopped (DB errors, 5xx).
 
 The Collector's pgstats and redis receivers scrape that PostgreSQL and Redis
-(``demo.infrastructure_env``), so the infrastructure dashboards and alerts see real servers.
+(``infrastructure_env``), so the infrastructure dashboards and alerts see real servers.
 
 Everything started here is stopped at the end of the session, also when a test fails.
 """
@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -41,15 +40,16 @@ from unittest.mock import patch
 import httpx
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-for extra in (REPO_ROOT / "scripts", REPO_ROOT):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+from amas_devstack.demo.load import Load
+from amas_devstack.demo.metrics import Metrics
+from amas_devstack.demo.report import read_logs
+from amas_devstack.demo.service import Run, spawn_service, start_everything
+from amas_devstack.demo.stack import infrastructure_env
+from amas_devstack.native_stack import NativeStack
+from amas_devstack.ports import Ports, free_port
+from amas_devstack.processes import stop_pid
 
-import demo  # noqa: E402  (scripts/demo.py: starts the service and its servers, drives load)
-from amas_devstack.native_stack import NativeStack  # noqa: E402
-from amas_devstack.ports import Ports, free_port  # noqa: E402
-from amas_devstack.processes import stop_pid  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SAMPLING_RATIO = 0.5
 EXPORT_INTERVAL_S = 2
@@ -110,7 +110,7 @@ class Fed:
     """What the load did, for the tests to compare with what the stores hold."""
 
     stack: NativeStack
-    run: demo.Run
+    run: Run
     responses: Counter[str] = field(default_factory=Counter)
     requests_sent: int = 0
     prometheus_requests: float | None = None
@@ -120,7 +120,7 @@ class Fed:
     extra_services: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def service_log_lines(self) -> list[dict[str, Any]]:
-        return demo.read_logs(self.run.service_log)
+        return read_logs(self.run.service_log)
 
 
 def _service_env(stack: NativeStack) -> dict[str, str]:
@@ -140,14 +140,14 @@ def _service_env(stack: NativeStack) -> dict[str, str]:
 INFRA_INTERVAL = "5s"
 
 
-async def _drive(url: str, tasks: int, seed: int) -> demo.Load:
-    load = demo.Load(tasks, rate=20.0, seed=seed)
+async def _drive(url: str, tasks: int, seed: int) -> Load:
+    load = Load(tasks, rate=20.0, seed=seed)
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         await load.run(client)
     return load
 
 
-def _read_finished_tasks(url: str, load: demo.Load) -> None:
+def _read_finished_tasks(url: str, load: Load) -> None:
     """Reads every accepted task once it finished, as clients of a working AMAS do: Redis then
     caches the rows (``redis_db_keys`` needs a non-empty keyspace), counted in ``load.results``."""
     with httpx.Client(base_url=url, timeout=30) as client:
@@ -160,7 +160,7 @@ def _read_finished_tasks(url: str, load: demo.Load) -> None:
 
 def _wait_tasks_done(fed: Fed) -> None:
     def done() -> bool:
-        metrics = demo.Metrics(httpx.get(fed.run.url + "/metrics", timeout=10).text)
+        metrics = Metrics(httpx.get(fed.run.url + "/metrics", timeout=10).text)
         return metrics.total("amas_task_duration_seconds_count") >= fed.tasks_accepted
 
     wait_for("every accepted task to finish", done, timeout=120)
@@ -172,14 +172,14 @@ def fed_stack() -> Iterator[Fed]:
     base = Path(tempfile.mkdtemp(prefix="amas-e2e-"))
     base.chmod(0o755)
     stack = NativeStack(base / "stack", Ports.random(), COMPONENTS)
-    run: demo.Run | None = None
+    run: Run | None = None
     fed: Fed | None = None
     try:
         stack.up(timeout=120)
         with patch.dict(os.environ, {**_service_env(stack), "AMAS_CACHE_TTL_SECONDS": str(CACHE_TTL_S)}):
-            run = demo.start_everything(base / "service", workers=4, latency_scale=0.5)
+            run = start_everything(base / "service", workers=4, latency_scale=0.5)
         # the Collector's receivers scrape the real PostgreSQL and Redis the service uses
-        stack.collector_env.update(demo.infrastructure_env(run, INFRA_INTERVAL))
+        stack.collector_env.update(infrastructure_env(run, INFRA_INTERVAL))
         stack.restart("collector")
         fed = Fed(stack, run)
         load = asyncio.run(_drive(run.url, TASKS, seed=7))
@@ -233,7 +233,7 @@ def _start_second_service(fed: Fed, cardinality_limit: int, spool_mb: float) -> 
         "AMAS_EXPORT_SPOOL_MAX_MB": str(spool_mb),
         "AMAS_EXPORT_SPOOL_DIR": str(fed.run.run_dir / "spool-overflow"),
     }
-    fed.extra_services.append(demo.spawn_service(fed.run, port, 1, log_path, **env))
+    fed.extra_services.append(spawn_service(fed.run, port, 1, log_path, **env))
     url = f"http://127.0.0.1:{port}"
     wait_for("the second service", lambda: _healthy(url), timeout=60, interval=0.3)
     return url

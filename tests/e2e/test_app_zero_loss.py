@@ -38,7 +38,10 @@ import httpx
 import pytest
 from fed_stack import _service_env, prom_query, prom_value, wait_for
 
-import demo
+from amas_devstack.demo.load import Load
+from amas_devstack.demo.metrics import Metrics
+from amas_devstack.demo.report import read_logs
+from amas_devstack.demo.service import Run, start_everything
 from amas_devstack.native_stack import NativeStack
 
 pytestmark = pytest.mark.e2e
@@ -94,17 +97,17 @@ def victorialogs_rows(stack: NativeStack) -> Counter[tuple[str, str, str]]:
     return Counter((row.get("trace_id", ""), row.get("span_id", ""), row.get("_msg", "")) for row in lines)
 
 
-def produced_log_lines(run: demo.Run) -> Counter[tuple[str, str, str]]:
+def produced_log_lines(run: Run) -> Counter[tuple[str, str, str]]:
     return Counter(
         (line.get("trace_id") or "", line.get("span_id") or "", line.get("message", ""))
-        for line in demo.read_logs(run.service_log)
+        for line in read_logs(run.service_log)
         if "message" in line and not str(line.get("logger", "")).startswith(_NOT_EXPORTED)
     )
 
 
 def _drive(url: str, stop: threading.Event, errors: list[str], accepted: list[str]) -> None:
     async def run() -> None:
-        load = demo.Load(LOAD_TASKS, rate=LOAD_RATE, seed=15)
+        load = Load(LOAD_TASKS, rate=LOAD_RATE, seed=15)
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             await load.run(client)
         errors.extend(load.errors)
@@ -118,7 +121,7 @@ def _drive(url: str, stop: threading.Event, errors: list[str], accepted: list[st
         stop.set()
 
 
-def _final_processed_count(stack: NativeStack, run: demo.Run, tasks: int) -> int:
+def _final_processed_count(stack: NativeStack, run: Run, tasks: int) -> int:
     """The batch processor's count once it is final: every accepted task has finished (the
     service's own /metrics), then Prometheus holds a collection made after that moment whose
     processor queue is empty. Only then has every span the run makes been handed to the
@@ -127,7 +130,7 @@ def _final_processed_count(stack: NativeStack, run: demo.Run, tasks: int) -> int
     Prometheus, so a count that merely stood still for a while can still be short."""
 
     def tasks_done() -> bool:
-        metrics = demo.Metrics(httpx.get(run.url + "/metrics", timeout=10).text)
+        metrics = Metrics(httpx.get(run.url + "/metrics", timeout=10).text)
         return metrics.total("amas_task_duration_seconds_count") >= tasks
 
     wait_for("every accepted task to finish", tasks_done, timeout=180)
@@ -161,11 +164,11 @@ def _run_outage(
         "AMAS_EXPORT_SPOOL_DIR": str(base / "spool"),
         "AMAS_EXPORT_SPOOL_MAX_MB": spool_mb,
     }
-    run: demo.Run | None = None
+    run: Run | None = None
     t0 = time.time()
     try:
         with patch.dict(os.environ, env):  # the service's processes take the environment of the moment
-            run = demo.start_everything(base / "service", workers=2, latency_scale=0.5)
+            run = start_everything(base / "service", workers=2, latency_scale=0.5)
         errors: list[str] = []
         load_done = threading.Event()
         accepted: list[str] = []

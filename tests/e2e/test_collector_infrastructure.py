@@ -180,7 +180,7 @@ def test_postgresql_and_redis_values_are_those_of_the_real_servers(fed_stack: Fe
     pg_instance, redis_instance = f"127.0.0.1:{pg.port}", f"127.0.0.1:{redis.port}"
     selector = f'job="postgresql",instance="{pg_instance}"'
 
-    # devservers start PostgreSQL with max_connections=60
+    # amas_devstack.servers starts PostgreSQL with max_connections=60
     assert (
         wait_for("max_connections", lambda: prom_value(stack, f"postgresql_connection_max{{{selector}}}"))
         == 60
@@ -218,7 +218,7 @@ def test_postgresql_and_redis_values_are_those_of_the_real_servers(fed_stack: Fe
 
 
 QUEUE_ITEMS = 2000
-HELD_CONNECTIONS = 50  # of max_connections=60 (devservers): with the scraper's, over 80 %
+HELD_CONNECTIONS = 50  # of max_connections=60 (amas_devstack.servers): with the scraper's, over 80 %
 
 
 class HeldConnections(threading.Thread):

@@ -3,7 +3,7 @@
 This Prometheus is a second instance, next to the stack's (which takes the same metric
 names over OTLP from the Collector): one Prometheus never ingests both paths under the same
 names. It scrapes with OpenMetrics first (``scrape_protocols``), exemplar storage on (as
-``scripts/native_stack.py`` starts every Prometheus), and holds no rules.
+``amas-stack`` starts every Prometheus), and holds no rules.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from fed_stack import Fed, get_json, prom_value, wait_for
-
 from native_stack import NativeStack, Ports
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
 import amas_telemetry
 from amas_telemetry import semconv as sc
-from amas_telemetry.pricing import TokenUsage
+from amas_telemetry._internal.genai.pricing import TokenUsage
 from amas_telemetry.testing import capture
 
 PROMPTS = [f"summarize report {n} " + "with numbers " * n for n in range(6)]

@@ -1,7 +1,8 @@
 """asyncpg and redis on real servers: DB metrics come from our spans only, once per operation.
 
 Their contrib instrumentations record no metrics of their own today; if a release starts to
-(as httpx and ASGI do), the View in ``amas_telemetry.meters`` drops them and these tests say so.
+(as httpx and ASGI do), the View in ``amas_telemetry._internal.metrics.global_provider`` drops them and these
+tests say so.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from amas_telemetry.meters import DUPLICATE_METRIC_SCOPES
+from amas_telemetry._internal.metrics.global_provider import DUPLICATE_METRIC_SCOPES
 from amas_telemetry.testing import capture
 
 pytestmark = pytest.mark.integration

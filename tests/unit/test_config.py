@@ -9,8 +9,8 @@ import traceback
 import pytest
 
 import amas_telemetry
-from amas_telemetry.config import SETTINGS, ConfigError, resolve_settings
-from amas_telemetry.tracing import global_tracer_provider
+from amas_telemetry._internal.config.settings import SETTINGS, ConfigError, resolve_settings
+from amas_telemetry._internal.tracing.provider import global_tracer_provider
 
 # (setting, a valid keyword value, its resolved form, an env var, a valid env value, resolved)
 CASES = {
@@ -73,8 +73,23 @@ CASES = {
 }
 
 
+CODE_ONLY = {"span_metric_rules"}
+"""Settings that only code can give (no environment variable names a Python object)."""
+
+
 def test_every_setting_has_a_case():
-    assert set(CASES) == {s.name for s in SETTINGS}
+    assert set(CASES) | CODE_ONLY == {s.name for s in SETTINGS}
+    assert {s.name for s in SETTINGS if not s.env_vars and s.env_reader is None} == CODE_ONLY
+
+
+def test_the_app_s_span_metric_rules_are_resolved_and_a_wrong_value_is_one_error():
+    from amas_telemetry.spanmetrics import rule
+
+    mine = rule("amas.task.duration", when=lambda span, attrs: True, value=lambda span, attrs: 1.0)
+    assert resolve_settings({"span_metric_rules": [mine, mine]}, env={}).span_metric_rules == (mine,)
+    assert resolve_settings({}, env={}).span_metric_rules == ()
+    with pytest.raises(ConfigError, match=r"Invalid span_metric_rules: expected a list of rules made by"):
+        resolve_settings({"span_metric_rules": ["amas.task.duration"]}, env={})
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -11,7 +11,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 import amas_telemetry
 from amas_telemetry import semconv as sc
-from amas_telemetry.instrument import LIBRARIES, _users
+from amas_telemetry._internal.integrations.instrument import LIBRARIES, _users
 from amas_telemetry.testing import capture
 
 
@@ -229,7 +229,7 @@ class _FakeSpan:
     ],
 )
 def test_redis_hooks_mark_cache_commands(command, response, result):
-    from amas_telemetry.instrument import redis_request_hook, redis_response_hook
+    from amas_telemetry._internal.integrations.instrument import redis_request_hook, redis_response_hook
 
     span = _FakeSpan(command)
     redis_request_hook(span, None, (command,), {})

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import amas_telemetry
 from amas_telemetry import ConfigError
-from amas_telemetry.config import SETTINGS
+from amas_telemetry._internal.config.settings import SETTINGS
 from amas_telemetry.testing import capture
 
 EXAMPLES = int(os.environ.get("AMAS_PROPERTY_EXAMPLES", "150"))
@@ -123,7 +123,7 @@ async def test_excluded_urls_are_exact_paths_not_suffixes():
 
 def test_a_failure_while_building_leaves_no_exporter_thread(monkeypatch):
     """The periodic metric reader starts a thread when built; the rollback stops it."""
-    from amas_telemetry import pipeline
+    from amas_telemetry._internal import telemetry as pipeline
 
     real = pipeline.Telemetry._exporter
 

@@ -9,9 +9,9 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.trace import SpanContext, TraceFlags
 
 from amas_telemetry import semconv as sc
+from amas_telemetry._internal.metrics.deferred import DeferredMeasurements
+from amas_telemetry._internal.metrics.derivation.aggregate import DerivedMetrics
 from amas_telemetry.catalog import InstrumentKind, MetricSpec
-from amas_telemetry.deferred import DeferredMeasurements
-from amas_telemetry.spanmetrics.aggregate import DerivedMetrics
 from amas_telemetry.testing import capture
 
 SAMPLED = SpanContext(trace_id=7, span_id=9, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))

@@ -9,9 +9,9 @@ from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from amas_telemetry._internal.metrics.deferred import DeferredMeasurements
+from amas_telemetry._internal.metrics.derivation.aggregate import DerivedMetrics
 from amas_telemetry.catalog import InstrumentKind, MetricSpec
-from amas_telemetry.deferred import DeferredMeasurements
-from amas_telemetry.spanmetrics.aggregate import DerivedMetrics
 
 BOUNDED = settings(max_examples=150, derandomize=True, deadline=None, database=None)
 HISTOGRAM = MetricSpec("h", InstrumentKind.HISTOGRAM, "s", "a histogram", (), (0.005, 0.01, 0.1, 1.0, 10.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import subprocess
 import sys
@@ -116,19 +117,37 @@ class TestComponentTable:
 
 
 @pytest.mark.parametrize(
-    ("script", "says"),
-    [("native_stack.py", "{up,down,status}"), ("demo.py", "--keep-running")],
+    ("command", "says"), [("amas-stack", "{up,down,status}"), ("amas-demo", "--keep-running")]
 )
-def test_the_scripts_are_shims_over_the_package(script, says):
-    """scripts/native_stack.py and scripts/demo.py (what demo.sh and CI run) still work, from
-    anywhere, with this checkout's package first on the path."""
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-I", str(root / "scripts" / script), "--help"],
-        capture_output=True,
-        text=True,
-        cwd="/",
-        check=False,
-    )
+def test_the_console_scripts_run_from_anywhere(command, says):
+    """The dev stack's commands (what demo.sh and CI run) work from any folder: the editable
+    install finds the checkout whose configs they run."""
+    script = Path(sys.executable).parent / command
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd="/", check=False)
     assert result.returncode == 0, result.stderr
     assert says in result.stdout
+
+
+_IMPORT_FROM_ARGV1 = "import sys; sys.path.insert(0, sys.argv[1]); import amas_devstack"
+
+
+def test_outside_a_checkout_the_stack_says_where_it_must_run(tmp_path):
+    """Imported from a copy that is not in a checkout, with no AMAS_REPO_ROOT, the package
+    stops with one clear sentence instead of paths into nowhere."""
+    import shutil
+
+    import amas_devstack
+
+    copy = tmp_path / "site" / "amas_devstack"
+    shutil.copytree(Path(amas_devstack.__file__).parent, copy)
+    env = {k: v for k, v in os.environ.items() if k != "AMAS_REPO_ROOT"}
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", _IMPORT_FROM_ARGV1, str(copy.parent)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "no checkout of the amas-telemetry repository found" in result.stderr

@@ -16,7 +16,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 
 import amas_telemetry
 from amas_telemetry import semconv as sc
-from amas_telemetry.pipeline import Extras, configure_with
+from amas_telemetry._internal.telemetry import Extras, configure_with
 from amas_telemetry.testing import capture
 
 
@@ -136,9 +136,9 @@ def test_exposed_name_is_the_name_metrics_serves_for_every_catalog_metric():
     from opentelemetry.sdk.metrics import MeterProvider
     from prometheus_client.parser import text_string_to_metric_families
 
+    from amas_telemetry._internal.prometheus.endpoint import PrometheusEndpoint
+    from amas_telemetry._internal.prometheus.exposition import exposed_name
     from amas_telemetry.catalog import CATALOG, InstrumentKind, prometheus_name
-    from amas_telemetry.exposition import exposed_name
-    from amas_telemetry.metrics import PrometheusEndpoint
 
     endpoint = PrometheusEndpoint()
     provider = MeterProvider(metric_readers=[endpoint.reader])

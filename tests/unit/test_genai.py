@@ -11,7 +11,7 @@ from opentelemetry.trace import SpanKind
 
 import amas_telemetry
 from amas_telemetry import semconv as sc
-from amas_telemetry.pricing import PriceTable, TokenUsage
+from amas_telemetry._internal.genai.pricing import PriceTable, TokenUsage
 from amas_telemetry.testing import capture
 
 
@@ -65,7 +65,7 @@ class TestPriceTable:
         assert not table.knows("openai", "no-such-model-xyz")
 
     def test_rates_are_resolved_once_per_model(self, monkeypatch):
-        from amas_telemetry import pricing
+        from amas_telemetry._internal.genai import pricing
 
         calls = []
         real = pricing._resolve

@@ -12,7 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import INVALID_SPAN_CONTEXT, SpanContext, TraceFlags
 
-from amas_telemetry.logexport import DeferredLogExport
+from amas_telemetry._internal.logs.export import DeferredLogExport
 
 RESOURCE = Resource.create({"service.name": "svc"})
 SPAN = SpanContext(0xABC, 0xDEF, False, TraceFlags(1))

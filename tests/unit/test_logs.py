@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from amas_telemetry.logs import JsonFormatter
+from amas_telemetry._internal.logs.handler import JsonFormatter
 from amas_telemetry.testing import capture
 
 
@@ -102,7 +102,7 @@ def test_the_sdks_own_records_stay_off_the_otlp_path():
     cap = capture(json_logs=True)
     try:
         logging.getLogger("opentelemetry.exporter.otlp").warning("Failed to export logs")
-        logging.getLogger("amas_telemetry.logexport").error("exporting 3 log records failed")
+        logging.getLogger("amas_telemetry._internal.logs.export").error("exporting 3 log records failed")
         logging.getLogger("amas.app").warning("kept")
         assert [r.log_record.body for r in cap.logs()] == ["kept"]
         assert [line["message"] for line in cap.json_lines()] == [

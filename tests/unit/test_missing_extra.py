@@ -16,7 +16,7 @@ import logging, sys
 sys.modules[{blocked!r}] = None   # as on an install without it
 from fastapi import FastAPI
 import amas_telemetry
-from amas_telemetry.tracing import global_tracer_provider
+from amas_telemetry._internal.tracing.provider import global_tracer_provider
 handlers = list(logging.getLogger().handlers)
 """
 
@@ -45,7 +45,7 @@ def test_no_contrib_fastapi_instrumentation_is_needed():
 
 def test_a_failure_while_instrumenting_the_app_is_one_error_and_rolls_back():
     result = _run(
-        "amas_telemetry.asgi",
+        "amas_telemetry._internal.integrations.asgi",
         """
         try:
             amas_telemetry.configure(FastAPI(), otlp_endpoint=None, json_logs=False)

@@ -19,7 +19,7 @@ from opentelemetry.metrics import Observation
 from opentelemetry.trace import NoOpTracerProvider
 from prometheus_client.parser import text_string_to_metric_families
 
-from amas_telemetry.meters import DUPLICATE_METRIC_SCOPES, global_meter_provider
+from amas_telemetry._internal.metrics.global_provider import DUPLICATE_METRIC_SCOPES, global_meter_provider
 from amas_telemetry.testing import capture
 
 

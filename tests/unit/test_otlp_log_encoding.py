@@ -17,9 +17,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, TraceFlags
 
-from amas_telemetry.logexport import DeferredLogExport
-from amas_telemetry.otlp_log_encoding import encode_logs
-from amas_telemetry.otlp_wire import any_value, varint
+from amas_telemetry._internal.logs.export import DeferredLogExport
+from amas_telemetry._internal.otlp.log_encoding import encode_logs
+from amas_telemetry._internal.otlp.wire import any_value, varint
 
 BOUNDED = settings(max_examples=300, derandomize=True, deadline=None, database=None)
 

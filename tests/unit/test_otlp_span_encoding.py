@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
-from amas_telemetry.otlp_span_encoding import encode_spans
+from amas_telemetry._internal.otlp.span_encoding import encode_spans
 
 BOUNDED = settings(max_examples=200, derandomize=True, deadline=None, database=None)
 

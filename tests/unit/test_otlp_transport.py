@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 
-from amas_telemetry.otlp_transport import GrpcTransport, HttpTransport, Outcome, headers_from_env
+from amas_telemetry._internal.otlp.transport import GrpcTransport, HttpTransport, Outcome, headers_from_env
 
 
 class _Answer(BaseHTTPRequestHandler):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from amas_telemetry.config import SETTINGS
+from amas_telemetry._internal.config.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

@@ -10,8 +10,8 @@ from opentelemetry.sdk.trace.sampling import Decision, ParentBased, SamplingResu
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
 from amas_telemetry import semconv as sc
-from amas_telemetry.tail import KEEP_HINT_KEY, KEEP_HINT_VALUE
-from amas_telemetry.tracing import RecordEverythingSampler, _with_keep_hint
+from amas_telemetry._internal.tracing.provider import RecordEverythingSampler, _with_keep_hint
+from amas_telemetry._internal.tracing.tail import KEEP_HINT_KEY, KEEP_HINT_VALUE
 
 BOUNDED = settings(max_examples=400, derandomize=True, deadline=None, database=None)
 

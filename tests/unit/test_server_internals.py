@@ -15,7 +15,7 @@ from gunicorn.workers.base import Worker
 from uvicorn import Config
 from uvicorn._subprocess import get_subprocess
 
-from amas_telemetry import server_internals
+from amas_telemetry._internal.compat import servers as server_internals
 
 
 def test_uvicorns_worker_entry_point_is_recognised(monkeypatch):

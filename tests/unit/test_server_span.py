@@ -166,7 +166,7 @@ async def test_excluded_paths_are_neither_traced_nor_counted_query_or_not():
 
 
 def test_the_conventions_sensitive_query_values_are_redacted():
-    from amas_telemetry.asgi import _redacted_query
+    from amas_telemetry._internal.integrations.asgi import _redacted_query
 
     assert _redacted_query("a=1&sig=abc&Signature=x&X-Goog-Signature=y&AWSAccessKeyId=k&design=ok") == (
         "a=1&sig=REDACTED&Signature=REDACTED&X-Goog-Signature=REDACTED&AWSAccessKeyId=REDACTED&design=ok"
@@ -316,8 +316,12 @@ def test_bad_header_names_are_refused(value):
 def test_instrument_and_uninstrument_are_symmetric_and_idempotent(caplog):
     from opentelemetry.sdk.trace import TracerProvider
 
-    from amas_telemetry.instrument import FASTAPI_SCOPE, instrument_fastapi, uninstrument_fastapi
-    from amas_telemetry.tracing import global_tracer_provider
+    from amas_telemetry._internal.integrations.instrument import (
+        FASTAPI_SCOPE,
+        instrument_fastapi,
+        uninstrument_fastapi,
+    )
+    from amas_telemetry._internal.tracing.provider import global_tracer_provider
 
     app = make_app()
     provider = TracerProvider()

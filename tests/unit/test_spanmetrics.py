@@ -311,8 +311,9 @@ class TestRobustness:
     def test_a_broken_rule_never_raises_into_the_app(self, caplog):
         from opentelemetry.sdk.metrics import MeterProvider
 
+        from amas_telemetry._internal.metrics.derivation.processor import SpanMetricsProcessor
         from amas_telemetry.catalog import InstrumentKind, MetricSpec
-        from amas_telemetry.spanmetrics import MetricRule, SpanMetricsProcessor
+        from amas_telemetry.spanmetrics import MetricRule
 
         def explode(span, attrs):
             raise KeyError("bug")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from amas_telemetry.spool import Spool, default_directory
+from amas_telemetry._internal.otlp.spool import Spool, default_directory
 
 
 def _drain(spool: Spool) -> list[bytes]:

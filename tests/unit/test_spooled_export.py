@@ -20,9 +20,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import amas_telemetry
-from amas_telemetry.otlp_transport import Outcome
-from amas_telemetry.spool import Spool
-from amas_telemetry.spooled_export import SpooledExport
+from amas_telemetry._internal.otlp.spool import Spool
+from amas_telemetry._internal.otlp.spooled_export import SpooledExport
+from amas_telemetry._internal.otlp.transport import Outcome
 
 COLLECTOR_AWAY_S = 8.0  # the case: the endpoint comes up 8 s after the data was made
 ARRIVAL_TIMEOUT_S = 60.0

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 
 from amas_telemetry import semconv as sc
-from amas_telemetry.tail import KeptTraces, MarkKeptLogs, TailDecisionProcessor
+from amas_telemetry._internal.tracing.tail import KeptTraces, MarkKeptLogs, TailDecisionProcessor
 from amas_telemetry.testing import capture
 
 SLOW = 0.1

@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 from amas_telemetry import semconv as sc
-from amas_telemetry.exposition import GAUGE_MERGE, merge, render, subtract
-from amas_telemetry.workers import SnapshotStore
+from amas_telemetry._internal.prometheus.exposition import render
+from amas_telemetry._internal.prometheus.snapshots import GAUGE_MERGE, merge, subtract
+from amas_telemetry._internal.prometheus.workers import SnapshotStore
 
 BOUNDS = (0.1, 1.0)
 ROUTE = (("http_route", "/a"),)
@@ -108,15 +109,15 @@ def test_gauge_merge_names_real_metrics():
 
 
 def test_a_lone_process_is_no_worker():
-    from amas_telemetry.workers import forked_worker_group, supervisor_pid
+    from amas_telemetry._internal.prometheus.workers import forked_worker_group, supervisor_pid
 
     assert supervisor_pid() is None
     assert forked_worker_group() is None  # not under gunicorn
 
 
 def test_an_unwritable_metrics_dir_leaves_the_worker_lone(tmp_path, monkeypatch, caplog):
-    from amas_telemetry import worker_group
-    from amas_telemetry.metrics import PrometheusEndpoint
+    from amas_telemetry._internal.prometheus import worker_group
+    from amas_telemetry._internal.prometheus.endpoint import PrometheusEndpoint
 
     blocked = tmp_path / "file"
     blocked.write_text("not a directory")

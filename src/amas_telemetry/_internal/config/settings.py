@@ -1,0 +1,344 @@
+"""Settings: keyword argument > environment (``AMAS_*``, then ``OTEL_*``) > default.
+
+Each setting is written once: a field of :class:`Settings`, whose type is what a caller
+may pass, whose default is the default, and whose metadata (:func:`setting`) names the
+environment variables, the parser and the documentation line. ``configure()`` takes the
+fields as its keywords (:func:`takes_settings`), the resolver and the generated settings
+reference iterate over :data:`SETTINGS`, derived from the fields. Every setting is
+resolved and validated before anything is built, so a bad value raises one
+:class:`ConfigError` and leaves nothing half-configured.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
+
+from amas_telemetry._internal.config.parsers import (
+    LIBRARIES,
+    ConfigError,
+    Invalid,
+    parse_attributes,
+    parse_bool,
+    parse_cardinality,
+    parse_endpoint,
+    parse_header_names,
+    parse_held_spans,
+    parse_keep_rule,
+    parse_level,
+    parse_libraries,
+    parse_megabytes,
+    parse_milliseconds,
+    parse_optional_seconds,
+    parse_optional_str,
+    parse_path,
+    parse_protocol,
+    parse_ratio,
+    parse_rules,
+    parse_seconds,
+    parse_spool_dir,
+    parse_str,
+    parse_url_list,
+    sampling_ratio_from_env,
+)
+from amas_telemetry._internal.redact.scrubber import SECRETS
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    from amas_telemetry._internal.metrics.derivation.rules import MetricRule
+
+__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "resolve_settings", "takes_settings"]
+
+EnvReader = Callable[[Mapping[str, str]], "tuple[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One keyword of ``configure()``: where its value may come from and how it is read."""
+
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    env_vars: tuple[str, ...] = ()
+    doc: str = ""
+    env_reader: EnvReader | None = None
+
+
+_META = "amas_setting"
+
+
+def setting(
+    default: Any,
+    parse: Callable[[Any], Any],
+    *env_vars: str,
+    doc: str,
+    env_reader: EnvReader | None = None,
+) -> Any:
+    """A field of :class:`Settings`: its default, parser, environment variables and doc line."""
+    meta = {_META: (parse, env_vars, doc, env_reader)}
+    if isinstance(default, dict | list | set):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _ms_to_seconds(env: Mapping[str, str]) -> tuple[str, Any] | None:
+    """OTEL_METRIC_EXPORT_INTERVAL is in milliseconds, and its error says so."""
+    var = "OTEL_METRIC_EXPORT_INTERVAL"
+    raw = env.get(var)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return var, parse_milliseconds(raw)
+    except Invalid as accepted:
+        raise ConfigError(
+            f"Invalid {var} (for metric_export_interval): expected {accepted}, got {_shown(raw)}"
+        ) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The settings of one ``configure()`` call, resolved and validated.
+
+    A field's type is what a caller may pass; once resolved, lists are tuples, ``False``
+    (off) is ``None`` and a keep rule named by a string is the function it names.
+    """
+
+    service_name: str = setting(
+        "amas-service",
+        parse_str,
+        "AMAS_SERVICE_NAME",
+        "OTEL_SERVICE_NAME",
+        doc="service.name of every signal",
+    )
+    service_version: str | None = setting(
+        None, parse_optional_str, "AMAS_SERVICE_VERSION", doc="service.version"
+    )
+    environment: str = setting(
+        "development", parse_str, "AMAS_ENVIRONMENT", doc="deployment.environment.name"
+    )
+    sampling_ratio: float = setting(
+        1.0,
+        parse_ratio,
+        "AMAS_SAMPLING_RATIO",
+        doc="parent-based trace-id ratio of exported traces; metrics count every span regardless "
+        "(also OTEL_TRACES_SAMPLER + OTEL_TRACES_SAMPLER_ARG)",
+        env_reader=sampling_ratio_from_env,
+    )
+    otlp_endpoint: str | Literal[False] | None = setting(
+        None,
+        parse_endpoint,
+        "AMAS_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        doc="OTLP endpoint of the Collector; None: no OTLP export at all (False: off whatever the "
+        "environment says)",
+    )
+    otlp_protocol: str = setting(
+        "grpc",
+        parse_protocol,
+        "AMAS_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        doc="grpc or http/protobuf",
+    )
+    export_spool_dir: str | None = setting(
+        None,
+        parse_spool_dir,
+        "AMAS_EXPORT_SPOOL_DIR",
+        doc="where failed OTLP exports wait for the Collector; "
+        "None: <tmp>/amas-telemetry-<uid>/<service_name>",
+    )
+    export_spool_max_mb: float = setting(
+        32.0,
+        parse_megabytes,
+        "AMAS_EXPORT_SPOOL_MAX_MB",
+        doc="bound of the spool per process and signal (oldest dropped past it); 0: no spool",
+    )
+    resource_attributes: Mapping[str, str] = setting(
+        {},
+        parse_attributes,
+        "OTEL_RESOURCE_ATTRIBUTES",
+        doc="extra resource attributes (merged over the environment's)",
+    )
+    log_level: str = setting("INFO", parse_level, "AMAS_LOG_LEVEL", "OTEL_LOG_LEVEL", doc="root log level")
+    json_logs: bool = setting(True, parse_bool, "AMAS_JSON_LOGS", doc="one JSON object per line on stdout")
+    record_prompts: bool = setting(
+        False, parse_bool, "AMAS_RECORD_PROMPTS", doc="keep prompt and completion text on spans"
+    )
+    cardinality_limit: int = setting(
+        2000,
+        parse_cardinality,
+        "AMAS_CARDINALITY_LIMIT",
+        doc="attribute sets per span-derived instrument before overflow (1 to 1000000)",
+    )
+    system_metrics: bool = setting(
+        True, parse_bool, "AMAS_SYSTEM_METRICS", doc="psutil CPU, memory, disk, network"
+    )
+    metrics_path: str | None = setting(
+        "/metrics",
+        parse_path,
+        "AMAS_METRICS_PATH",
+        doc="route serving the Prometheus exposition; None: no route",
+    )
+    metric_export_interval: float = setting(
+        10.0,
+        parse_seconds,
+        "AMAS_METRIC_EXPORT_INTERVAL",
+        doc="seconds between OTLP metric exports (0.1 to 86400); OTEL_METRIC_EXPORT_INTERVAL is read in ms",
+        env_reader=_ms_to_seconds,
+    )
+    excluded_urls: Iterable[str] = setting(
+        ("/metrics",),
+        parse_url_list,
+        "AMAS_EXCLUDED_URLS",
+        doc="exact request paths (a query string may follow) that are neither traced nor counted",
+    )
+    http_send_receive_spans: bool = setting(
+        False,
+        parse_bool,
+        "AMAS_HTTP_SEND_RECEIVE_SPANS",
+        doc="FastAPI's per-message 'http send/receive' child spans",
+    )
+    http_captured_headers: Iterable[str] = setting(
+        (),
+        parse_header_names,
+        "AMAS_HTTP_CAPTURED_HEADERS",
+        doc="request and response headers recorded on the server span (scrubbed on export)",
+    )
+    tail_keep_errors: bool = setting(
+        True,
+        parse_bool,
+        "AMAS_TAIL_KEEP_ERRORS",
+        doc="export an unsampled local trace whole when one of its spans erred",
+    )
+    tail_keep_slower_than: float | Literal[False] | None = setting(
+        None,
+        parse_optional_seconds,
+        "AMAS_TAIL_KEEP_SLOWER_THAN",
+        doc="export an unsampled local trace whole when its root took longer (seconds); none: off",
+    )
+    tail_keep_rule: Callable[[ReadableSpan], bool] | str | None = setting(
+        None,
+        parse_keep_rule,
+        "AMAS_TAIL_KEEP_RULE",
+        doc="export an unsampled local trace whole when rule(span) is true for one of its spans "
+        "(the environment names it 'package.module:function')",
+    )
+    tail_max_held_spans: int = setting(
+        10_000,
+        parse_held_spans,
+        "AMAS_TAIL_MAX_HELD_SPANS",
+        doc="unsampled spans held in all, waiting for their root; past it the oldest trace goes",
+    )
+    tail_max_spans_per_trace: int = setting(
+        1_000,
+        parse_held_spans,
+        "AMAS_TAIL_MAX_SPANS_PER_TRACE",
+        doc="unsampled spans held per trace; later ones are dropped",
+    )
+    instrumentations: Iterable[str] = setting(
+        LIBRARIES,
+        parse_libraries,
+        "AMAS_INSTRUMENTATIONS",
+        doc="client libraries to instrument when installed",
+    )
+    span_metric_rules: Iterable[MetricRule] = setting(
+        (),
+        parse_rules,
+        doc="the app's own span-derived metrics: rules (amas_telemetry.spanmetrics.rule) added to "
+        "the default table; code only",
+    )
+    metrics_dir: str | None = setting(
+        None,
+        parse_optional_str,
+        "AMAS_METRICS_DIR",
+        doc="where workers of one app share their metrics (a directory per app group); none: the temp dir",
+    )
+
+
+def _setting_of(f: Any) -> Setting:
+    parse, env_vars, doc, env_reader = f.metadata[_META]
+    default = f.default if f.default is not MISSING else f.default_factory()
+    return Setting(f.name, default, parse, env_vars, doc, env_reader)
+
+
+SETTINGS: tuple[Setting, ...] = tuple(_setting_of(f) for f in fields(Settings))
+"""Every setting, in the order of :class:`Settings` (the docs' settings reference is generated from it)."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _keywords_of(settings: Callable[_P, Any]):  # the inferred generic decorator is the point
+    """A decorator giving ``function(app, **kwargs)`` the keywords of ``settings`` (one per
+    field): for type checkers through the ParamSpec, for ``help()`` through ``__signature__``."""
+
+    def give(function: Callable[..., _R]) -> Callable[Concatenate[Any, _P], _R]:
+        app = inspect.Parameter("app", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Any)
+        keywords = [
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=f.type)
+            for f in fields(Settings)
+        ]
+        ret = inspect.signature(function).return_annotation
+        function.__signature__ = inspect.Signature([app, *keywords], return_annotation=ret)  # type: ignore[attr-defined]
+        return function
+
+    return give
+
+
+takes_settings = _keywords_of(Settings)
+"""``@takes_settings`` on ``configure(app=None, **kwargs)``: its keywords are the fields of
+:class:`Settings`."""
+
+
+def _from_env(setting: Setting, env: Mapping[str, str]) -> tuple[str, Any] | None:
+    for var in setting.env_vars:
+        if var in env and env[var].strip() != "":
+            return var, env[var]
+    if setting.env_reader is not None:
+        return setting.env_reader(env)
+    return None
+
+
+def _shown(value: Any) -> str:
+    """The value as an error shows it: scrubbed (a bad endpoint's password stays out), cut."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return SECRETS(text[:200] + ("…" if len(text) > 200 else ""))
+
+
+def _parse(setting: Setting, source: str, value: Any) -> Any:
+    try:
+        return setting.parse(value)
+    except Invalid as accepted:
+        where = setting.name if source == setting.name else f"{source} (for {setting.name})"
+        raise ConfigError(f"Invalid {where}: expected {accepted}, got {_shown(value)}") from None
+    except Exception as error:  # a value whose own methods fail (__str__, __iter__, …)
+        where = setting.name if source == setting.name else f"{source} (for {setting.name})"
+        raise ConfigError(f"Invalid {where}: {type(error).__name__} while reading {_shown(value)}") from None
+
+
+def resolve_settings(kwargs: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting; ``None`` in ``kwargs`` means "look it up"."""
+    env = os.environ if env is None else env
+    known = {s.name for s in SETTINGS}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ConfigError(f"Unknown setting {unknown[0]!r}: expected one of {', '.join(sorted(known))}")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        given = kwargs.get(setting.name)
+        if given is not None and setting.name != "resource_attributes":
+            values[setting.name] = _parse(setting, setting.name, given)
+            continue
+        from_env = _from_env(setting, env)
+        value = _parse(setting, *from_env) if from_env is not None else setting.default
+        if setting.name == "resource_attributes" and given is not None:
+            value = {**value, **_parse(setting, setting.name, given)}
+        values[setting.name] = value
+    return Settings(**values)

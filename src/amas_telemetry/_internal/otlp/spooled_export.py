@@ -1,0 +1,334 @@
+"""OTLP exporters that spool what the endpoint cannot take now and replay it, in order, later.
+
+Export chain (DESIGN.md): tail decision → redaction → batch → **spool on failure** → OTLP.
+The batch processors (and the periodic metric reader) call ``export`` from their own worker
+threads; a request never waits on anything here.
+
+Per signal, :class:`SpooledExport` serializes each batch to its OTLP request bytes (our direct
+encoders for spans and logs, :mod:`.otlp_wire`; the SDK's for metrics) and sends it once.
+A retryable failure (the Collector is down, restarting, busy) puts the bytes into a bounded
+on-disk :class:`~amas_telemetry._internal.otlp.spool.Spool`; from then on
+newer batches queue behind it on disk, so the endpoint receives everything in the order it
+was produced. A background thread replays the spool, oldest first, as soon as the endpoint
+answers again (retrying every ``retry_interval`` seconds meanwhile), and adopts what dead
+sibling processes left in the same directory. A permanent refusal is dropped, as the SDK
+does. Past the spool's bound the oldest data is dropped and reported through ``on_drop``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.semconv._incubating.attributes.otel_attributes import (
+    OTEL_COMPONENT_NAME,
+    OTEL_COMPONENT_TYPE,
+)
+from opentelemetry.semconv._incubating.metrics.otel_metrics import (
+    create_otel_sdk_exporter_log_exported,
+    create_otel_sdk_exporter_metric_data_point_exported,
+    create_otel_sdk_exporter_span_exported,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+
+from amas_telemetry import semconv as sc
+from amas_telemetry._internal.forking import renew_after_fork
+from amas_telemetry._internal.otlp.log_encoding import encode_logs
+from amas_telemetry._internal.otlp.span_encoding import encode_spans
+from amas_telemetry._internal.otlp.spool import Spool
+from amas_telemetry._internal.otlp.transport import Outcome, Transport, transport_for
+from amas_telemetry.catalog import spec
+
+__all__ = [
+    "ExportSpools",
+    "SpooledExport",
+    "SpooledLogExporter",
+    "SpooledMetricExporter",
+    "SpooledSpanExporter",
+]
+
+_log = logging.getLogger(__name__)
+
+ORPHAN_SCAN_SECONDS = 30.0
+"""How often an idle replay thread looks for entries that dead sibling processes left."""
+
+
+class SpooledExport:
+    """Send-or-spool of one signal, plus the thread that replays the spool.
+
+    ``transport_factory`` is called again in a forked child (a gRPC channel does not survive
+    ``fork``). ``report(items, error_type)`` is told what became of every item: delivered
+    (``error_type`` None), refused for good (``"rejected"``) or dropped by the spool
+    (``"spool_full"``: its bound, or a disk that refuses the write).
+    """
+
+    def __init__(
+        self,
+        transport_factory: Callable[[], Transport],
+        spool: Spool,
+        report: Callable[[int, str | None], None],
+        retry_interval: float = 1.0,
+    ) -> None:
+        self._transport_factory = transport_factory
+        self._transport = transport_factory()
+        self.spool = spool
+        self._report = report
+        self._retry_interval = retry_interval
+        self._closed = False
+        self._reset_threading()
+        renew_after_fork(self, SpooledExport._after_fork)
+
+    def _reset_threading(self) -> None:
+        self._send_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _after_fork(self) -> None:
+        self._reset_threading()
+        self._transport = self._transport_factory()
+
+    # --- the export path (batch worker threads) --------------------------------------------
+    def submit(self, body: bytes, items: int) -> bool:
+        """Send now, or spool for later; False only when the data is gone for good."""
+        if self._closed:
+            return False
+        self._ensure_thread()
+        with self._send_lock:
+            outcome = self._send(body) if len(self.spool) == 0 else Outcome.RETRY
+            if outcome is not Outcome.RETRY:
+                self._report(items, None if outcome is Outcome.SENT else "rejected")
+                return outcome is Outcome.SENT
+            # the endpoint is away, or older data is still waiting: queue behind it, on disk
+            dropped = self.spool.append(body, items)
+        if dropped:
+            self._report(dropped, "spool_full")
+        self._wake.set()
+        return True
+
+    # --- replay (background thread) ---------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(
+            target=self._replay_loop, name=f"amas-spool-{self.spool.signal}", daemon=True
+        )
+        self._thread.start()
+
+    def start(self) -> None:
+        """Start the replay thread now (it also takes over what dead siblings left)."""
+        self._ensure_thread()
+
+    def _replay_loop(self) -> None:
+        next_scan = 0.0
+        while not self._closed:
+            self._wake.clear()  # a submit() from now on wakes the wait below
+            now = time.monotonic()
+            if now >= next_scan:
+                next_scan = now + ORPHAN_SCAN_SECONDS
+                if self.spool.adopt_orphans():
+                    _log.info("amas_telemetry: replaying %s left by a stopped process", self.spool.signal)
+            if self._replay_some():
+                continue  # the spool drained or the endpoint answered: go on at once
+            self._wake.wait(self._retry_interval if len(self.spool) else ORPHAN_SCAN_SECONDS)
+
+    def _send(self, body: bytes) -> Outcome:
+        try:
+            return self._transport.send(body)
+        except Exception:  # a bug, not the endpoint: keep the data, never raise into the app
+            _log.exception("amas_telemetry: sending an OTLP export failed unexpectedly; it stays spooled")
+            return Outcome.RETRY
+
+    def _send_oldest(self) -> Outcome | None:
+        """Send the oldest spooled request; None when the spool is empty."""
+        with self._send_lock:
+            oldest = self.spool.oldest()
+            if oldest is None:
+                return None
+            entry, body = oldest
+            outcome = self._send(body)
+            self.spool.release(entry, delivered=outcome is not Outcome.RETRY)
+        if outcome is not Outcome.RETRY:
+            self._report(entry.items, None if outcome is Outcome.SENT else "rejected")
+        return outcome
+
+    def _replay_some(self) -> bool:
+        """Send the oldest entry; True when there is more to send right away."""
+        outcome = self._send_oldest()
+        return outcome not in (None, Outcome.RETRY) and len(self.spool) > 0
+
+    def drain(self, timeout: float) -> bool:
+        """Replay now, in the caller's thread: True once the spool is empty, False as soon
+        as the endpoint is still away (a flush never waits out an absent Collector)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            outcome = self._send_oldest()
+            if outcome is None:
+                return True
+            if outcome is Outcome.RETRY:
+                return False
+        return len(self.spool) == 0
+
+    def shutdown(self) -> None:
+        """Stop replaying; what is still spooled stays on disk for the next start."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._retry_interval + 6)
+        with self._send_lock:
+            self._transport.close()
+            self.spool.close()
+
+
+# --- the SDK exporter interfaces ------------------------------------------------------------
+
+
+class SpooledSpanExporter(SpanExporter):
+    def __init__(self, export: SpooledExport) -> None:
+        self.core = export
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        body = encode_spans(spans)
+        ok = self.core.submit(body, len(spans))
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.core.drain(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        self.core.shutdown()
+
+
+class SpooledLogExporter(LogRecordExporter):
+    def __init__(self, export: SpooledExport) -> None:
+        self.core = export
+
+    def export(self, batch: Sequence) -> LogRecordExportResult:  # type: ignore[override]
+        return self.export_encoded(encode_logs(batch), len(batch))
+
+    def export_encoded(self, body: bytes, items: int) -> LogRecordExportResult:
+        """An ``ExportLogsServiceRequest`` already serialized (see :mod:`.logexport`)."""
+        ok = self.core.submit(body, items)
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.core.drain(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        self.core.shutdown()
+
+
+class SpooledMetricExporter(MetricExporter):
+    """Cumulative temporality for every instrument (what Prometheus stores)."""
+
+    def __init__(self, export: SpooledExport) -> None:
+        super().__init__()
+        self.core = export
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: object
+    ) -> MetricExportResult:
+        points = sum(
+            len(metric.data.data_points)
+            for resource in metrics_data.resource_metrics
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+        )
+        body = encode_metrics(metrics_data).SerializeToString()
+        ok = self.core.submit(body, points)
+        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self.core.drain(timeout_millis / 1000)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
+        self.core.shutdown()
+
+
+_EXPORTER_CLASSES: dict[str, Any] = {
+    "traces": SpooledSpanExporter,
+    "metrics": SpooledMetricExporter,
+    "logs": SpooledLogExporter,
+}
+# the SDK exporters' own self-metrics, kept: dashboards and the TelemetryDataDropped alert read them
+_SDK_EXPORTED = {
+    "traces": (create_otel_sdk_exporter_span_exported, "span"),
+    "logs": (create_otel_sdk_exporter_log_exported, "log"),
+    "metrics": (create_otel_sdk_exporter_metric_data_point_exported, "metric"),
+}
+
+
+class ExportSpools:
+    """The spooled OTLP exporters of one ``configure()``: one spool per signal in one directory.
+
+    Counts what the SDK's OTLP exporters count (``otel.sdk.exporter.*.exported``, with
+    ``error.type`` on items lost for good; a spooled item is not lost and is counted when it
+    is delivered), plus ``semconv.AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED`` and the spool size.
+    """
+
+    def __init__(self, protocol: str, endpoint: str, directory: Path, max_bytes: int) -> None:
+        self._protocol, self._endpoint = protocol, endpoint
+        self.directory = directory
+        self._max_bytes = max_bytes
+        self.exports: dict[str, SpooledExport] = {}
+        self._counters: dict[str, Any] = {}
+        self._dropped: Any = None
+        self._next_warning: dict[str, float] = {}
+
+    def exporter(self, signal: str) -> Any:
+        """The SDK exporter (span, log record or metric) of ``signal``."""
+        protocol, endpoint = self._protocol, self._endpoint
+        export = SpooledExport(
+            lambda: transport_for(protocol, endpoint, signal, timeout=5),
+            Spool(self.directory, signal, self._max_bytes),
+            report=lambda items, error_type: self._report(signal, items, error_type),
+        )
+        self.exports[signal] = export
+        return _EXPORTER_CLASSES[signal](export)
+
+    def _report(self, signal: str, items: int, error_type: str | None) -> None:
+        counter, attributes = self._counters.get(signal, (None, {}))
+        if error_type is not None:
+            attributes = {**attributes, ERROR_TYPE: error_type}
+        if error_type == "spool_full":
+            now = time.monotonic()
+            if now >= self._next_warning.get(signal, 0.0):  # once a minute: a long outage drops often
+                self._next_warning[signal] = now + 60
+                _log.warning("amas_telemetry: export spool full; dropping the oldest %s (counted)", signal)
+            if self._dropped is not None:
+                self._dropped.add(items, {sc.AMAS_TELEMETRY_SIGNAL: signal})
+        if counter is not None:
+            counter.add(items, attributes)
+
+    def observe(self, meter: Meter) -> None:
+        """Register the counters and the size gauge on ``meter`` (before the first export;
+        exporters built later are covered too)."""
+        kind = "grpc" if self._protocol == "grpc" else "http"
+        for signal, (create, item) in _SDK_EXPORTED.items():
+            component = f"otlp_{kind}_{item}_exporter"
+            attributes = {OTEL_COMPONENT_TYPE: component, OTEL_COMPONENT_NAME: f"{component}/spooled"}
+            self._counters[signal] = (create(meter), attributes)
+        self._dropped = spec(sc.AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED).create(meter)
+        exports = self.exports
+
+        def sizes(options: CallbackOptions) -> Iterable[Observation]:
+            spools = [export.spool for export in exports.values()]
+            return [Observation(s.pending_bytes, {sc.AMAS_TELEMETRY_SIGNAL: s.signal}) for s in spools]
+
+        spec(sc.AMAS_TELEMETRY_EXPORT_SPOOL_SIZE).observe(meter, [sizes])
+
+    def start(self) -> None:
+        """Start the replay threads (they also replay what a previous run left)."""
+        for export in self.exports.values():
+            export.start()
