@@ -51,10 +51,6 @@ LEFT_OUT = ("tempo", "loki", "grafana")
 UP_TIMEOUT_S = 420
 
 
-def _compose_services() -> list[str]:
-    return list(yaml.safe_load(COMPOSE_FILE.read_text())["services"])
-
-
 @dataclass
 class Stack:
     host: PodmanHost
@@ -128,13 +124,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "AMAS_ALERTMANAGER_SLACK_API_URL": "",
         "AMAS_DEMO_USERS": users,
     }
-    services = [name for name in _compose_services() if name not in LEFT_OUT]
     workdir = tmp_path_factory.mktemp("podman")
     with store_lock(shared=True), PodmanHost(workdir, image_stores=[image_store()]) as host:
         env["DOCKER_HOST"] = host.start_api()
         ticker = HealthTicker(host).start()
-        stack = Stack(host, env, services)
+        stack = Stack(host, env, [])
         try:
+            # the services as compose sees them (compose.yaml with the file it includes)
+            listed = stack.compose("config", "--services").stdout.split()
+            stack.services = [name for name in listed if name not in LEFT_OUT]
+            assert set(LEFT_OUT) <= set(listed) and len(stack.services) == len(listed) - len(LEFT_OUT)
             # --no-deps: the Collector's depends_on names tempo and loki, which are left out
             up = stack.compose(
                 "up",
@@ -144,7 +143,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "--wait",
                 "--wait-timeout",
                 str(UP_TIMEOUT_S),
-                *services,
+                *stack.services,
                 timeout=UP_TIMEOUT_S + 60,
                 check=False,
             )

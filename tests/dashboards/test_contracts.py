@@ -33,7 +33,8 @@ import amas_telemetry
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK = REPO_ROOT / "dashboards" / "stack"
 PROVISIONING = REPO_ROOT / "dashboards" / "provisioning"
-COMPOSE = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text())
+# the observability layer compose.yaml includes: Tempo, Loki and Grafana are there
+COMPOSE = yaml.safe_load((REPO_ROOT / "compose.observability.yaml").read_text())
 
 
 def _config(name: str) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def _by_uid(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_each_reference_is_for_the_version_compose_runs(component):
     image = COMPOSE["services"][component]["image"]
     assert image.rsplit(":", 1)[1] == load(component).version, (
-        f"compose.yaml runs {image}; refresh dashboards/contracts/{component}.yaml for it"
+        f"compose runs {image}; refresh dashboards/contracts/{component}.yaml for it"
     )
 
 
