@@ -22,6 +22,7 @@ later runs reuse them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import secrets
@@ -46,6 +47,7 @@ pytestmark = pytest.mark.containers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
+OBSERVABILITY_FILE = REPO_ROOT / "compose.observability.yaml"
 #: services whose software may not be used here; everything else in compose.yaml is started
 LEFT_OUT = ("tempo", "loki", "grafana")
 UP_TIMEOUT_S = 420
@@ -55,13 +57,14 @@ UP_TIMEOUT_S = 420
 class Stack:
     host: PodmanHost
     env: dict[str, str]
+    file: Path
     services: list[str]
 
     def compose(
         self, *args: str, timeout: float = 300, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         return self.host.run(
-            [str(binary("compose")), "--file", str(COMPOSE_FILE), *args],
+            [str(binary("compose")), "--file", str(self.file), *args],
             cwd=REPO_ROOT,
             env=self.env,
             timeout=timeout,
@@ -111,26 +114,20 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 120, every: f
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def images() -> None:
+    """The images, made or found current (the store's lock is exclusive while this runs)."""
     build_images()
-    users = ",".join(f"user{n:02d}:password-{n:02d}" for n in range(1, 26))  # the demo load's logins
-    env = {
-        # secrets made at test time; compose.yaml refuses to start without them
-        "AMAS_POSTGRES_PASSWORD": secrets.token_urlsafe(18),
-        "AMAS_REDIS_PASSWORD": secrets.token_urlsafe(18),
-        "AMAS_GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(18),  # grafana is not started
-        # no notification endpoints: compose needs the variables set, empty runs without
-        "AMAS_ALERTMANAGER_PAGER_URL": "",
-        "AMAS_ALERTMANAGER_SLACK_API_URL": "",
-        "AMAS_DEMO_USERS": users,
-    }
-    workdir = tmp_path_factory.mktemp("podman")
+
+
+@contextlib.contextmanager
+def compose_up(workdir: Path, file: Path, env: dict[str, str]) -> Iterator[Stack]:
+    """``file`` up in a private PodmanHost, every service but LEFT_OUT, healthy; then down."""
     with store_lock(shared=True), PodmanHost(workdir, image_stores=[image_store()]) as host:
-        env["DOCKER_HOST"] = host.start_api()
+        env = {**env, "DOCKER_HOST": host.start_api()}
         ticker = HealthTicker(host).start()
-        stack = Stack(host, env, [])
+        stack = Stack(host, env, file, [])
         try:
-            # the services as compose sees them (compose.yaml with the file it includes)
+            # the services as compose sees them (with the files it includes)
             listed = stack.compose("config", "--services").stdout.split()
             stack.services = [name for name in listed if name not in LEFT_OUT]
             assert set(LEFT_OUT) <= set(listed) and len(stack.services) == len(listed) - len(LEFT_OUT)
@@ -154,6 +151,49 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         finally:
             ticker.stop()
             stack.compose("down", "--volumes", "--timeout", "5", timeout=180, check=False)
+
+
+#: made at test time; compose refuses to start without them
+OBSERVABILITY_ENV = {
+    "AMAS_GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(18),  # grafana is not started
+    # no notification endpoints: compose needs the variables set, empty runs without
+    "AMAS_ALERTMANAGER_PAGER_URL": "",
+    "AMAS_ALERTMANAGER_SLACK_API_URL": "",
+}
+
+
+@pytest.fixture(scope="module")
+def stack(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {
+        **OBSERVABILITY_ENV,
+        "AMAS_POSTGRES_PASSWORD": secrets.token_urlsafe(18),
+        "AMAS_REDIS_PASSWORD": secrets.token_urlsafe(18),
+        # the demo load's logins
+        "AMAS_DEMO_USERS": ",".join(f"user{n:02d}:password-{n:02d}" for n in range(1, 26)),
+    }
+    with compose_up(tmp_path_factory.mktemp("podman"), COMPOSE_FILE, env) as stack:
+        yield stack
+
+
+# first: its stack is down again before the whole one starts
+def test_the_observability_layer_starts_alone_without_the_apps_secrets(images: None, tmp_path: Path):
+    """compose.observability.yaml with only its own variables (no PostgreSQL or Redis
+    password): healthy, and the Collector's own telemetry reaches Prometheus over OTLP."""
+    with compose_up(tmp_path, OBSERVABILITY_FILE, dict(OBSERVABILITY_ENV)) as alone:
+        assert set(alone.services) == {"healthprobe", "prometheus", "alertmanager", "otel-collector"}
+        states = alone.containers()
+        assert all(
+            states[name]["Health"]["Status"] == "healthy" for name in alone.services if name != "healthprobe"
+        )
+        jobs = wait_for(
+            "the Collector's and Prometheus's own metrics in Prometheus",
+            lambda: (
+                {row["metric"].get("job") for row in alone.prometheus('count by (job) ({job=~".+"})')}
+                >= {"otelcol-amas", "prometheus"}
+            ),
+            timeout=120,
+        )
+        assert jobs
 
 
 def test_no_route_leaves_the_namespace(stack: Stack):

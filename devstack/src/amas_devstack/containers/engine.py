@@ -210,7 +210,13 @@ class PodmanHost:
         by group 999 with mode 660 as a Docker host's socket is. Returns its DOCKER_HOST."""
         log = open(self.workdir / "podman-api.log", "ab")  # noqa: SIM115 (the child keeps it)
         self._api = subprocess.Popen(
-            self._argv(["podman", "system", "service", "--time=0", f"unix://{API_SOCKET}"], None),
+            # ends with this process, like the namespaces' anchor
+            [
+                "setpriv",
+                "--pdeathsig",
+                "TERM",
+                *self._argv(["podman", "system", "service", "--time=0", f"unix://{API_SOCKET}"], None),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
