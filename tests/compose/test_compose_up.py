@@ -59,6 +59,7 @@ class Stack:
     env: dict[str, str]
     file: Path
     services: list[str]
+    up_log: str = ""
 
     def compose(
         self, *args: str, timeout: float = 300, check: bool = True
@@ -147,6 +148,7 @@ def compose_up(workdir: Path, file: Path, env: dict[str, str]) -> Iterator[Stack
             assert up.returncode == 0, (
                 f"compose up failed:\n{up.stdout}{up.stderr}\n--- logs ---\n{stack.logs()}"
             )
+            stack.up_log = up.stdout + up.stderr
             yield stack
         finally:
             ticker.stop()
@@ -225,6 +227,32 @@ def driven(stack: Stack) -> Load:
     assert not load.errors, load.errors[:5]
     assert load.results["POST /tasks 202"] >= 30, load.results
     return load
+
+
+def test_compose_started_each_service_after_its_dependencies_were_ready(stack: Stack):
+    """Compose's own progress lines: a service starts only after every service it depends on
+    is healthy (service_healthy) or has exited (service_completed_successfully)."""
+    model = json.loads(stack.compose("config", "--format", "json").stdout)
+    lines = stack.up_log.splitlines()
+
+    def first(container: str, event: str) -> int:
+        pattern = re.compile(rf"Container amas-{re.escape(container)}-1\s+{event}\s*$")
+        return next((i for i, line in enumerate(lines) if pattern.search(line)), -1)
+
+    checked = 0
+    for name in stack.services:
+        for dependency, how in (model["services"][name].get("depends_on") or {}).items():
+            if dependency in LEFT_OUT:
+                continue
+            event = {"service_healthy": "Healthy", "service_completed_successfully": "Exited"}[
+                how["condition"]
+            ]
+            ready, started = first(dependency, event), first(name, "Starting")
+            assert 0 <= ready < started, (
+                f"{name} started (line {started}) before {dependency} was {event} ({ready})"
+            )
+            checked += 1
+    assert checked >= 10, checked
 
 
 def test_the_services_metrics_reach_prometheus_over_otlp(stack: Stack, driven: Load):
