@@ -9,7 +9,9 @@
 # repo-local, git-ignored build/ is made a symlink to that folder.
 #
 # Each binary is keyed by its module version (the Collector by the builder version and a
-# hash of collector/builder-config.yaml): the build is skipped when the binary for that key
+# hash of collector/builder-config.yaml; Prometheus and Alertmanager also by the key of the
+# web UI they embed, built with Node.js by scripts/ui_builds.sh and cached in <cache>/ui,
+# see docs/ui.md): the build is skipped when the binary for that key
 # exists, and redone when the key changes. bin/NAME is a symlink to store/NAME@KEY/NAME.
 # Builds run one after another (small machines); each build's wall time is printed to stderr
 # and appended to <cache>/build-times.log.
@@ -138,23 +140,31 @@ build_from_module() {
   rm -rf "$work"
 }
 
-# Alertmanager embeds its web UI from ui/app/dist, which is built by npm and not part of the
-# Go module; the API is all the stack needs, so the UI is replaced by a placeholder page.
+# Prometheus embeds its web UI (built by ui_builds.sh) with the `builtinassets` tag; its own
+# scripts/compress_assets.sh gzips the prebuilt files into web/ui/static and writes embed.go.
+prepare_prometheus_ui() {
+  local ui
+  ui="$(ui_build prometheus)" || return 1
+  PREBUILT_ASSETS_STATIC_DIR="$ui/static" bash scripts/compress_assets.sh >/dev/null
+}
+
+# Alertmanager embeds ui/app/dist: the new UI (ui/mantine-ui, served at /ui/) and, at /, in
+# place of the classic Elm UI, which cannot be built here, a page that says so (both made by
+# ui_builds.sh).
 prepare_alertmanager_ui() {
-  local d
-  for d in ui/app/dist/elm ui/app/dist/mantine; do
-    if [ ! -e "$d" ]; then
-      mkdir -p "$d"
-      printf '<!doctype html><title>Alertmanager</title><p>UI not built (API only: /api/v2/).\n' >"$d/index.html"
-    fi
-  done
+  local ui
+  ui="$(ui_build alertmanager)" || return 1
+  rm -rf ui/app/dist && mkdir -p ui/app/dist
+  cp -r "$ui/mantine" "$ui/elm" ui/app/dist/
 }
 
 key_for() {
   case "$1" in
     collector) echo "ocb-${OCB_VERSION}-$(collector_sources_sha)" ;;
-    prometheus|promtool) echo "${PROMETHEUS_VERSION}" ;;
-    alertmanager|amtool) echo "${ALERTMANAGER_VERSION}" ;;
+    prometheus) echo "${PROMETHEUS_VERSION}-ui-$(ui_key prometheus)" ;;  # the UI is built in
+    promtool) echo "${PROMETHEUS_VERSION}" ;;
+    alertmanager) echo "${ALERTMANAGER_VERSION}-ui-$(ui_key alertmanager)" ;;
+    amtool) echo "${ALERTMANAGER_VERSION}" ;;
     jaeger) echo "${JAEGER_VERSION}" ;;
     victorialogs) echo "${VICTORIALOGS_VERSION}" ;;
     telemetrygen) echo "${TELEMETRYGEN_VERSION}" ;;
@@ -190,14 +200,19 @@ do_build() {  # NAME OUT LOGFILE
       rm -rf "$gen"
       ;;
     prometheus|promtool)
+      local prom_tags="$PROMETHEUS_TAGS" prom_prepare=""
+      if [ "$name" = prometheus ]; then prom_tags="$PROMETHEUS_TAGS builtinassets"; prom_prepare=prepare_prometheus_ui; fi
       build_from_module "$name" "$PROMETHEUS_MODULE" "$PROMETHEUS_VERSION" "cmd/$name" "$out" "$logfile" \
-        "$PROMETHEUS_TAGS" \
-        "-X github.com/prometheus/common/version.Version=${PROMETHEUS_RELEASE} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${PROMETHEUS_VERSION}"
+        "$prom_tags" \
+        "-X github.com/prometheus/common/version.Version=${PROMETHEUS_RELEASE} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${PROMETHEUS_VERSION}" \
+        "$prom_prepare"
       ;;
     alertmanager|amtool)
+      local am_prepare=""
+      [ "$name" = alertmanager ] && am_prepare=prepare_alertmanager_ui  # amtool embeds no UI
       build_from_module "$name" "$ALERTMANAGER_MODULE" "$ALERTMANAGER_VERSION" "cmd/$name" "$out" "$logfile" "" \
         "-X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${ALERTMANAGER_VERSION}" \
-        prepare_alertmanager_ui
+        "$am_prepare"
       ;;
     jaeger)
       build_from_module jaeger "$JAEGER_MODULE" "$JAEGER_VERSION" "cmd/jaeger" "$out" "$logfile"
@@ -215,6 +230,9 @@ do_build() {  # NAME OUT LOGFILE
       ;;
   esac
 }
+
+# shellcheck source=scripts/ui_builds.sh
+. "$REPO_ROOT/scripts/ui_builds.sh"
 
 # ---- main ----------------------------------------------------------------------------------
 log "cache: $CACHE_DIR  ($(go version))"

@@ -2,9 +2,10 @@
 # Set up a fresh machine for amas-telemetry: Debian packages, the Python venv, the Go binaries.
 # Idempotent: what is already there is kept. Safe to run again after a pull.
 #
-#   bash scripts/setup.sh            # everything (the Go binaries take ~10 min on 2 cores the first time,
+#   bash scripts/setup.sh            # everything (the Go binaries and web UIs take ~12 min on 2 cores the first time,
 #                                    # Docker Compose ~7 more; podman from Debian for the compose test)
-#   bash scripts/setup.sh --no-go    # only what the demo needs (PostgreSQL, Redis, Python)
+#   bash scripts/setup.sh --no-go    # only what the demo needs (PostgreSQL, Redis, Python);
+#                                    # no Go binaries, web UIs, Chromium or podman
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,6 +18,10 @@ SUDO=""
 missing=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ "$with_go" = 1 ]; then  # the browser tests (tests/browser) open the stack's UIs
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"
   # The packages' own services are not used (tests and the demo start private servers on

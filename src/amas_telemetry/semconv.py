@@ -14,8 +14,10 @@ from __future__ import annotations
 from enum import Enum, StrEnum
 from typing import Final
 
-from opentelemetry.semconv._incubating.attributes.deployment_attributes import DEPLOYMENT_ENVIRONMENT_NAME
-from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+from opentelemetry.semconv._incubating.attributes.deployment_attributes import (  # pyright: ignore[reportMissingTypeStubs]
+    DEPLOYMENT_ENVIRONMENT_NAME,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (  # pyright: ignore[reportMissingTypeStubs]
     GEN_AI_AGENT_ID,
     GEN_AI_AGENT_NAME,
     GEN_AI_OPERATION_NAME,
@@ -33,7 +35,7 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_USAGE_OUTPUT_TOKENS,
     GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
 )
-from opentelemetry.semconv._incubating.metrics.gen_ai_metrics import (
+from opentelemetry.semconv._incubating.metrics.gen_ai_metrics import (  # pyright: ignore[reportMissingTypeStubs]
     GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
     GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
 )

@@ -249,3 +249,13 @@ def test_the_service_image_installs_uv_lock_with_the_pinned_uv():
     pinned = re.search(r'^UV_VERSION="([\d.]+)"', uv_sh, re.M).group(1)
     assert f"ARG UV_VERSION={pinned}" in dockerfile
     assert "uv export --frozen --package amas-service" in dockerfile
+
+
+def test_the_compose_page_names_every_variable_compose_needs():
+    """docs/compose.md's .env example sets every variable the header says compose needs:
+    the required passwords and the Alertmanager variables that must be set, even empty."""
+    header = COMPOSE.read_text().split("# Required environment", 1)[1].split("# Optional", 1)[0]
+    needed = set(re.findall(r"\b(AMAS_[A-Z_]+)\b", header)) - {"AMAS_GRAFANA_ADMIN_USER"}
+    assert len(needed) == 5, needed
+    page = (REPO_ROOT / "docs" / "compose.md").read_text()
+    assert {name for name in needed if re.search(rf"^{name}=", page, re.M)} == needed

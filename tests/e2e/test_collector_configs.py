@@ -59,7 +59,7 @@ def test_config_validates_with_compose_env(collector_binary: Path) -> None:
         "AMAS_TRACES_ENDPOINT": "tempo:4317",
         "AMAS_METRICS_ENDPOINT": "http://prometheus:9090/api/v1/otlp",
         "AMAS_LOGS_ENDPOINT": "http://loki:3100/otlp/v1/logs",
-        "AMAS_COLLECTOR_STORAGE_DIR": "/var/lib/otelcol/storage",
+        "AMAS_COLLECTOR_STORAGE_DIR": "/var/lib/otelcol/queue",  # as compose.yaml and collector/Dockerfile
         "AMAS_COLLECTOR_FSYNC": "true",
         "AMAS_COLLECTOR_METRICS_HOST": "0.0.0.0",
         "AMAS_HOST_ROOT": "/",

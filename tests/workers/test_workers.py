@@ -226,6 +226,20 @@ def _every_live_worker_shows(port: int, supervisor: int, total: int) -> Callable
     return check
 
 
+def _app_own_metrics(port: int) -> tuple[float, float, int]:
+    """(the app's span-derived order requests, its open-carts gauge, series of the gauge) of one scrape."""
+    derived = carts = 0.0
+    series = 0
+    for family in text_string_to_metric_families(_get(port, "/metrics")[2].decode()):
+        for sample in family.samples:
+            if sample.name == "shop_order_requests_total":
+                derived += sample.value
+            elif sample.name == "shop_open_carts":
+                carts += sample.value
+                series += 1
+    return derived, carts, series
+
+
 def _ten_scrapes(port: int) -> list[tuple[int, float, float]]:
     return [_scrape(port) for _ in range(10)]
 
@@ -242,6 +256,8 @@ def test_every_scrape_shows_the_totals_of_all_workers(server: dict[str, Any]) ->
     workers = _poll("every worker to show 400", _every_live_worker_shows(port, process.pid, REQUESTS))
     scrapes = _ten_scrapes(port)
     assert [(r, o) for _, r, o in scrapes] == [(REQUESTS, REQUESTS)] * 10
+    # the app's own span-derived counter adds up like ours; its gauge merges as it declared (sum)
+    assert [_app_own_metrics(port) for _ in range(4)] == [(REQUESTS, 2.0, 1)] * 4
 
     # OTLP: one service.instance.id per process; per-instance totals add up to the truth
     def otlp_totals() -> Any:

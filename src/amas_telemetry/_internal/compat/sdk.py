@@ -14,8 +14,8 @@ declares is where they first all hold: docs/versions.md):
   exporters could not export) for the processors and exporters built inside it: they read
   ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` when built and take no argument for it, so the
   variable is set for that moment only (and left alone if the user set it).
-- :func:`plain_attributes` reads a span's attribute dict directly (the read-only proxy costs
-  ~0.5 µs per lookup, and a rule table looks up a dozen keys per span).
+- :func:`plain_attributes` reads a span's attribute dict directly (the read-only proxy adds a
+  call to every lookup, and a rule table looks up a dozen keys per span).
 - :func:`renew_resource` merges a new resource into live providers (a forked worker gets its
   own ``service.instance.id``): the providers' ``_update_resource``, which the SDK itself
   uses; a resource is otherwise fixed at construction.

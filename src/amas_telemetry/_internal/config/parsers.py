@@ -8,6 +8,7 @@ names the setting and its source. The settings table itself lives in :mod:`.conf
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import math
 import os
 import re
@@ -106,7 +107,7 @@ def parse_level(value: Any) -> str:
 
 _MAX_CARDINALITY = 1_000_000
 _MAX_HELD_SPANS = 10_000_000
-"""Spans: about 1-2 KB of memory each, so 10-20 GB at this bound."""
+"""A bound on the bound: held spans take memory (docs/sampling.md says how much per span)."""
 
 
 def _whole_number_up_to(maximum: int) -> Callable[[Any], int]:
@@ -207,6 +208,39 @@ def parse_path(value: Any) -> str | None:
             "a URL path starting with '/' (no spaces, '?', '#' or ','), or None to serve no metrics endpoint"
         )
     return value
+
+
+def parse_port(value: Any) -> int | None:
+    """A TCP port (1 to 65535); None, False or "": none."""
+    if value is None or value is False or value == "":
+        return None
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and text.isdigit():
+        text = int(text)
+    if isinstance(text, bool) or not isinstance(text, int) or not 1 <= text <= 65535:
+        raise Invalid("a TCP port from 1 to 65535, or None for the app's own port")
+    return text
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+def parse_host(value: Any) -> str:
+    """An IP address (``[…]`` around IPv6 allowed) or a host name, to bind a socket to."""
+    accepted = "an IP address or host name to bind to (127.0.0.1 keeps it off the network)"
+    if not isinstance(value, str):
+        raise Invalid(accepted)
+    host = value.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if len(host) > 253 or not _HOSTNAME.fullmatch(host):
+        raise Invalid(accepted)
+    return host
 
 
 def parse_spool_dir(value: Any) -> str | None:

@@ -15,7 +15,7 @@ import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from amas_telemetry._internal.config.parsers import (
     LIBRARIES,
@@ -27,6 +27,7 @@ from amas_telemetry._internal.config.parsers import (
     parse_endpoint,
     parse_header_names,
     parse_held_spans,
+    parse_host,
     parse_keep_rule,
     parse_level,
     parse_libraries,
@@ -35,6 +36,7 @@ from amas_telemetry._internal.config.parsers import (
     parse_optional_seconds,
     parse_optional_str,
     parse_path,
+    parse_port,
     parse_protocol,
     parse_ratio,
     parse_rules,
@@ -182,6 +184,21 @@ class Settings:
         "AMAS_METRICS_PATH",
         doc="route serving the Prometheus exposition; None: no route",
     )
+    metrics_port: int | None = setting(
+        None,
+        parse_port,
+        "AMAS_METRICS_PORT",
+        "OTEL_EXPORTER_PROMETHEUS_PORT",
+        doc="serve metrics_path on a port of its own (every worker of the app binds it), and not on the "
+        "app's port; None: on the app's port",
+    )
+    metrics_host: str = setting(
+        "127.0.0.1",
+        parse_host,
+        "AMAS_METRICS_HOST",
+        "OTEL_EXPORTER_PROMETHEUS_HOST",
+        doc="address the metrics port binds (with metrics_port); 127.0.0.1 keeps it off the network",
+    )
     metric_export_interval: float = setting(
         10.0,
         parse_seconds,
@@ -268,15 +285,22 @@ SETTINGS: tuple[Setting, ...] = tuple(_setting_of(f) for f in fields(Settings))
 """Every setting, in the order of :class:`Settings` (the docs' settings reference is generated from it)."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class _ConfigureArguments(Settings):
+    """What ``configure()`` takes: an optional app, then each setting by keyword (typing only)."""
+
+    app: Any = field(default=None, kw_only=False)
+
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _keywords_of(settings: Callable[_P, Any]):  # the inferred generic decorator is the point
-    """A decorator giving ``function(app, **kwargs)`` the keywords of ``settings`` (one per
-    field): for type checkers through the ParamSpec, for ``help()`` through ``__signature__``."""
+def _signature_of(arguments: Callable[_P, Any]):  # the inferred generic decorator is the point
+    """A decorator giving ``function(app=None, **kwargs)`` the parameters of ``arguments``: for
+    type checkers through the ParamSpec, for ``help()`` through ``__signature__``."""
 
-    def give(function: Callable[..., _R]) -> Callable[Concatenate[Any, _P], _R]:
+    def give(function: Callable[..., _R]) -> Callable[_P, _R]:
         app = inspect.Parameter("app", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Any)
         keywords = [
             inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=f.type)
@@ -289,9 +313,9 @@ def _keywords_of(settings: Callable[_P, Any]):  # the inferred generic decorator
     return give
 
 
-takes_settings = _keywords_of(Settings)
-"""``@takes_settings`` on ``configure(app=None, **kwargs)``: its keywords are the fields of
-:class:`Settings`."""
+takes_settings = _signature_of(_ConfigureArguments)
+"""``@takes_settings`` on ``configure(app=None, **kwargs)``: an optional app, then the fields of
+:class:`Settings` as keywords."""
 
 
 def _from_env(setting: Setting, env: Mapping[str, str]) -> tuple[str, Any] | None:

@@ -112,7 +112,7 @@ class ServerSpanMiddleware:
             _log.warning(
                 "amas_telemetry: FastAPI's own telemetry runs on every request of this app; its "
                 "spans are dropped, but its per-request work is not. Build the app with "
-                "FastAPI(telemetry={'tracing': False, 'metrics': False}) to skip it."
+                "FastAPI(telemetry={'tracing': False, 'metrics': False, 'logs': False}) to skip it."
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

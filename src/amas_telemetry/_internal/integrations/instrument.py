@@ -42,11 +42,12 @@ and its dependency/endpoint/serialization spans. FastAPI switches it on for ever
 global tracer provider exists, and offers no public switch after ``FastAPI(telemetry=...)``;
 so, as Pydantic Logfire does, the global tracer provider hands this scope a no-op tracer
 while an app is wired by ``configure()``: no second server span, no extra spans. FastAPI's
-per-request bookkeeping still runs (~100 µs a request, measured); building the app with
-``FastAPI(telemetry={"tracing": False, "metrics": False})`` (it meters through the global
-MeterProvider too, whose meter for this scope is a no-op: see
-:mod:`amas_telemetry._internal.metrics.global_provider`),
-its public switch, skips it, and the middleware warns once when it sees an app built without it."""
+per-request bookkeeping still runs (benchmarks/RESULTS.md, the ``+native`` variant); building
+the app with ``FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})``, its
+public switch, skips it (it meters through the global MeterProvider too, whose meter for this
+scope is a no-op: see :mod:`amas_telemetry._internal.metrics.global_provider`; and it logs
+through a global LoggerProvider when the app set one), and the middleware warns once when
+FastAPI's telemetry runs on a request."""
 
 CACHE_READS = frozenset({"GET", "HGET", "MGET", "HMGET", "GETEX", "GETDEL", "HGETALL", "EXISTS"})
 """Redis commands counted as cache reads (hit or miss)."""

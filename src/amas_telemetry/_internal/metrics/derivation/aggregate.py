@@ -2,11 +2,11 @@
 
 Why not the SDK's instruments: SDK 1.45 records each measurement into every reader's storage,
 and each time it rebuilds a hashable key from the attribute dict (a recursive, type-tagged
-walk) before it finds the series: ~5 µs per measurement and reader, two readers in a default
-``configure()`` (``/metrics`` and OTLP). The span-metrics limiter already hands out one
-attribute dict per series (:mod:`.limiter`), so here a series is found by that dict's
-identity, and a point costs a bucket search and three additions, once, whatever the number of
-readers.
+walk) before it finds the series: a cost paid per measurement and per reader, two readers in
+a default ``configure()`` (``/metrics`` and OTLP; benchmarks/RESULTS.md, section 2). The
+span-metrics limiter already hands out one attribute dict per series (:mod:`.limiter`), so
+here a series is found by that dict's identity, and a point costs a bucket search and three
+additions, once, whatever the number of readers.
 
 What readers see is what the SDK's instruments gave: the catalog's name, unit, description
 and buckets; cumulative points (start = when the series was first seen), or delta points for
