@@ -26,6 +26,7 @@ import contextlib
 import json
 import re
 import secrets
+import shutil
 import subprocess
 import time
 import urllib.parse
@@ -117,6 +118,13 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 120, every: f
 @pytest.fixture(scope="module")
 def images() -> None:
     """The images, made or found current (the store's lock is exclusive while this runs)."""
+    missing = [
+        tool for tool in ("podman", "runc", "debootstrap", "nsenter", "unshare") if not shutil.which(tool)
+    ]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not found: run `bash scripts/containers/install.sh`", pytrace=False
+        )
     build_images()
 
 

@@ -137,8 +137,9 @@ def httpprobe_binary() -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "main.go").write_text(source)
         env = {**os.environ, "CGO_ENABLED": "0", "GOWORK": "off", "GOFLAGS": "-buildvcs=false"}
-        _run(["go", "mod", "init", "httpprobe"], cwd=Path(tmp), env=env)
-        _run(["go", "build", "-trimpath", "-ldflags=-s -w", "-o", "httpprobe", "."], cwd=Path(tmp), env=env)
+        go = shutil.which("go") or "/usr/local/go/bin/go"  # where scripts/build_binaries.sh looks too
+        _run([go, "mod", "init", "httpprobe"], cwd=Path(tmp), env=env)
+        _run([go, "build", "-trimpath", "-ldflags=-s -w", "-o", "httpprobe", "."], cwd=Path(tmp), env=env)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(Path(tmp) / "httpprobe"), out)
     return out
