@@ -278,6 +278,22 @@ def test_the_services_metrics_reach_prometheus_over_otlp(stack: Stack, driven: L
         assert wait_for(f"{metric} in Prometheus", lambda m=metric: stack.prometheus(m), timeout=120)
 
 
+def test_container_metrics_come_from_the_engines_api(stack: Stack):
+    """docker_stats (collector/compose/docker-stats.yaml) reads the engine's API through the
+    socket compose.yaml mounts (here podman's Docker-compatible one): a series per container."""
+
+    def containers() -> set[str]:
+        rows = stack.prometheus('container_memory_usage_total_bytes{job="containers"}')
+        return {row["metric"].get("container_name", "") for row in rows}
+
+    names = wait_for(
+        "container metrics of the service's stores",
+        lambda: (found := containers()) >= {"amas-postgres-1", "amas-redis-1"} and found,
+        timeout=120,
+    )
+    assert "amas-otel-collector-1" in names, names
+
+
 def test_exemplars_carry_the_trace_id_label_grafana_links(stack: Stack, driven: Load):
     datasources = yaml.safe_load(
         (REPO_ROOT / "dashboards/provisioning/datasources/datasources.yaml").read_text()
