@@ -3,7 +3,7 @@
 #
 #   scripts/build_binaries.sh [--force] [--print-dir] [NAME ...]
 #
-# NAME is any of: collector prometheus promtool alertmanager amtool jaeger victorialogs telemetrygen
+# NAME is any of: collector prometheus promtool alertmanager amtool jaeger victorialogs telemetrygen compose
 # (default: all). Binaries land in  ${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}/bin
 # (outside the repo, so that fresh clones on the same machine, e.g. CI, reuse them); the
 # repo-local, git-ignored build/ is made a symlink to that folder.
@@ -33,8 +33,12 @@ VICTORIALOGS_VERSION="v1.52.1"
 # client that is not ours); v0.161.0 is the newest the module proxy here serves
 TELEMETRYGEN_MODULE="github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen"
 TELEMETRYGEN_VERSION="v0.161.0"
+# Docker Compose v2 (the compose implementation users run), for the compose test: it drives
+# podman through podman's Docker-compatible API (tests/compose/test_compose_up.py)
+COMPOSE_MODULE="github.com/docker/compose/v2"
+COMPOSE_VERSION="v2.40.3"
 
-ALL=(collector jaeger victorialogs prometheus promtool alertmanager amtool telemetrygen)
+ALL=(collector jaeger victorialogs prometheus promtool alertmanager amtool telemetrygen compose)
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}"
@@ -61,7 +65,7 @@ for arg in "$@"; do
     --print-dir) echo "$BIN_DIR"; exit 0 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     all) targets+=("${ALL[@]}") ;;
-    collector|prometheus|promtool|alertmanager|amtool|jaeger|victorialogs|telemetrygen) targets+=("$arg") ;;
+    collector|prometheus|promtool|alertmanager|amtool|jaeger|victorialogs|telemetrygen|compose) targets+=("$arg") ;;
     *) die "unknown binary '$arg' (known: ${ALL[*]})" ;;
   esac
 done
@@ -164,6 +168,7 @@ key_for() {
     jaeger) echo "${JAEGER_VERSION}" ;;
     victorialogs) echo "${VICTORIALOGS_VERSION}" ;;
     telemetrygen) echo "${TELEMETRYGEN_VERSION}" ;;
+    compose) echo "${COMPOSE_VERSION}" ;;
   esac
 }
 
@@ -171,6 +176,7 @@ binary_name() {  # file name in bin/
   case "$1" in
     collector) echo "otelcol-amas" ;;
     victorialogs) echo "victoria-logs" ;;
+    compose) echo "docker-compose" ;;
     *) echo "$1" ;;
   esac
 }
@@ -217,6 +223,10 @@ do_build() {  # NAME OUT LOGFILE
       ;;
     telemetrygen)
       build_from_module telemetrygen "$TELEMETRYGEN_MODULE" "$TELEMETRYGEN_VERSION" "." "$out" "$logfile"
+      ;;
+    compose)
+      build_from_module compose "$COMPOSE_MODULE" "$COMPOSE_VERSION" "cmd" "$out" "$logfile" "" \
+        "-X ${COMPOSE_MODULE}/internal.Version=${COMPOSE_VERSION}"
       ;;
   esac
 }

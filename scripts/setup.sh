@@ -2,9 +2,10 @@
 # Set up a fresh machine for amas-telemetry: Debian packages, the Python venv, the Go binaries.
 # Idempotent: what is already there is kept. Safe to run again after a pull.
 #
-#   bash scripts/setup.sh            # everything (the Go binaries and web UIs take ~12 min on 2 cores the first time)
+#   bash scripts/setup.sh            # everything (the Go binaries and web UIs take ~12 min on 2 cores the first time,
+#                                    # Docker Compose ~7 more; podman from Debian for the compose test)
 #   bash scripts/setup.sh --no-go    # only what the demo needs (PostgreSQL, Redis, Python);
-#                                    # no Go binaries, web UIs or Chromium
+#                                    # no Go binaries, web UIs, Chromium or podman
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -50,5 +51,7 @@ UV_PYTHON_DOWNLOADS=never "$UV" sync --frozen --all-packages --quiet
 if [ "$with_go" = 1 ]; then
   step "building the Go binaries of the native stack (cached in \$HOME/.cache/amas-telemetry)"
   bash scripts/build_binaries.sh
+  # the compose test (tests/compose/test_compose_up.py) runs compose.yaml in podman
+  bash scripts/containers/install.sh
 fi
 step "setup done"

@@ -6,6 +6,7 @@ order over strings, names, attribute mappings and log extras. The default redact
 (linear time on any input); each rule alone is also a redactor (:data:`TOKEN_SHAPES`…).
 
 Modules: ``engine`` (the RE2 scan, value checks), ``rules`` (the secret shapes),
+``providers`` (the provider token formats, from the maintained secret-scanning lists),
 ``scrubber`` (strings, mappings, bounds, caches), ``otel`` (spans, log records, the SDK's
 own log lines).
 """

@@ -20,7 +20,23 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = REPO_ROOT / "compose.yaml"
 VALIDATOR_SRC = REPO_ROOT / "scripts" / "validate_compose"
-CONFIG = yaml.safe_load(COMPOSE.read_text())
+OBSERVABILITY = REPO_ROOT / "compose.observability.yaml"
+
+
+def _with_includes(path: Path) -> dict:
+    """A compose file's model with the services, secrets and volumes of the files it includes."""
+    doc = yaml.safe_load(path.read_text())
+    merged: dict = {"services": {}, "secrets": {}, "volumes": {}}
+    for entry in doc.get("include") or []:
+        included = _with_includes(path.parent / (entry if isinstance(entry, str) else entry["path"]))
+        for key in merged:
+            merged[key].update(included[key])
+    for key in merged:
+        merged[key].update(doc.get(key) or {})
+    return merged
+
+
+CONFIG = _with_includes(COMPOSE)
 SERVICES = CONFIG["services"]
 
 
@@ -59,10 +75,30 @@ def _validate(validator: Path, compose: Path) -> subprocess.CompletedProcess[str
     )
 
 
-def test_compose_file_is_valid(validator):
-    proc = _validate(validator, COMPOSE)
+@pytest.mark.parametrize("compose", [COMPOSE, OBSERVABILITY], ids=lambda p: p.name)
+def test_compose_file_is_valid(validator, compose):
+    proc = _validate(validator, compose)
     assert proc.returncode == 0, proc.stderr
     assert "valid" in proc.stdout
+
+
+def test_observability_alone_needs_none_of_the_apps_secrets():
+    """compose.yaml includes the observability layer; the app's services and the variables
+    only they require stay in compose.yaml, so the layer starts without them."""
+    alone = _with_includes(OBSERVABILITY)["services"]
+    assert set(alone) == {
+        "healthprobe",
+        "tempo",
+        "loki",
+        "prometheus",
+        "alertmanager",
+        "otel-collector",
+        "grafana",
+    }
+    text = OBSERVABILITY.read_text()
+    for variable in ("AMAS_POSTGRES_PASSWORD", "AMAS_REDIS_PASSWORD"):
+        assert f"${{{variable}:?" not in text and f"${{{variable}?" not in text
+        assert f"${{{variable}:?" in COMPOSE.read_text()
 
 
 def test_validator_catches_what_it_promises(validator, tmp_path):
@@ -154,7 +190,7 @@ def test_versions_agree_with_the_native_build():
 def test_prometheus_version_is_spelled_once():
     images = [s["image"] for s in SERVICES.values() if "image" in s]
     assert sum(i.startswith("prom/prometheus:") for i in images) == 1
-    assert (REPO_ROOT / "compose.yaml").read_text().count("prom/prometheus:") == 1
+    assert sum(path.read_text().count("prom/prometheus:") for path in (COMPOSE, OBSERVABILITY)) == 1
 
 
 def test_prometheus_runs_the_rules_config_with_otlp_and_exemplars():
@@ -204,3 +240,22 @@ def test_healthprobe_program_in_the_dockerfile_compiles(tmp_path):
         [str(tmp_path / "httpprobe"), "--install", str(tmp_path / "copy")], capture_output=True
     )
     assert install.returncode == 0 and os.access(tmp_path / "copy", os.X_OK)
+
+
+def test_the_service_image_installs_uv_lock_with_the_pinned_uv():
+    """service/Dockerfile exports uv.lock with uv: the uv version scripts/uv.sh bootstraps."""
+    dockerfile = (REPO_ROOT / "service" / "Dockerfile").read_text()
+    uv_sh = (REPO_ROOT / "scripts" / "uv.sh").read_text()
+    pinned = re.search(r'^UV_VERSION="([\d.]+)"', uv_sh, re.M).group(1)
+    assert f"ARG UV_VERSION={pinned}" in dockerfile
+    assert "uv export --frozen --package amas-service" in dockerfile
+
+
+def test_the_compose_page_names_every_variable_compose_needs():
+    """docs/compose.md's .env example sets every variable the header says compose needs:
+    the required passwords and the Alertmanager variables that must be set, even empty."""
+    header = COMPOSE.read_text().split("# Required environment", 1)[1].split("# Optional", 1)[0]
+    needed = set(re.findall(r"\b(AMAS_[A-Z_]+)\b", header)) - {"AMAS_GRAFANA_ADMIN_USER"}
+    assert len(needed) == 5, needed
+    page = (REPO_ROOT / "docs" / "compose.md").read_text()
+    assert {name for name in needed if re.search(rf"^{name}=", page, re.M)} == needed

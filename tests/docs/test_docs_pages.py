@@ -46,7 +46,7 @@ def test_the_readme_commands_are_the_ones_ci_runs():
 
 def test_the_compose_quick_start_names_every_required_variable():
     compose = (ROOT / "compose.yaml").read_text()
-    header = compose.split("# Required environment", 1)[1].split("# Optional", 1)[0]
+    header = compose.split("# Required environment", 1)[1].split("# Set, possibly empty", 1)[0]
     required = set(re.findall(r"^#\s+(AMAS_\w+)", header, re.MULTILINE))
     assert len(required) == 3, required
     quick_start = README.split("## The whole stack with containers", 1)[1].split("\n## ", 1)[0]

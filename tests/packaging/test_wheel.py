@@ -214,6 +214,28 @@ def _wait(check: Any, timeout: float) -> Any:
     pytest.fail(f"timed out after {timeout} s")
 
 
+def test_the_public_api_imports_and_runs_with_nothing_but_the_extra(user_venv: Path):
+    """Every public name, and the helpers that need optional-looking packages (untraced)."""
+    code = (
+        "import amas_telemetry, amas_telemetry.redact, amas_telemetry.spanmetrics, amas_telemetry.semconv\n"
+        "missing = [n for n in amas_telemetry.__all__ if not hasattr(amas_telemetry, n)]\n"
+        "assert not missing, missing\n"
+        "with amas_telemetry.untraced(), amas_telemetry.task_span('t'):\n"
+        "    pass\n"
+        "print(amas_telemetry.__version__)\n"
+    )
+    python = str(user_venv / "venv" / "bin" / "python")
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=user_venv, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == amas_telemetry_version()
+
+
+def amas_telemetry_version() -> str:
+    import amas_telemetry
+
+    return amas_telemetry.__version__
+
+
 def test_an_app_of_its_own_counts_traces_and_logs_from_the_installed_wheel(user_venv: Path):
     receiver = OtlpHttpReceiver()
     try:

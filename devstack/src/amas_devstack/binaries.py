@@ -20,6 +20,7 @@ BINARIES: dict[str, tuple[str, str]] = {
     "jaeger": ("jaeger", "jaeger"),
     "victorialogs": ("victoria-logs", "victorialogs"),
     "telemetrygen": ("telemetrygen", "telemetrygen"),  # a load generator, not a stack component
+    "compose": ("docker-compose", "compose"),  # Docker Compose v2, for the compose test (podman)
 }
 
 

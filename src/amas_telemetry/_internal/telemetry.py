@@ -45,7 +45,11 @@ from amas_telemetry._internal.otlp.spool import default_directory
 from amas_telemetry._internal.otlp.spooled_export import ExportSpools
 from amas_telemetry._internal.otlp.targets import otlp_targets
 from amas_telemetry._internal.prometheus.endpoint import PrometheusEndpoint, otlp_reader
-from amas_telemetry._internal.prometheus.route import add_metrics_route, check_metrics_path
+from amas_telemetry._internal.prometheus.route import (
+    add_metrics_route,
+    check_metrics_path,
+    check_metrics_serving,
+)
 from amas_telemetry._internal.prometheus.server import MetricsServer
 from amas_telemetry._internal.prometheus.snapshots import merge_workers_as
 from amas_telemetry._internal.prometheus.worker_group import Membership
@@ -231,6 +235,11 @@ class Telemetry:
         undo.callback(global_tracer_provider().remove, self.tracer_provider)
         global_meter_provider().push(self.meter_provider)
         undo.callback(global_meter_provider().remove, self.meter_provider)
+        self._metrics_server = None
+        if settings.metrics_port is not None and settings.metrics_path is not None:
+            self._metrics_server = MetricsServer(
+                self.prometheus, settings.metrics_host, settings.metrics_port, settings.metrics_path
+            )
         workers = Membership(
             self.prometheus,
             settings.metrics_dir,
@@ -238,15 +247,10 @@ class Telemetry:
             lambda: [self.tracer_provider, self.meter_provider, self.logger_provider],
             span_metrics.pending,
             lambda: global_meter_provider().touched,
+            self._metrics_server,
         )
         workers.start()
         undo.callback(workers.leave)
-        self.metrics_server: MetricsServer | None = None
-        if settings.metrics_address is not None:  # /metrics off the app's public port
-            self.metrics_server = MetricsServer(
-                settings.metrics_address, settings.metrics_path or "/metrics", self.prometheus
-            )
-            undo.callback(self.metrics_server.close)
         self._setup_logging(extras.json_log_stream)
         held = acquire_libraries(tuple(settings.instrumentations), global_tracer_provider())
         undo.callback(release_libraries, held)
@@ -288,8 +292,9 @@ class Telemetry:
             tuple(settings.http_captured_headers),
         )
         self._undo.callback(uninstrument_fastapi, app)
-        on_app = settings.metrics_path if settings.metrics_address is None else None
-        route = add_metrics_route(app, on_app, self.prometheus)
+        if settings.metrics_port is not None:
+            return  # served on a port of its own: the app's port has no metrics route
+        route = add_metrics_route(app, settings.metrics_path, self.prometheus)
         if route is not None:
             self._undo.callback(_remove_route, app, route)
 
@@ -313,6 +318,11 @@ class Telemetry:
         ``callback()`` returns a number, or ``(value, attributes)`` pairs.
         """
         merge_workers_as(observe_state_gauge(self._meter, gauge, callback, self._gauges))
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where this process serves the metrics port (``metrics_port``); None: it does not."""
+        return None if self._metrics_server is None else self._metrics_server.address
 
     def render_metrics(self, openmetrics: bool = False) -> bytes:
         """What ``/metrics`` serves: the text format, or OpenMetrics (with exemplars)."""
@@ -379,7 +389,8 @@ def configure_with(app: Any, extras: Extras | None, **kwargs: Any) -> Telemetry:
             raise ConfigError(
                 f"Invalid app: expected a fastapi.FastAPI instance or None, got {type(app).__name__}"
             )
-        if app is not None and _apps.get(app) is None and settings.metrics_address is None:
+        check_metrics_serving(settings.metrics_path, settings.metrics_port)
+        if app is not None and _apps.get(app) is None and settings.metrics_port is None:
             check_metrics_path(app, settings.metrics_path)
         verify_all()
     except ConfigError as error:

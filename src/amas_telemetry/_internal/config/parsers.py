@@ -8,6 +8,7 @@ names the setting and its source. The settings table itself lives in :mod:`.conf
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import math
 import os
 import re
@@ -297,23 +298,6 @@ def _is_path(value: Any) -> bool:
     )
 
 
-def parse_address(value: Any) -> tuple[str, int] | None:
-    """``host:port`` (``[::1]:9464`` for IPv6; port 0: any free port), or None."""
-    if value is None or value is False or value == "":
-        return None
-    accepted = "host:port (e.g. 127.0.0.1:9464), or None to serve /metrics on the app"
-    if not isinstance(value, str):
-        raise Invalid(accepted)
-    try:
-        parts = urlsplit(f"//{value.strip()}")
-        port = parts.port
-    except ValueError:
-        raise Invalid(accepted) from None
-    if not parts.hostname or port is None or parts.path or parts.query or parts.username:
-        raise Invalid(accepted)
-    return parts.hostname, port
-
-
 def parse_path(value: Any) -> str | None:
     if value is None or value is False or value == "":
         return None
@@ -322,6 +306,39 @@ def parse_path(value: Any) -> str | None:
             "a URL path starting with '/' (no spaces, '?', '#' or ','), or None to serve no metrics endpoint"
         )
     return value
+
+
+def parse_port(value: Any) -> int | None:
+    """A TCP port (1 to 65535); None, False or "": none."""
+    if value is None or value is False or value == "":
+        return None
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and text.isdigit():
+        text = int(text)
+    if isinstance(text, bool) or not isinstance(text, int) or not 1 <= text <= 65535:
+        raise Invalid("a TCP port from 1 to 65535, or None for the app's own port")
+    return text
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+def parse_host(value: Any) -> str:
+    """An IP address (``[…]`` around IPv6 allowed) or a host name, to bind a socket to."""
+    accepted = "an IP address or host name to bind to (127.0.0.1 keeps it off the network)"
+    if not isinstance(value, str):
+        raise Invalid(accepted)
+    host = value.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if len(host) > 253 or not _HOSTNAME.fullmatch(host):
+        raise Invalid(accepted)
+    return host
 
 
 def parse_spool_dir(value: Any) -> str | None:

@@ -21,7 +21,6 @@ from amas_telemetry._internal.config.parsers import (
     LIBRARIES,
     ConfigError,
     Invalid,
-    parse_address,
     parse_attributes,
     parse_bool,
     parse_cardinality,
@@ -30,6 +29,7 @@ from amas_telemetry._internal.config.parsers import (
     parse_header_names,
     parse_headers,
     parse_held_spans,
+    parse_host,
     parse_keep_rule,
     parse_level,
     parse_libraries,
@@ -39,6 +39,7 @@ from amas_telemetry._internal.config.parsers import (
     parse_optional_str,
     parse_path,
     parse_pem_file,
+    parse_port,
     parse_protocol,
     parse_ratio,
     parse_rules,
@@ -278,12 +279,20 @@ class Settings:
         "AMAS_METRICS_PATH",
         doc="route serving the Prometheus exposition; None: no route",
     )
-    metrics_address: str | None = setting(
+    metrics_port: int | None = setting(
         None,
-        parse_address,
-        "AMAS_METRICS_ADDRESS",
-        doc="host:port of a separate HTTP server for metrics_path, off the app's public port (the app "
-        "then serves no metrics route); None: the route is on the app",
+        parse_port,
+        "AMAS_METRICS_PORT",
+        "OTEL_EXPORTER_PROMETHEUS_PORT",
+        doc="serve metrics_path on a port of its own (every worker of the app binds it), and not on the "
+        "app's port; None: on the app's port",
+    )
+    metrics_host: str = setting(
+        "127.0.0.1",
+        parse_host,
+        "AMAS_METRICS_HOST",
+        "OTEL_EXPORTER_PROMETHEUS_HOST",
+        doc="address the metrics port binds (with metrics_port); 127.0.0.1 keeps it off the network",
     )
     metric_export_interval: float = setting(
         10.0,

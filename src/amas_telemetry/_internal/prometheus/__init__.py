@@ -1,7 +1,6 @@
 """``/metrics`` (import: ``compat``, ``config``, ``catalog``).
 
-``endpoint``: the pull reader and its rendering; ``route``: the FastAPI route; ``server``: the
-same on an address of its own (``metrics_address``), off the app's port; ``exposition``
+``endpoint``: the pull reader and its rendering; ``route``: the FastAPI route; ``exposition``
 and ``snapshots``: the SDK's state as plain data, rendered by prometheus_client; ``workers``
 and ``worker_group``: one app's totals across uvicorn/gunicorn workers.
 """

@@ -28,6 +28,7 @@ from amas_telemetry._internal.prometheus.workers import Flusher, SnapshotStore
 
 __all__ = ["PrometheusEndpoint", "otlp_reader"]
 
+
 class PrometheusEndpoint:
     """The pull reader, this process's snapshot of it, and (under several workers) the merge."""
 

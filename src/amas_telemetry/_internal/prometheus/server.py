@@ -1,14 +1,15 @@
-"""``/metrics`` on its own address (the ``metrics_address`` setting), off the app's public port.
+"""The exposition on a port of its own (``metrics_port``), off the app's public port.
 
-The app's route would answer whoever reaches the app. A separate listener lets the metrics
-stay on an interface or port the public load balancer never routes to (``127.0.0.1:9464``
-for a local agent, a cluster-internal port for Prometheus). It serves ``metrics_path`` only
-(GET; 404 for anything else) in a daemon thread, never on the request path of the app.
+Which process listens: every worker of the app group binds the same address with
+``SO_REUSEPORT``, and the kernel hands each scrape to one of them; any worker's answer is the
+app's totals (see :mod:`.workers`), so it does not matter which. No election, no takeover: a
+worker that dies stops getting scrapes, the others go on. A gunicorn master that loaded the
+app (``--preload``) does not listen (it serves no requests, and its view is not the app
+group's), nor does a helper process forked from a worker (it closes the socket it inherited).
+Where ``SO_REUSEPORT`` does not exist, the first worker to bind serves alone.
 
-Several workers of one app bind the same address with ``SO_REUSEPORT`` (the kernel spreads
-the scrapes); every worker answers for the whole app (:mod:`.endpoint` merges the others'
-files), so any of them can take a scrape. A forked child closes the copy of its parent's
-socket it inherited and listens on its own.
+The server is the standard library's, one request at a time with a timeout per connection: a
+scrape takes milliseconds, and a client that stalls cannot hold more than one thread.
 """
 
 from __future__ import annotations
@@ -16,66 +17,108 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from amas_telemetry._internal.config.settings import ConfigError
-from amas_telemetry._internal.forking import renew_after_fork
 from amas_telemetry._internal.prometheus.endpoint import PrometheusEndpoint
 
 __all__ = ["MetricsServer"]
 
 _log = logging.getLogger(__name__)
 
+_CONNECTION_TIMEOUT = 10.0
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.address_family = family
-        super().__init__(address, handler, bind_and_activate=False)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if hasattr(socket, "SO_REUSEPORT"):  # the app's other workers listen here too
+class _ReusePortServer(HTTPServer):
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: Any, family: socket.AddressFamily) -> None:
+        self.address_family = family  # IPv4 or IPv6, as the host resolves
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        if hasattr(socket, "SO_REUSEPORT"):  # every worker on one address; the kernel spreads scrapes
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        try:
-            self.server_bind()
-            self.server_activate()
-        except BaseException:
-            self.server_close()
-            raise
+        super().server_bind()
 
 
 class MetricsServer:
-    """Serves ``endpoint`` at ``http://host:port{path}`` until :meth:`close`."""
+    """Serves ``endpoint`` at ``path`` on ``host:port``, from a daemon thread."""
 
-    def __init__(self, address: tuple[str, int], path: str, endpoint: PrometheusEndpoint) -> None:
-        self._address, self._path, self._endpoint = address, path, endpoint
-        self._server: _Server | None = None
+    def __init__(self, endpoint: PrometheusEndpoint, host: str, port: int, path: str) -> None:
+        self._endpoint = endpoint
+        self._host = host
+        self._port = port
+        self._path = path
+        self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._start()
-        renew_after_fork(self, MetricsServer._after_fork)
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """Where this process listens now (None: it does not)."""
+        server = self._server
+        return None if server is None else server.server_address[:2]
+
+    def start(self) -> None:
+        """Bind and serve; a failure to bind is logged, never raised into the app."""
+        if self._server is not None:
+            return
+        try:
+            family = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)[0][0]
+            server = _ReusePortServer((self._host, self._port), self._handler(), family)
+        except OSError as error:
+            _log.error(
+                "amas_telemetry: cannot serve metrics on %s:%s (%s); the app runs without them",
+                self._host,
+                self._port,
+                error,
+            )
+            return
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="amas-metrics", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket. Idempotent."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: close the inherited socket (the parent's stays open); no thread runs here."""
+        server, self._server, self._thread = self._server, None, None
+        if server is not None:
+            server.socket.close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        path, endpoint = self._path, self._endpoint
+        endpoint, path = self._endpoint, self._path
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = _CONNECTION_TIMEOUT
+
             def do_GET(self) -> None:
                 if self.path.split("?", 1)[0] != path:
-                    self._answer(404, b"not found\n", "text/plain; charset=utf-8")
+                    self._send(404, b"not found\n", "text/plain; charset=utf-8")
                     return
                 try:
-                    body, content_type = endpoint.render(self.headers.get("Accept"))
-                except Exception:  # a scrape must not take the server down
-                    _log.exception("amas_telemetry: rendering /metrics failed")
-                    self._answer(500, b"rendering failed\n", "text/plain; charset=utf-8")
+                    body, content_type = endpoint.render(self.headers.get("accept"))
+                except Exception:  # a broken collection answers 500; the app goes on
+                    _log.exception("amas_telemetry: rendering metrics failed")
+                    self._send(500, b"metrics unavailable\n", "text/plain; charset=utf-8")
                     return
-                self._answer(200, body, content_type)
+                self._send(200, body, content_type)
 
-            def _answer(self, status: int, body: bytes, content_type: str) -> None:
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -83,42 +126,3 @@ class MetricsServer:
                 return None
 
         return Handler
-
-    def _start(self) -> None:
-        try:
-            self._server = _Server(self._address, self._handler())
-        except OSError as error:
-            host, port = self._address
-            raise ConfigError(
-                f"Invalid metrics_address: expected an address this process can listen on, got "
-                f"'{host}:{port}' ({error.strerror or error})"
-            ) from None
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="amas-metrics-server", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        """The port listened on (the one the OS chose when the setting said 0)."""
-        assert self._server is not None
-        return int(self._server.server_address[1])
-
-    def _after_fork(self) -> None:
-        # the parent's thread does not run here; its socket copy is closed, not shut down
-        # (a shutdown would stop the parent's listener too)
-        if self._server is not None:
-            self._server.socket.close()
-        self._server = None
-        try:
-            self._start()
-        except ConfigError as error:
-            _log.warning("amas_telemetry: this worker does not serve /metrics: %s", error)
-
-    def close(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
