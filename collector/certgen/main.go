@@ -2,16 +2,19 @@
 // certificate for the Collector's receivers, and client certificates for mutual TLS.
 //
 //	certgen -dir DIR [-hosts otel-collector,localhost,127.0.0.1] [-clients app,agent]
-//	        [-days 825] [-server-owner UID:GID] [-client-owner UID:GID]
+//	        [-days 825] [-server-owner UID:GID] [-client-owner UID:GID] [-token]
 //
-// Files in DIR (PEM): ca.crt, ca.key, server.crt, server.key, client-NAME.crt, client-NAME.key.
+// Files in DIR (PEM): ca.crt, ca.key, server.crt, server.key, client-NAME.crt, client-NAME.key;
+// with -token also `token`, a random bearer token (32 bytes, base64url) for the OTLP hop,
+// readable by every process of the stack that mounts DIR (0644: the Collector and the apps
+// run as different users; keep DIR on a volume only they mount).
 // A file that exists is kept, so running certgen at every start (compose's one-shot `certs`
 // service) is idempotent; delete DIR to make new ones. Keys are ECDSA P-256, written 0600
 // (the owner flags hand the server and client keys to the processes that read them);
 // certificates are 0644. The CA key never leaves DIR.
 //
 // It uses only the Go standard library, so the compose image and the tests (which build it
-// once per machine, keyed by this file) run the same code.
+// once per machine, keyed by its source: amas_devstack.certgen) run the same code.
 package main
 
 import (
@@ -20,6 +23,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -66,11 +70,43 @@ func main() {
 	days := flag.Int("days", 825, "validity of the server and client certificates (the CA: 10 years)")
 	serverOwner := flag.String("server-owner", "", "UID:GID to own server.key (the Collector's user)")
 	clientOwner := flag.String("client-owner", "", "UID:GID to own the client keys")
+	token := flag.Bool("token", false, "also make DIR/token, a random bearer token")
 	flag.Parse()
 	if err := run(*dir, *hosts, *clients, *days, *serverOwner, *clientOwner); err != nil {
 		fmt.Fprintln(os.Stderr, "certgen:", err)
 		os.Exit(1)
 	}
+	if *token {
+		if err := ensureToken(filepath.Join(*dir, "token")); err != nil {
+			fmt.Fprintln(os.Stderr, "certgen:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// ensureToken keeps an existing token file, or writes a new random token.
+func ensureToken(path string) error {
+	if data, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(data))) > 0 {
+		fmt.Printf("certgen: kept %s\n", path)
+		return nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	value := base64.RawURLEncoding.EncodeToString(raw) + "\n"
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(value), 0o644); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	fmt.Printf("certgen: made %s\n", path)
+	return nil
 }
 
 func run(dir, hosts, clients string, days int, serverOwner, clientOwner string) error {

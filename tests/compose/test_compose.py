@@ -88,6 +88,7 @@ def test_observability_alone_needs_none_of_the_apps_secrets():
     alone = _with_includes(OBSERVABILITY)["services"]
     assert set(alone) == {
         "healthprobe",
+        "certs",
         "tempo",
         "loki",
         "prometheus",
@@ -149,13 +150,24 @@ services:
 # --- cross-checks with files outside compose.yaml -----------------------------------------------
 
 
+#: variables of the Collector's process, not of its config
+RUNTIME_VARIABLES = {"GOMEMLIMIT"}
+
+
+def _collector_configs() -> list[Path]:
+    """The config files the Collector service runs: its --config arguments, mapped to the repo."""
+    service = SERVICES["otel-collector"]
+    mounts = {v.split(":")[1]: REPO_ROOT / v.split(":")[0] for v in service["volumes"] if v.startswith("./")}
+    return [mounts[arg.split("=", 1)[1]] for arg in service["command"] if arg.startswith("--config=")]
+
+
 def test_collector_environment_matches_the_config_placeholders():
-    collector = REPO_ROOT / "collector"
-    configs = [collector / "config.yaml", *sorted((collector / "compose").glob("*.yaml"))]
+    configs = _collector_configs()
+    assert REPO_ROOT / "collector" / "config.yaml" in configs
     placeholders = {name for path in configs for name in re.findall(r"\$\{env:(\w+)", path.read_text())}
-    environment = set(SERVICES["otel-collector"]["environment"])
+    environment = set(SERVICES["otel-collector"]["environment"]) - RUNTIME_VARIABLES
     assert environment <= placeholders, (
-        f"not used by collector/config.yaml: {sorted(environment - placeholders)}"
+        f"not used by the Collector's configs: {sorted(environment - placeholders)}"
     )
     for name in (
         "AMAS_TRACES_ENDPOINT",
@@ -167,6 +179,28 @@ def test_collector_environment_matches_the_config_placeholders():
     queue_dir = SERVICES["otel-collector"]["environment"]["AMAS_COLLECTOR_STORAGE_DIR"]
     assert any(v.endswith(f":{queue_dir}") for v in SERVICES["otel-collector"]["volumes"]), (
         "queue not on a volume"
+    )
+
+
+def test_the_collector_s_otlp_receivers_take_tls_and_tokens_from_certs():
+    """The OTLP hop is secured (collector/overlays/secure-receivers.yaml), with what the one-shot
+    `certs` made: the Collector reads its certificate and token, the app the CA and token."""
+    assert REPO_ROOT / "collector" / "overlays" / "secure-receivers.yaml" in _collector_configs()
+    collector, app, certs = SERVICES["otel-collector"], SERVICES["amas-service"], SERVICES["certs"]
+    (volume,) = [v.split(":")[0] for v in certs["volumes"]]
+    tls_dir = next(v.split(":")[1] for v in collector["volumes"] if v.startswith(f"{volume}:"))
+    for name, file in (("CERT", "server.crt"), ("KEY", "server.key")):
+        assert collector["environment"][f"AMAS_COLLECTOR_TLS_{name}_FILE"] == f"{tls_dir}/{file}"
+    assert collector["environment"]["AMAS_COLLECTOR_TOKEN_FILE"] == f"{tls_dir}/token"
+    app_dir = next(v.split(":")[1] for v in app["volumes"] if v.startswith(f"{volume}:"))
+    assert app["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("https://otel-collector:")
+    assert app["environment"]["OTEL_EXPORTER_OTLP_CERTIFICATE"] == f"{app_dir}/ca.crt"
+    assert app["environment"]["AMAS_OTLP_TOKEN_FILE"] == f"{app_dir}/token"
+    for service in (collector, app):
+        assert service["depends_on"]["certs"]["condition"] == "service_completed_successfully"
+    assert (
+        "-token" in certs["command"]
+        and "otel-collector" in certs["command"][certs["command"].index("-hosts") + 1]
     )
 
 

@@ -1,5 +1,6 @@
 """Helpers of the secured-OTLP tests: a private PKI made at test time by collector/certgen (the
-program compose's one-shot `certs` service runs), an OTLP sink standing in for the stores,
+program compose's one-shot `certs` service runs; amas_devstack.certgen builds it), an OTLP sink
+standing in for the stores,
 OTLP requests, and clients that speak TLS, mutual TLS and bearer tokens.
 
 The sink receives what a Collector exports (traces over gRPC, metrics and logs over HTTP, as
@@ -11,11 +12,9 @@ flooding it. Every server binds to 127.0.0.1 and is stopped by the test that sta
 from __future__ import annotations
 
 import gzip
-import hashlib
 import http.client
 import os
 import secrets
-import shutil
 import ssl
 import subprocess
 import threading
@@ -38,7 +37,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from amas_devstack.binaries import build_root
+from amas_devstack.certgen import certgen_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CERTGEN_SRC = REPO_ROOT / "collector" / "certgen"
@@ -63,35 +62,6 @@ _RESPONSE_TYPES = {
 
 # ---------------------------------------------------------------------------------------
 # PKI
-
-
-def certgen_binary() -> Path:
-    """collector/certgen, built once per machine for its current source (keyed by a hash)."""
-    digest = hashlib.sha256()
-    for name in ("go.mod", "main.go"):
-        digest.update((CERTGEN_SRC / name).read_bytes())
-    binary = build_root() / "bin" / f"certgen-{digest.hexdigest()[:16]}"
-    if binary.is_file():
-        return binary
-    go = shutil.which("go") or (
-        "/usr/local/go/bin/go" if os.access("/usr/local/go/bin/go", os.X_OK) else None
-    )
-    if go is None:
-        raise RuntimeError("go not found: needed to build collector/certgen")
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    tmp = binary.with_name(f"{binary.name}.tmp{os.getpid()}")
-    proc = subprocess.run(
-        [go, "build", "-trimpath", "-o", str(tmp), "."],
-        cwd=CERTGEN_SRC,
-        env={**os.environ, "GOWORK": "off", "GOFLAGS": "-buildvcs=false", "CGO_ENABLED": "0"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"building collector/certgen failed:\n{proc.stdout}{proc.stderr}")
-    tmp.replace(binary)
-    return binary
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ and tagged with the exact name compose.yaml uses (``docker.io/library/postgres:1
 
 - from scratch, with a static binary built here: the Collector (``otelcol-amas``, by
   scripts/build_binaries.sh), Prometheus and Alertmanager (same script, the versions
-  compose.yaml pins), and the health probe (its Go source is the one in collector/Dockerfile);
+  compose.yaml pins), the health probe (its Go source is the one in collector/Dockerfile) and
+  certgen (collector/certgen, :mod:`amas_devstack.certgen`);
   each with the user, folders and entrypoint the real image has;
 - from a Debian 12 root made with debootstrap: PostgreSQL, Redis and the reference service.
   These are stand-ins and differ from the pinned images: Debian's PostgreSQL 15 in the image
@@ -43,6 +44,7 @@ from pathlib import Path
 
 from amas_devstack import REPO_ROOT
 from amas_devstack.binaries import binary, build_root
+from amas_devstack.certgen import certgen_binary
 from amas_devstack.containers.engine import ContainerError, PodmanHost
 
 __all__ = ["IMAGES", "build_images", "image_store", "store_lock"]
@@ -393,6 +395,11 @@ IMAGES: tuple[Image, ...] = (
         "docker.io/amas/healthprobe:0.165.0-amas",
         lambda: {"httpprobe": (httpprobe_binary(), 0, 0, 0o755)},
         ['ENTRYPOINT ["/httpprobe"]', "USER 0:0"],
+    ),
+    _scratch_image(
+        "docker.io/amas/certgen:0.165.0-amas",
+        lambda: {"certgen": (certgen_binary(), 0, 0, 0o755)},
+        ['ENTRYPOINT ["/certgen"]', "USER 0:0"],
     ),
     _scratch_image(
         "docker.io/amas/otelcol-amas:0.165.0-amas",
