@@ -49,6 +49,13 @@ def test_the_installed_versions_pass_every_check():
         pass
 
 
+def test_the_checks_pass_whatever_sampler_the_environment_names(monkeypatch):
+    """A service run with OTEL_TRACES_SAMPLER (a ratio, or always_off) must not fail the check
+    of span attributes: its probe span is recorded whatever the environment samples."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    verify_all()
+
+
 def test_a_metric_reader_without_its_collect_callback(monkeypatch):
     from opentelemetry.sdk.metrics.export import MetricReader
 
