@@ -32,7 +32,8 @@ from dashboards.promql_names import metric_names
 from amas_telemetry import Settings
 from amas_telemetry import semconv as sc
 from amas_telemetry._internal.compat.sdk import sanitize_attribute
-from amas_telemetry._internal.config.settings import SETTINGS, Setting
+from amas_telemetry._internal.config.setting import Setting
+from amas_telemetry._internal.config.settings import SETTINGS
 from amas_telemetry._internal.metrics.derivation import active
 from amas_telemetry._internal.metrics.derivation.rules import AttributeIs
 from amas_telemetry._internal.prometheus.exposition import exposed_name

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from amas_telemetry._internal.config.settings import SETTINGS, resolve_settings
+from amas_telemetry._internal.config.resolve import resolve_settings
+from amas_telemetry._internal.config.settings import SETTINGS
 from amas_telemetry._internal.otlp.targets import otlp_targets, otlp_variables
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,22 +1,27 @@
-"""Settings: keyword argument > environment (``AMAS_*``, then ``OTEL_*``) > default.
+"""The settings table: keyword argument > environment (``AMAS_*``, then ``OTEL_*``) > default.
 
 Each setting is written once: a field of :class:`Settings`, whose type is what a caller
-may pass, whose default is the default, and whose metadata (:func:`setting`) names the
-environment variables, the parser and the documentation line. ``configure()`` takes the
-fields as its keywords (:func:`takes_settings`), the resolver and the generated settings
-reference iterate over :data:`SETTINGS`, derived from the fields. Every setting is
-resolved and validated before anything is built, so a bad value raises one
-:class:`ConfigError` and leaves nothing half-configured.
+may pass, whose default is the default, and whose metadata (:func:`~.setting.setting`)
+names the environment variables, the parser and the documentation line. ``configure()``
+takes the fields as its keywords and :mod:`.resolve` resolves them; the generated settings
+reference iterates over :data:`SETTINGS`, derived from the fields.
 """
 
 from __future__ import annotations
 
-import inspect
-import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
 
+from amas_telemetry._internal.config.otlp_parsers import (
+    parse_compression,
+    parse_endpoint,
+    parse_headers,
+    parse_pem_file,
+    parse_protocol,
+    parse_timeout_milliseconds,
+    parse_timeout_seconds,
+)
 from amas_telemetry._internal.config.parsers import (
     LIBRARIES,
     ConfigError,
@@ -24,10 +29,7 @@ from amas_telemetry._internal.config.parsers import (
     parse_attributes,
     parse_bool,
     parse_cardinality,
-    parse_compression,
-    parse_endpoint,
     parse_header_names,
-    parse_headers,
     parse_held_spans,
     parse_host,
     parse_keep_rule,
@@ -38,91 +40,31 @@ from amas_telemetry._internal.config.parsers import (
     parse_optional_seconds,
     parse_optional_str,
     parse_path,
-    parse_pem_file,
     parse_port,
-    parse_protocol,
     parse_ratio,
     parse_rules,
     parse_seconds,
     parse_spool_dir,
     parse_str,
-    parse_timeout_milliseconds,
-    parse_timeout_seconds,
     parse_url_list,
     sampling_ratio_from_env,
 )
-from amas_telemetry._internal.redact.scrubber import SECRETS
+from amas_telemetry._internal.config.setting import (
+    META,
+    Setting,
+    SignalOverride,
+    per_signal,
+    setting,
+    setting_of,
+    shown,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
     from amas_telemetry._internal.metrics.derivation.rules import MetricRule
 
-__all__ = ["SETTINGS", "SIGNALS", "ConfigError", "Setting", "Settings", "resolve_settings", "takes_settings"]
-
-SIGNALS = ("traces", "metrics", "logs")
-"""The signals of the OTLP exporter specification, each of which may override an OTLP setting."""
-
-EnvReader = Callable[[Mapping[str, str]], "tuple[str, Any] | None"]
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One keyword of ``configure()``: where its value may come from and how it is read.
-
-    ``env_parse`` reads the environment's strings when they are in another unit than the
-    keyword (the specification's timeouts are milliseconds, the keyword's seconds).
-    ``signal_env_vars`` are the OTLP exporter specification's per-signal variables: for a
-    signal they beat the generic variables (never a keyword).
-    """
-
-    name: str
-    default: Any
-    parse: Callable[[Any], Any]
-    env_vars: tuple[str, ...] = ()
-    doc: str = ""
-    env_reader: EnvReader | None = None
-    env_parse: Callable[[Any], Any] | None = None
-    signal_env_vars: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-_META = "amas_setting"
-
-
-def setting(
-    default: Any,
-    parse: Callable[[Any], Any],
-    *env_vars: str,
-    doc: str,
-    env_reader: EnvReader | None = None,
-    env_parse: Callable[[Any], Any] | None = None,
-    signal_env_vars: Mapping[str, tuple[str, ...]] | None = None,
-) -> Any:
-    """A field of :class:`Settings`: its default, parser, environment variables and doc line."""
-    meta = {_META: (parse, env_vars, doc, env_reader, env_parse, dict(signal_env_vars or {}))}
-    if isinstance(default, dict | list | set):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def per_signal(option: str, **obsolete: str) -> dict[str, tuple[str, ...]]:
-    """``OTEL_EXPORTER_OTLP_<SIGNAL>_<option>`` for each signal, then the obsolete names the
-    specification asks to keep reading (``OTEL_EXPORTER_OTLP_SPAN_INSECURE``)."""
-    return {
-        signal: (
-            f"OTEL_EXPORTER_OTLP_{signal.upper()}_{option}",
-            *([obsolete[signal]] if signal in obsolete else []),
-        )
-        for signal in SIGNALS
-    }
-
-
-@dataclass(frozen=True)
-class SignalOverride:
-    """A per-signal variable's value for one signal, and the variable it came from."""
-
-    var: str
-    value: Any
+__all__ = ["SETTINGS", "Settings", "setting_fields"]
 
 
 def _ms_to_seconds(env: Mapping[str, str]) -> tuple[str, Any] | None:
@@ -384,115 +326,10 @@ class Settings:
         return override.value, override.var
 
 
-def _setting_of(f: Any) -> Setting:
-    parse, env_vars, doc, env_reader, env_parse, signal_env_vars = f.metadata[_META]
-    default = f.default if f.default is not MISSING else f.default_factory()
-    return Setting(f.name, default, parse, env_vars, doc, env_reader, env_parse, signal_env_vars)
+def setting_fields() -> list[Any]:
+    """The fields of :class:`Settings` that are settings (not ``sources``, ``signal_overrides``)."""
+    return [f for f in fields(Settings) if META in f.metadata]
 
 
-def _setting_fields() -> list[Any]:
-    return [f for f in fields(Settings) if _META in f.metadata]
-
-
-SETTINGS: tuple[Setting, ...] = tuple(_setting_of(f) for f in _setting_fields())
+SETTINGS: tuple[Setting, ...] = tuple(setting_of(f) for f in setting_fields())
 """Every setting, in the order of :class:`Settings` (the docs' settings reference is generated from it)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class _ConfigureArguments(Settings):
-    """What ``configure()`` takes: an optional app, then each setting by keyword (typing only)."""
-
-    app: Any = field(default=None, kw_only=False)
-
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _signature_of(arguments: Callable[_P, Any]):  # the inferred generic decorator is the point
-    """A decorator giving ``function(app=None, **kwargs)`` the parameters of ``arguments``: for
-    type checkers through the ParamSpec, for ``help()`` through ``__signature__``."""
-
-    def give(function: Callable[..., _R]) -> Callable[_P, _R]:
-        app = inspect.Parameter("app", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Any)
-        keywords = [
-            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=f.type)
-            for f in _setting_fields()
-        ]
-        ret = inspect.signature(function).return_annotation
-        function.__signature__ = inspect.Signature([app, *keywords], return_annotation=ret)  # type: ignore[attr-defined]
-        return function
-
-    return give
-
-
-takes_settings = _signature_of(_ConfigureArguments)
-"""``@takes_settings`` on ``configure(app=None, **kwargs)``: an optional app, then the fields of
-:class:`Settings` as keywords."""
-
-
-MERGED_MAPPINGS = frozenset({"resource_attributes", "otlp_headers"})
-"""Mappings whose keyword is merged over the environment's value, the keyword winning per key
-(the SDK's OTLP exporters merge headers so; resource attributes add up)."""
-
-
-def _from_env(setting: Setting, env: Mapping[str, str]) -> tuple[str, Any] | None:
-    for var in setting.env_vars:
-        if var in env and env[var].strip() != "":
-            return var, env[var]
-    if setting.env_reader is not None:
-        return setting.env_reader(env)
-    return None
-
-
-def shown(value: Any) -> str:
-    """The value as an error shows it: scrubbed (a bad endpoint's password stays out), cut."""
-    try:
-        text = repr(value)
-    except Exception:
-        text = f"<{type(value).__name__}>"
-    return SECRETS(text[:200] + ("…" if len(text) > 200 else ""))
-
-
-def _parse(setting: Setting, source: str, value: Any) -> Any:
-    parse = setting.parse if source == setting.name or setting.env_parse is None else setting.env_parse
-    try:
-        return parse(value)
-    except Invalid as accepted:
-        where = setting.name if source == setting.name else f"{source} (for {setting.name})"
-        raise ConfigError(f"Invalid {where}: expected {accepted}, got {shown(value)}") from None
-    except Exception as error:  # a value whose own methods fail (__str__, __iter__, …)
-        where = setting.name if source == setting.name else f"{source} (for {setting.name})"
-        raise ConfigError(f"Invalid {where}: {type(error).__name__} while reading {shown(value)}") from None
-
-
-def resolve_settings(kwargs: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
-    """Resolve every setting; ``None`` in ``kwargs`` means "look it up"."""
-    env = os.environ if env is None else env
-    known = {s.name for s in SETTINGS}
-    unknown = sorted(set(kwargs) - known)
-    if unknown:
-        raise ConfigError(f"Unknown setting {unknown[0]!r}: expected one of {', '.join(sorted(known))}")
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    overrides: dict[str, dict[str, SignalOverride]] = {}
-    for setting in SETTINGS:
-        given = kwargs.get(setting.name)
-        merges = setting.name in MERGED_MAPPINGS
-        if given is not None and not merges:
-            values[setting.name] = _parse(setting, setting.name, given)
-            sources[setting.name] = setting.name
-            continue
-        mine = _parse(setting, setting.name, given) if given is not None else {}
-        from_env = _from_env(setting, env)
-        value = _parse(setting, *from_env) if from_env is not None else setting.default
-        sources[setting.name] = from_env[0] if from_env is not None else "default"
-        values[setting.name] = {**value, **mine} if merges else value
-        for signal, signal_vars in setting.signal_env_vars.items():
-            var = next((v for v in signal_vars if env.get(v, "").strip() != ""), None)
-            if var is not None:
-                parsed = _parse(setting, var, env[var])
-                overrides.setdefault(setting.name, {})[signal] = SignalOverride(
-                    var, {**parsed, **mine} if merges else parsed
-                )
-    return Settings(**values, sources=sources, signal_overrides=overrides)
