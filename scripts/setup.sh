@@ -13,8 +13,6 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 with_go=1
 [ "${1:-}" = "--no-go" ] && with_go=0
 
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 missing=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
@@ -24,17 +22,7 @@ if [ "$with_go" = 1 ]; then  # the browser tests (tests/browser) open the stack'
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"
-  # The packages' own services are not used (tests and the demo start private servers on
-  # random ports), so Debian is told not to start them: a policy-rc.d that says no.
-  own_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-    $SUDO chmod 755 /usr/sbin/policy-rc.d
-    own_policy=1
-  fi
-  trap '[ "$own_policy" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  bash scripts/apt_install.sh "${missing[@]}"
 fi
 
 PYTHON="${PYTHON:-python3}"

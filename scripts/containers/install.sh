@@ -9,8 +9,6 @@
 # Idempotent: seconds when all is there. Run by scripts/setup.sh.
 set -euo pipefail
 
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 missing=()
 for pair in podman:podman runc:runc netavark:/usr/lib/podman/netavark aardvark-dns:/usr/lib/podman/aardvark-dns \
             iptables:iptables debootstrap:debootstrap; do
@@ -21,14 +19,4 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 printf '\n==> installing Debian packages for the compose test: %s\n' "${missing[*]}" >&2
-# Nothing of these runs as a system service here: Debian is told not to start any (a
-# policy-rc.d that says no, removed again if it was ours).
-own_policy=0
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-  $SUDO chmod 755 /usr/sbin/policy-rc.d
-  own_policy=1
-fi
-trap '[ "$own_policy" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+bash "$(dirname "${BASH_SOURCE[0]}")/../apt_install.sh" "${missing[@]}"

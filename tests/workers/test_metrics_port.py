@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.workers.test_workers import COMMANDS, REPO, ROUTE, _free_port, _get, _poll, _stop, _workers
+from tests.workers.test_workers import COMMANDS, ROUTE, _free_port, _get, _poll, _workers, serving
 
 REQUESTS = 200
 SCRAPES = 20
@@ -53,24 +51,7 @@ def _totals(port: int) -> tuple[float, float]:
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Two workers on 127.0.0.1, metrics on a port of their own; stopped (the process group) after."""
     port, metrics_port = _free_port(), _free_port()
-    address = str(port) if request.param == "uvicorn" else f"127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AMAS_"))}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO)]),
-        AMAS_METRICS_DIR=str(tmp_path / "metrics"),
-        AMAS_METRICS_PORT=str(metrics_port),
-        AMAS_INSTRUMENTATIONS="",
-    )
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, *COMMANDS[request.param], address],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with serving(request.param, port, tmp_path, {"AMAS_METRICS_PORT": str(metrics_port)}) as process:
 
         def ready() -> bool:
             if process.poll() is not None:
@@ -80,9 +61,6 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
 
         _poll("both workers to serve the app and listen on the metrics port", ready)
         yield {"port": port, "metrics_port": metrics_port, "process": process}
-    finally:
-        _stop(process)
-        log.close()
 
 
 def _app_answers(port: int) -> bool:

@@ -11,6 +11,7 @@ answered one scrape with the full count, and only then asserts on ten scrapes in
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -164,32 +165,45 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
     """A real server with two workers on 127.0.0.1; stopped (the whole process group) afterwards."""
     receiver = OtlpReceiver()
     port = _free_port()
-    address = str(port) if request.param == "uvicorn" else f"127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AMAS_"))}
-    env.update(
+    extra = {
+        "AMAS_OTLP_ENDPOINT": receiver.endpoint,
+        "AMAS_OTLP_PROTOCOL": "http/protobuf",
+        "AMAS_METRIC_EXPORT_INTERVAL": "0.5",
+    }
+    try:
+        with serving(request.param, port, tmp_path, extra) as process:
+            _poll("the server to answer", lambda: _try_metrics(port, process, tmp_path))
+            yield {"port": port, "process": process, "receiver": receiver, "log": tmp_path / "server.log"}
+    finally:
+        receiver.close()
+
+
+@contextlib.contextmanager
+def serving(kind: str, port: int, tmp_path: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``kind`` (uvicorn, gunicorn) serving tests.workers.app with two workers on 127.0.0.1:``port``,
+    its metrics state in ``tmp_path``, ``env`` on top of a clean environment; the whole process
+    group stopped afterwards, also on failure. Its output goes to ``tmp_path/server.log``."""
+    address = str(port) if kind == "uvicorn" else f"127.0.0.1:{port}"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AMAS_"))}
+    clean.update(
         PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO)]),
         AMAS_METRICS_DIR=str(tmp_path / "metrics"),
-        AMAS_OTLP_ENDPOINT=receiver.endpoint,
-        AMAS_OTLP_PROTOCOL="http/protobuf",
-        AMAS_METRIC_EXPORT_INTERVAL="0.5",
         AMAS_INSTRUMENTATIONS="",
+        **env,
     )
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, *COMMANDS[request.param], address],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        _poll("the server to answer", lambda: _try_metrics(port, process, tmp_path))
-        yield {"port": port, "process": process, "receiver": receiver, "log": tmp_path / "server.log"}
-    finally:
-        _stop(process)
-        log.close()
-        receiver.close()
+    with (tmp_path / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, *COMMANDS[kind], address],
+            cwd=REPO,
+            env=clean,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            _stop(process)
 
 
 def _try_metrics(port: int, process: subprocess.Popen[bytes], tmp_path: Path) -> bool:
