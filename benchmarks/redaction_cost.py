@@ -47,6 +47,9 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "'password: must ' * n (prose pairs)": lambda n: ("password: must " * (n // 15 + 1))[:n],
     "'Cookie: ' + 'a=b;' * n": lambda n: "Cookie: " + "a=b;" * (n // 4),
     "'sk-' + 'a-' * n": lambda n: "sk-" + "a-" * (n // 2),
+    "'the api key is ' * n (prose names)": lambda n: ("the api key is " * (n // 15 + 1))[:n],
+    "'<token>x' * n (XML never closed)": lambda n: ("<token>x" * (n // 8 + 1))[:n],
+    "'glpat-' + 'a.' * n (token tails)": lambda n: "glpat-" + "a" * 20 + ".a" * (n // 2),
 }
 
 

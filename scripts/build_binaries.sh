@@ -4,12 +4,14 @@
 #   scripts/build_binaries.sh [--force] [--print-dir] [NAME ...]
 #
 # NAME is any of: collector prometheus promtool alertmanager amtool jaeger victorialogs telemetrygen
-# thanos helm (default: all). Binaries land in  ${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}/bin
+# compose thanos helm (default: all). Binaries land in  ${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}/bin
 # (outside the repo, so that fresh clones on the same machine, e.g. CI, reuse them); the
 # repo-local, git-ignored build/ is made a symlink to that folder.
 #
 # Each binary is keyed by its module version (the Collector by the builder version and a
-# hash of collector/builder-config.yaml): the build is skipped when the binary for that key
+# hash of collector/builder-config.yaml; Prometheus and Alertmanager also by the key of the
+# web UI they embed, built with Node.js by scripts/ui_builds.sh and cached in <cache>/ui,
+# see docs/ui.md): the build is skipped when the binary for that key
 # exists, and redone when the key changes. bin/NAME is a symlink to store/NAME@KEY/NAME.
 # Builds run one after another (small machines); each build's wall time is printed to stderr
 # and appended to <cache>/build-times.log.
@@ -31,6 +33,11 @@ VICTORIALOGS_VERSION="v1.52.1"
 # client that is not ours); v0.161.0 is the newest the module proxy here serves
 TELEMETRYGEN_MODULE="github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen"
 TELEMETRYGEN_VERSION="v0.161.0"
+# Docker Compose v2 (the compose implementation users run), for the compose test: it drives
+# podman through podman's Docker-compatible API (tests/compose/test_compose_up.py)
+COMPOSE_MODULE="github.com/docker/compose/v2"
+COMPOSE_VERSION="v2.40.3"
+
 # metrics past one Prometheus (docs/scaling.md): receive hashring, query, rule
 THANOS_MODULE="github.com/thanos-io/thanos"
 THANOS_VERSION="v0.42.5"
@@ -42,7 +49,7 @@ THANOS_TAGS="netgo,slicelabels"
 HELM_MODULE="helm.sh/helm/v4"
 HELM_VERSION="v4.3.2"
 
-ALL=(collector jaeger victorialogs prometheus promtool alertmanager amtool telemetrygen thanos helm)
+ALL=(collector jaeger victorialogs prometheus promtool alertmanager amtool telemetrygen compose thanos helm)
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="${AMAS_BUILD_DIR:-$HOME/.cache/amas-telemetry}"
@@ -69,7 +76,7 @@ for arg in "$@"; do
     --print-dir) echo "$BIN_DIR"; exit 0 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     all) targets+=("${ALL[@]}") ;;
-    collector|prometheus|promtool|alertmanager|amtool|jaeger|victorialogs|telemetrygen|thanos|helm) targets+=("$arg") ;;
+    collector|prometheus|promtool|alertmanager|amtool|jaeger|victorialogs|telemetrygen|compose|thanos|helm) targets+=("$arg") ;;
     *) die "unknown binary '$arg' (known: ${ALL[*]})" ;;
   esac
 done
@@ -144,26 +151,35 @@ build_from_module() {
   rm -rf "$work"
 }
 
-# Alertmanager embeds its web UI from ui/app/dist, which is built by npm and not part of the
-# Go module; the API is all the stack needs, so the UI is replaced by a placeholder page.
+# Prometheus embeds its web UI (built by ui_builds.sh) with the `builtinassets` tag; its own
+# scripts/compress_assets.sh gzips the prebuilt files into web/ui/static and writes embed.go.
+prepare_prometheus_ui() {
+  local ui
+  ui="$(ui_build prometheus)" || return 1
+  PREBUILT_ASSETS_STATIC_DIR="$ui/static" bash scripts/compress_assets.sh >/dev/null
+}
+
+# Alertmanager embeds ui/app/dist: the new UI (ui/mantine-ui, served at /ui/) and, at /, in
+# place of the classic Elm UI, which cannot be built here, a page that says so (both made by
+# ui_builds.sh).
 prepare_alertmanager_ui() {
-  local d
-  for d in ui/app/dist/elm ui/app/dist/mantine; do
-    if [ ! -e "$d" ]; then
-      mkdir -p "$d"
-      printf '<!doctype html><title>Alertmanager</title><p>UI not built (API only: /api/v2/).\n' >"$d/index.html"
-    fi
-  done
+  local ui
+  ui="$(ui_build alertmanager)" || return 1
+  rm -rf ui/app/dist && mkdir -p ui/app/dist
+  cp -r "$ui/mantine" "$ui/elm" ui/app/dist/
 }
 
 key_for() {
   case "$1" in
     collector) echo "ocb-${OCB_VERSION}-$(collector_sources_sha)" ;;
-    prometheus|promtool) echo "${PROMETHEUS_VERSION}" ;;
-    alertmanager|amtool) echo "${ALERTMANAGER_VERSION}" ;;
+    prometheus) echo "${PROMETHEUS_VERSION}-ui-$(ui_key prometheus)" ;;  # the UI is built in
+    promtool) echo "${PROMETHEUS_VERSION}" ;;
+    alertmanager) echo "${ALERTMANAGER_VERSION}-ui-$(ui_key alertmanager)" ;;
+    amtool) echo "${ALERTMANAGER_VERSION}" ;;
     jaeger) echo "${JAEGER_VERSION}" ;;
     victorialogs) echo "${VICTORIALOGS_VERSION}" ;;
     telemetrygen) echo "${TELEMETRYGEN_VERSION}" ;;
+    compose) echo "${COMPOSE_VERSION}" ;;
     thanos) echo "${THANOS_VERSION}-${THANOS_GOTOOLCHAIN}-${THANOS_TAGS//,/-}" ;;
     helm) echo "${HELM_VERSION}" ;;
   esac
@@ -181,6 +197,7 @@ binary_name() {  # file name in bin/
   case "$1" in
     collector) echo "otelcol-amas" ;;
     victorialogs) echo "victoria-logs" ;;
+    compose) echo "docker-compose" ;;
     *) echo "$1" ;;
   esac
 }
@@ -204,14 +221,19 @@ do_build() {  # NAME OUT LOGFILE
       rm -rf "$gen"
       ;;
     prometheus|promtool)
+      local prom_tags="$PROMETHEUS_TAGS" prom_prepare=""
+      if [ "$name" = prometheus ]; then prom_tags="$PROMETHEUS_TAGS builtinassets"; prom_prepare=prepare_prometheus_ui; fi
       build_from_module "$name" "$PROMETHEUS_MODULE" "$PROMETHEUS_VERSION" "cmd/$name" "$out" "$logfile" \
-        "$PROMETHEUS_TAGS" \
-        "-X github.com/prometheus/common/version.Version=${PROMETHEUS_RELEASE} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${PROMETHEUS_VERSION}"
+        "$prom_tags" \
+        "-X github.com/prometheus/common/version.Version=${PROMETHEUS_RELEASE} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${PROMETHEUS_VERSION}" \
+        "$prom_prepare"
       ;;
     alertmanager|amtool)
+      local am_prepare=""
+      [ "$name" = alertmanager ] && am_prepare=prepare_alertmanager_ui  # amtool embeds no UI
       build_from_module "$name" "$ALERTMANAGER_MODULE" "$ALERTMANAGER_VERSION" "cmd/$name" "$out" "$logfile" "" \
         "-X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${ALERTMANAGER_VERSION}" \
-        prepare_alertmanager_ui
+        "$am_prepare"
       ;;
     jaeger)
       build_from_module jaeger "$JAEGER_MODULE" "$JAEGER_VERSION" "cmd/jaeger" "$out" "$logfile"
@@ -223,6 +245,10 @@ do_build() {  # NAME OUT LOGFILE
     telemetrygen)
       build_from_module telemetrygen "$TELEMETRYGEN_MODULE" "$TELEMETRYGEN_VERSION" "." "$out" "$logfile"
       ;;
+    compose)
+      build_from_module compose "$COMPOSE_MODULE" "$COMPOSE_VERSION" "cmd" "$out" "$logfile" "" \
+        "-X ${COMPOSE_MODULE}/internal.Version=${COMPOSE_VERSION}"
+      ;;
     thanos)
       build_from_module thanos "$THANOS_MODULE" "$THANOS_VERSION" "cmd/thanos" "$out" "$logfile" "$THANOS_TAGS" \
         "-X github.com/prometheus/common/version.Version=${THANOS_VERSION#v} -X github.com/prometheus/common/version.Branch=module -X github.com/prometheus/common/version.Revision=${THANOS_VERSION}"
@@ -233,6 +259,9 @@ do_build() {  # NAME OUT LOGFILE
       ;;
   esac
 }
+
+# shellcheck source=scripts/ui_builds.sh
+. "$REPO_ROOT/scripts/ui_builds.sh"
 
 # ---- main ----------------------------------------------------------------------------------
 log "cache: $CACHE_DIR  ($(go version))"

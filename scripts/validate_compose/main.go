@@ -10,7 +10,9 @@
 //     (service_healthy; service_completed_successfully for one-shot services);
 //   - every ${VAR:?message} really is required: loading without it fails;
 //   - password, secret, token and key variables come from such required variables,
-//     never from a literal (and never "admin").
+//     never from a literal (and never "admin"); an optional one may be empty (no secret:
+//     the Collector's view of the app's stores when the observability layer runs alone);
+//   - files named by `include:` are read for their required variables too.
 //
 // Required variables are set to dummy values for the load, whatever the caller's
 // environment holds, so the result does not depend on who runs it.
@@ -45,6 +47,8 @@ var (
 	requiredVar   = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*):?\?`)
 	sensitiveName = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|_AUTH)$`)
 	sensitiveURL  = regexp.MustCompile(`://[^/@\s]*:[^/@\s]+@`) // user:password@host
+	includeBlock  = regexp.MustCompile(`(?m)^include:\n((?:[ \t]+(?:-.*|#.*)?\n)+)`)
+	includeEntry  = regexp.MustCompile(`(?m)^[ \t]+-[ \t]+(\S+)[ \t]*$`)
 )
 
 func main() {
@@ -91,7 +95,17 @@ func Validate(ctx context.Context, file string) (*Report, error) {
 		return nil, err
 	}
 	root := filepath.Dir(path)
-	report := &Report{Required: requiredVariables(string(raw))}
+	// the files it includes (`include:` entries, paths relative to it) are read for their
+	// required variables too: compose loads them as part of the same project
+	texts := string(raw)
+	for _, included := range includedFiles(string(raw)) {
+		more, err := os.ReadFile(filepath.Join(root, included))
+		if err != nil {
+			return nil, fmt.Errorf("%s includes %s: %w", file, included, err)
+		}
+		texts += "\n" + string(more)
+	}
+	report := &Report{Required: requiredVariables(texts)}
 
 	env := map[string]string{}
 	for _, name := range report.Required {
@@ -145,6 +159,17 @@ func load(ctx context.Context, path string, env map[string]string) (*types.Proje
 		return nil, err
 	}
 	return options.LoadProject(ctx)
+}
+
+// includedFiles lists the short-syntax entries of a top-level `include:` list.
+func includedFiles(raw string) []string {
+	var files []string
+	if m := includeBlock.FindStringSubmatch(raw); m != nil {
+		for _, entry := range includeEntry.FindAllStringSubmatch(m[1], -1) {
+			files = append(files, strings.Trim(entry[1], `"'`))
+		}
+	}
+	return files
 }
 
 func requiredVariables(raw string) []string {
@@ -266,7 +291,7 @@ func checkService(r *Report, project *types.Project, s types.ServiceConfig, root
 		if sensitiveName.MatchString(key) {
 			if strings.EqualFold(v, "admin") {
 				r.problem("%s: %s is \"admin\"", name, key)
-			} else if !strings.HasPrefix(v, dummyPrefix) {
+			} else if v != "" && !strings.HasPrefix(v, dummyPrefix) {
 				r.problem("%s: %s is not taken from a required variable (${VAR:?message})", name, key)
 			}
 		}
@@ -304,4 +329,3 @@ func rel(root, path string) string {
 	}
 	return path
 }
-

@@ -11,7 +11,9 @@ count, error rate, duration, token and cost metric is derived from those spans.
 """
 
 from amas_telemetry import semconv
-from amas_telemetry._internal.config.settings import ConfigError
+from amas_telemetry._internal.compat.verify import UnsupportedDependency
+from amas_telemetry._internal.config.parsers import ConfigError
+from amas_telemetry._internal.config.settings import Settings
 from amas_telemetry._internal.genai.calls import GenAICall, genai_call, time_stream
 from amas_telemetry._internal.integrations.instrument import untraced
 from amas_telemetry._internal.telemetry import STATE_GAUGES, Telemetry, configure
@@ -28,12 +30,17 @@ from amas_telemetry._internal.tracing.domain_spans import (
     tool_span,
 )
 from amas_telemetry._version import __version__
+from amas_telemetry.catalog import InstrumentKind, MetricSpec
 
 __all__ = [
     "STATE_GAUGES",
     "ConfigError",
     "GenAICall",
+    "InstrumentKind",
+    "MetricSpec",
+    "Settings",
     "Telemetry",
+    "UnsupportedDependency",
     "__version__",
     "agent_span",
     "configure",

@@ -6,15 +6,17 @@ order over strings, names, attribute mappings and log extras. The default redact
 (linear time on any input); each rule alone is also a redactor (:data:`TOKEN_SHAPES`…).
 
 Modules: ``engine`` (the RE2 scan, value checks), ``rules`` (the secret shapes),
+``providers`` (the provider token formats, from the maintained secret-scanning lists),
 ``scrubber`` (strings, mappings, bounds, caches), ``otel`` (spans, log records, the SDK's
 own log lines).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final, cast
 
-import re2
+import re2  # pyright: ignore[reportMissingTypeStubs]
 
 from amas_telemetry._internal.redact.engine import REDACTED, Scanner
 from amas_telemetry._internal.redact.rules import (
@@ -70,7 +72,9 @@ class PatternRedactor:
     """
 
     def __init__(self, pattern: str, replacement: str = REDACTED, *, ignore_case: bool = True) -> None:
-        self._sub = re2.compile(f"(?i){pattern}" if ignore_case else pattern).sub
+        untyped: Any = cast(Any, re2)  # google-re2 ships no type information
+        compiled = untyped.compile(f"(?i){pattern}" if ignore_case else pattern)
+        self._sub: Callable[[str, str], str] = compiled.sub
         self._replacement = replacement
 
     def __call__(self, text: str) -> str:

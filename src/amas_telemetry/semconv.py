@@ -14,7 +14,10 @@ from __future__ import annotations
 from enum import Enum, StrEnum
 from typing import Final
 
-from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
+from opentelemetry.semconv._incubating.attributes.deployment_attributes import (  # pyright: ignore[reportMissingTypeStubs]
+    DEPLOYMENT_ENVIRONMENT_NAME,
+)
+from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (  # pyright: ignore[reportMissingTypeStubs]
     GEN_AI_AGENT_ID,
     GEN_AI_AGENT_NAME,
     GEN_AI_OPERATION_NAME,
@@ -32,7 +35,7 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_USAGE_OUTPUT_TOKENS,
     GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
 )
-from opentelemetry.semconv._incubating.metrics.gen_ai_metrics import (
+from opentelemetry.semconv._incubating.metrics.gen_ai_metrics import (  # pyright: ignore[reportMissingTypeStubs]
     GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
     GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
 )
@@ -52,6 +55,11 @@ from opentelemetry.semconv.attributes.http_attributes import (
 )
 from opentelemetry.semconv.attributes.network_attributes import NETWORK_PROTOCOL_VERSION
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
+from opentelemetry.semconv.attributes.service_attributes import (
+    SERVICE_INSTANCE_ID,
+    SERVICE_NAME,
+    SERVICE_VERSION,
+)
 from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_QUERY, URL_SCHEME
 from opentelemetry.semconv.attributes.user_agent_attributes import USER_AGENT_ORIGINAL
 
@@ -62,6 +70,7 @@ __all__ = [
     "DB_OPERATION_NAME",
     "DB_QUERY_TEXT",
     "DB_SYSTEM_NAME",
+    "DEPLOYMENT_ENVIRONMENT_NAME",
     "ERROR_TYPE",
     "GEN_AI_AGENT_ID",
     "GEN_AI_AGENT_NAME",
@@ -88,6 +97,9 @@ __all__ = [
     "NETWORK_PROTOCOL_VERSION",
     "SERVER_ADDRESS",
     "SERVER_PORT",
+    "SERVICE_INSTANCE_ID",
+    "SERVICE_NAME",
+    "SERVICE_VERSION",
     "URL_PATH",
     "URL_QUERY",
     "URL_SCHEME",

@@ -88,6 +88,12 @@ class CapturedTelemetry:
     def shutdown(self) -> None:
         self.telemetry.shutdown()
 
+    def __enter__(self) -> CapturedTelemetry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
 
 def _includes(attributes: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> bool:
     attributes = attributes or {}

@@ -20,7 +20,23 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = REPO_ROOT / "compose.yaml"
 VALIDATOR_SRC = REPO_ROOT / "scripts" / "validate_compose"
-CONFIG = yaml.safe_load(COMPOSE.read_text())
+OBSERVABILITY = REPO_ROOT / "compose.observability.yaml"
+
+
+def _with_includes(path: Path) -> dict:
+    """A compose file's model with the services, secrets and volumes of the files it includes."""
+    doc = yaml.safe_load(path.read_text())
+    merged: dict = {"services": {}, "secrets": {}, "volumes": {}}
+    for entry in doc.get("include") or []:
+        included = _with_includes(path.parent / (entry if isinstance(entry, str) else entry["path"]))
+        for key in merged:
+            merged[key].update(included[key])
+    for key in merged:
+        merged[key].update(doc.get(key) or {})
+    return merged
+
+
+CONFIG = _with_includes(COMPOSE)
 SERVICES = CONFIG["services"]
 
 
@@ -59,10 +75,31 @@ def _validate(validator: Path, compose: Path) -> subprocess.CompletedProcess[str
     )
 
 
-def test_compose_file_is_valid(validator):
-    proc = _validate(validator, COMPOSE)
+@pytest.mark.parametrize("compose", [COMPOSE, OBSERVABILITY], ids=lambda p: p.name)
+def test_compose_file_is_valid(validator, compose):
+    proc = _validate(validator, compose)
     assert proc.returncode == 0, proc.stderr
     assert "valid" in proc.stdout
+
+
+def test_observability_alone_needs_none_of_the_apps_secrets():
+    """compose.yaml includes the observability layer; the app's services and the variables
+    only they require stay in compose.yaml, so the layer starts without them."""
+    alone = _with_includes(OBSERVABILITY)["services"]
+    assert set(alone) == {
+        "healthprobe",
+        "certs",
+        "tempo",
+        "loki",
+        "prometheus",
+        "alertmanager",
+        "otel-collector",
+        "grafana",
+    }
+    text = OBSERVABILITY.read_text()
+    for variable in ("AMAS_POSTGRES_PASSWORD", "AMAS_REDIS_PASSWORD"):
+        assert f"${{{variable}:?" not in text and f"${{{variable}?" not in text
+        assert f"${{{variable}:?" in COMPOSE.read_text()
 
 
 def test_validator_catches_what_it_promises(validator, tmp_path):
@@ -113,13 +150,24 @@ services:
 # --- cross-checks with files outside compose.yaml -----------------------------------------------
 
 
+#: variables of the Collector's process, not of its config
+RUNTIME_VARIABLES = {"GOMEMLIMIT"}
+
+
+def _collector_configs() -> list[Path]:
+    """The config files the Collector service runs: its --config arguments, mapped to the repo."""
+    service = SERVICES["otel-collector"]
+    mounts = {v.split(":")[1]: REPO_ROOT / v.split(":")[0] for v in service["volumes"] if v.startswith("./")}
+    return [mounts[arg.split("=", 1)[1]] for arg in service["command"] if arg.startswith("--config=")]
+
+
 def test_collector_environment_matches_the_config_placeholders():
-    collector = REPO_ROOT / "collector"
-    configs = [collector / "config.yaml", *sorted((collector / "compose").glob("*.yaml"))]
+    configs = _collector_configs()
+    assert REPO_ROOT / "collector" / "config.yaml" in configs
     placeholders = {name for path in configs for name in re.findall(r"\$\{env:(\w+)", path.read_text())}
-    environment = set(SERVICES["otel-collector"]["environment"])
+    environment = set(SERVICES["otel-collector"]["environment"]) - RUNTIME_VARIABLES
     assert environment <= placeholders, (
-        f"not used by collector/config.yaml: {sorted(environment - placeholders)}"
+        f"not used by the Collector's configs: {sorted(environment - placeholders)}"
     )
     for name in (
         "AMAS_TRACES_ENDPOINT",
@@ -131,6 +179,28 @@ def test_collector_environment_matches_the_config_placeholders():
     queue_dir = SERVICES["otel-collector"]["environment"]["AMAS_COLLECTOR_STORAGE_DIR"]
     assert any(v.endswith(f":{queue_dir}") for v in SERVICES["otel-collector"]["volumes"]), (
         "queue not on a volume"
+    )
+
+
+def test_the_collector_s_otlp_receivers_take_tls_and_tokens_from_certs():
+    """The OTLP hop is secured (collector/overlays/secure-receivers.yaml), with what the one-shot
+    `certs` made: the Collector reads its certificate and token, the app the CA and token."""
+    assert REPO_ROOT / "collector" / "overlays" / "secure-receivers.yaml" in _collector_configs()
+    collector, app, certs = SERVICES["otel-collector"], SERVICES["amas-service"], SERVICES["certs"]
+    (volume,) = [v.split(":")[0] for v in certs["volumes"]]
+    tls_dir = next(v.split(":")[1] for v in collector["volumes"] if v.startswith(f"{volume}:"))
+    for name, file in (("CERT", "server.crt"), ("KEY", "server.key")):
+        assert collector["environment"][f"AMAS_COLLECTOR_TLS_{name}_FILE"] == f"{tls_dir}/{file}"
+    assert collector["environment"]["AMAS_COLLECTOR_TOKEN_FILE"] == f"{tls_dir}/token"
+    app_dir = next(v.split(":")[1] for v in app["volumes"] if v.startswith(f"{volume}:"))
+    assert app["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("https://otel-collector:")
+    assert app["environment"]["OTEL_EXPORTER_OTLP_CERTIFICATE"] == f"{app_dir}/ca.crt"
+    assert app["environment"]["AMAS_OTLP_TOKEN_FILE"] == f"{app_dir}/token"
+    for service in (collector, app):
+        assert service["depends_on"]["certs"]["condition"] == "service_completed_successfully"
+    assert (
+        "-token" in certs["command"]
+        and "otel-collector" in certs["command"][certs["command"].index("-hosts") + 1]
     )
 
 
@@ -154,7 +224,7 @@ def test_versions_agree_with_the_native_build():
 def test_prometheus_version_is_spelled_once():
     images = [s["image"] for s in SERVICES.values() if "image" in s]
     assert sum(i.startswith("prom/prometheus:") for i in images) == 1
-    assert (REPO_ROOT / "compose.yaml").read_text().count("prom/prometheus:") == 1
+    assert sum(path.read_text().count("prom/prometheus:") for path in (COMPOSE, OBSERVABILITY)) == 1
 
 
 def test_prometheus_runs_the_rules_config_with_otlp_and_exemplars():
@@ -204,3 +274,22 @@ def test_healthprobe_program_in_the_dockerfile_compiles(tmp_path):
         [str(tmp_path / "httpprobe"), "--install", str(tmp_path / "copy")], capture_output=True
     )
     assert install.returncode == 0 and os.access(tmp_path / "copy", os.X_OK)
+
+
+def test_the_service_image_installs_uv_lock_with_the_pinned_uv():
+    """service/Dockerfile exports uv.lock with uv: the uv version scripts/uv.sh bootstraps."""
+    dockerfile = (REPO_ROOT / "service" / "Dockerfile").read_text()
+    uv_sh = (REPO_ROOT / "scripts" / "uv.sh").read_text()
+    pinned = re.search(r'^UV_VERSION="([\d.]+)"', uv_sh, re.M).group(1)
+    assert f"ARG UV_VERSION={pinned}" in dockerfile
+    assert "uv export --frozen --package amas-service" in dockerfile
+
+
+def test_the_compose_page_names_every_variable_compose_needs():
+    """docs/compose.md's .env example sets every variable the header says compose needs:
+    the required passwords and the Alertmanager variables that must be set, even empty."""
+    header = COMPOSE.read_text().split("# Required environment", 1)[1].split("# Optional", 1)[0]
+    needed = set(re.findall(r"\b(AMAS_[A-Z_]+)\b", header)) - {"AMAS_GRAFANA_ADMIN_USER"}
+    assert len(needed) == 5, needed
+    page = (REPO_ROOT / "docs" / "compose.md").read_text()
+    assert {name for name in needed if re.search(rf"^{name}=", page, re.M)} == needed

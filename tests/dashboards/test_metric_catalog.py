@@ -1,4 +1,4 @@
-"""Every metric name the README tables, the rules and the dashboards use exists.
+"""Every metric name the docs' tables, the rules and the dashboards use exists.
 
 A name exists when the catalog (amas_telemetry.catalog) defines it (as Prometheus stores it),
 a recording rule records it, or dashboards/external_metrics.py lists it as someone else's
@@ -22,9 +22,9 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from dashboards.external_metrics import EXTERNAL_METRICS  # noqa: E402
+from dashboards.promql_names import metric_names  # noqa: E402
 
-from amas_telemetry.catalog import CATALOG, InstrumentKind, prometheus_name  # noqa: E402
-from amas_telemetry.spanmetrics import DEFAULT_RULES  # noqa: E402
+from amas_telemetry.catalog import CATALOG, STATE_GAUGE_NAMES, InstrumentKind, prometheus_name  # noqa: E402
 from dashboards import metrics  # noqa: E402
 
 RULE_FILES = sorted((REPO_ROOT / "rules").glob("*.yml"))
@@ -37,44 +37,6 @@ RECORDED = {rule["record"] for _, group in RULE_GROUPS for rule in group["rules"
 OURS = {prometheus_name(spec) for spec in CATALOG.values()}
 HISTOGRAMS = {prometheus_name(s) for s in CATALOG.values() if s.kind is InstrumentKind.HISTOGRAM}
 KNOWN = OURS | RECORDED | EXTERNAL_METRICS
-
-_KEYWORDS = frozenset(
-    {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset"}
-    | {"inf", "nan", "Inf", "NaN"}
-)
-_NAME_REGEX = re.compile(r'__name__\s*=~?\s*"([^"]*)"')
-_IDENTIFIER = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-
-
-def _expand(regex: str) -> set[str]:
-    """The names a ``__name__`` regex of alternatives matches: ``a_(b|c)_d|e`` → a_b_d, a_c_d, e."""
-    group = re.search(r"\(([^()]*)\)", regex)
-    if group is None:
-        return set(regex.split("|"))
-    head, tail = regex[: group.start()], regex[group.end() :]
-    head_alt, _, head_last = head.rpartition("|")
-    tail_first, _, tail_alt = tail.partition("|")
-    expanded = {name for alt in group.group(1).split("|") for name in _expand(head_last + alt + tail_first)}
-    rest = "|".join(part for part in (head_alt, tail_alt) if part)
-    return expanded | (_expand(rest) if rest else set())
-
-
-def metric_names(expr: str) -> set[str]:
-    """The metric names a PromQL expression selects (functions, labels and keywords left out)."""
-    names = {name for regex in _NAME_REGEX.findall(expr) for name in _expand(regex)}
-    expr = re.sub(r",\s*\w+\s*\)", ")", expr) if expr.startswith("label_values(") else expr
-    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # strings
-    expr = re.sub(r"\{[^}]*\}", " ", expr)  # label matchers
-    expr = re.sub(r"\[[^\]]*\]", " ", expr)  # ranges
-    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
-    expr = re.sub(r"\$\{?\w+\}?", " ", expr)  # Grafana variables
-    expr = re.sub(r"(?<![\w:])\d+(\.\d+)?([eE][+-]?\d+)?[smhdwy]?", " ", expr)  # numbers, durations
-    for match in _IDENTIFIER.finditer(expr):
-        rest = expr[match.end() :].lstrip()
-        if match.group() not in _KEYWORDS and not rest.startswith("("):
-            names.add(match.group())
-    return names
-
 
 def unknown(names: set[str]) -> list[str]:
     def exists(name: str) -> bool:
@@ -132,11 +94,11 @@ def test_dashboards_name_only_existing_metrics(path):
     assert not unknown(names), f"{path.name} queries metrics nothing defines: {unknown(names)}"
 
 
-def _readme_tables() -> dict[str, list[list[str]]]:
-    """Markdown tables of README.md by the heading above them, as rows of cells."""
+def _tables(path: Path) -> dict[str, list[list[str]]]:
+    """Markdown tables of a page by the heading above them, as rows of cells."""
     tables: dict[str, list[list[str]]] = {}
     heading = ""
-    for line in (REPO_ROOT / "README.md").read_text().splitlines():
+    for line in path.read_text().splitlines():
         if line.startswith("#"):
             heading = line.lstrip("#").strip()
         elif line.startswith("|") and not re.fullmatch(r"[|\-: ]+", line):
@@ -144,19 +106,18 @@ def _readme_tables() -> dict[str, list[list[str]]]:
     return tables
 
 
-README = _readme_tables()
-README_METRIC_COLUMNS = {
-    "Metrics derived from spans": 1,  # instrument (OTel name → Prometheus name)
-    "Metric inventory: the original plan → ours": 1,  # ours
+METRICS_PAGE = REPO_ROOT / "docs" / "metrics.md"
+METRIC_COLUMNS = {
+    "From the original AMAS monitoring plan": 1,  # ours
     "The infrastructure and the pipeline itself": 2,  # the metrics (as Prometheus stores them)
 }
 
 
-@pytest.mark.parametrize("heading", README_METRIC_COLUMNS)
-def test_readme_metric_tables_name_only_existing_metrics(heading):
-    rows = README[heading][1:]
-    assert rows, f"README has no table under {heading!r}"
-    column = README_METRIC_COLUMNS[heading]
+@pytest.mark.parametrize("heading", METRIC_COLUMNS)
+def test_docs_metric_tables_name_only_existing_metrics(heading):
+    rows = _tables(METRICS_PAGE)[heading][1:]
+    assert rows, f"docs/metrics.md has no table under {heading!r}"
+    column = METRIC_COLUMNS[heading]
     otel, prom = set(), set()
     for row in rows:
         for by, code in re.findall(r"(\bby )?`([^`]+)`", row[column]):
@@ -170,46 +131,24 @@ def test_readme_metric_tables_name_only_existing_metrics(heading):
                 if "*" in code:
                     prefix, suffix = code.split("*", 1)
                     matches = {k for k in KNOWN if k.startswith(prefix) and k.endswith(suffix)}
-                    assert matches, f"README {heading!r}: {code} matches no known metric"
+                    assert matches, f"docs/metrics.md {heading!r}: {code} matches no known metric"
                     continue
                 prom |= metric_names(code.removeprefix("recording rule "))
     assert not [name for name in otel if name not in CATALOG], f"not in the catalog: {otel - set(CATALOG)}"
-    assert not unknown(prom), f"README {heading!r} names metrics nothing defines: {unknown(prom)}"
+    assert not unknown(prom), f"docs/metrics.md {heading!r} names metrics nothing defines: {unknown(prom)}"
 
 
-def test_readme_state_gauges_are_catalog_gauges():
-    text = (REPO_ROOT / "README.md").read_text()
-    section = text.split("### State gauges (callbacks)", 1)[1].split("\n### ", 1)[0]
+def test_docs_state_gauges_are_the_catalog_state_gauges():
+    section = METRICS_PAGE.read_text().split("## State gauges", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`", section))
-    assert named, "the State gauges section names no gauge"
+    assert named == set(STATE_GAUGE_NAMES), f"docs/metrics.md: {sorted(named ^ set(STATE_GAUGE_NAMES))}"
     assert all(CATALOG[name].kind is InstrumentKind.GAUGE for name in named)
-
-
-def test_readme_span_metrics_table_gives_each_metric_its_catalog_unit_and_prometheus_name():
-    rows = README["Metrics derived from spans"][1:]
-    pairs = []  # (OTel name, " (s)" or "", Prometheus name); "`a` (s), `b` → `x`, `y`" pairs a-x, b-y
-    for row in rows:
-        for part in row[1].split(";"):
-            if "→" in part:
-                left, right = part.split("→", 1)
-                otel = re.findall(r"`([a-z_.]+)`( \(s\))?", left)
-                prom = re.findall(r"`(\w+)`", right)[: len(otel)]
-                pairs += [(o, s, p) for (o, s), p in zip(otel, prom, strict=True)]
-    assert len(pairs) >= 15, "the table's 'OTel name → Prometheus name' pairs were not found"
-    for otel, seconds, prom in pairs:
-        spec = CATALOG[otel]
-        assert prometheus_name(spec) == prom, (
-            f"README: {otel} → {prom}, the catalog says {prometheus_name(spec)}"
-        )
-        assert (spec.unit == "s") == bool(seconds), f"README: {otel} unit, the catalog says {spec.unit}"
-    listed = {name for row in rows for name in re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`", row[1])}
-    derived = {rule.metric.name for rule in DEFAULT_RULES} | {"http.server.active_requests"}
-    assert listed == derived, f"README lists {sorted(listed - derived)}, misses {sorted(derived - listed)}"
 
 
 # --- the demo's report reads /metrics by the catalog's names -----------------------------------
 
-DEMO_READERS = [REPO_ROOT / "src" / "amas_devstack" / "demo" / name for name in ("report.py", "drive.py")]
+DEMO = REPO_ROOT / "devstack" / "src" / "amas_devstack" / "demo"
+DEMO_READERS = [DEMO / name for name in ("report.py", "drive.py")]
 _SCRAPE_READS = {"total", "by", "select", "quantile"}  # the methods of amas_devstack.demo.metrics.Metrics
 
 

@@ -1,7 +1,7 @@
-"""Recording-rule names: the dashboards, rules/recording.yml and the README agree.
+"""Recording-rule names: the dashboards, rules/recording.yml and the docs agree.
 
 The dashboards spell recording-rule names once, in dashboards/recording.py; the rules spell
-them in YAML. Every name the dashboards, their JSON or the README use must be a ``record``.
+them in YAML. Every name the dashboards, their JSON or the docs use must be a ``record``.
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ def test_dashboard_code_spells_no_recording_rule_name_but_in_recording_py():
     assert not raw, f"use the constants of dashboards/recording.py: {sorted(raw)}"
 
 
-def test_every_recording_rule_the_readme_names_exists():
-    for doc in ("README.md", "rules/RUNBOOK.md", "rules/alerts.yml", "rules/infrastructure.yml"):
-        named = set(RECORD_NAME.findall((REPO_ROOT / doc).read_text()))
-        unknown = sorted(named - RECORDS)
-        assert not unknown, f"{doc} names recording rules that do not exist: {unknown}"
-    inventory = (REPO_ROOT / "README.md").read_text().split("## Metric inventory", 1)[1]
-    assert RECORD_NAME.findall(inventory), "the README inventory names no recording rule any more"
+def test_every_recording_rule_the_docs_name_exists():
+    rules = [REPO_ROOT / "rules" / name for name in ("RUNBOOK.md", "alerts.yml", "infrastructure.yml")]
+    for path in [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md")), *rules]:
+        unknown = sorted(set(RECORD_NAME.findall(path.read_text())) - RECORDS)
+        assert not unknown, f"{path.relative_to(REPO_ROOT)} names recording rules nobody records: {unknown}"
+    inventory = (REPO_ROOT / "docs" / "metrics.md").read_text().split("## From the original AMAS", 1)[1]
+    assert RECORD_NAME.findall(inventory), "the inventory of docs/metrics.md names no recording rule any more"

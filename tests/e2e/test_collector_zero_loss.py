@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
@@ -41,6 +42,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
+from secure_otlp import agent_tls_env, gateway_tls_env, make_pki, new_token
 
 from amas_devstack import REPO_ROOT
 from amas_devstack.native_stack import NativeStack
@@ -449,17 +451,21 @@ def test_trace_store_outage_of_30s_loses_no_acknowledged_span(
 
 
 def test_kill_9_of_a_gateway_behind_the_agent_loses_no_acknowledged_item(
-    stack_factory: Callable[..., NativeStack], e2e_summary: list[str]
+    stack_factory: Callable[..., NativeStack], e2e_summary: list[str], tmp_path: Path
 ) -> None:
     t0 = time.monotonic()
     stack = stack_factory(components=("victorialogs", "jaeger", "prometheus"))
+    # the agent -> gateway hop as shipped: TLS with a private CA and a token (made here)
+    pki = make_pki(tmp_path / "pki")
+    token = tmp_path / "token"
+    token.write_text(new_token() + "\n")
     gateway_config = REPO_ROOT / "collector" / "gateway.yaml"
-    gw1 = stack.add_collector("gateway1", gateway_config)
-    gw2 = stack.add_collector("gateway2", gateway_config)
+    gw1 = stack.add_collector("gateway1", gateway_config, gateway_tls_env(pki, token))
+    gw2 = stack.add_collector("gateway2", gateway_config, gateway_tls_env(pki, token))
     agent = stack.add_collector(
         "agent",
         REPO_ROOT / "collector" / "agent-loadbalancing.yaml",
-        {"AMAS_GATEWAYS": f"[{gw1.grpc_endpoint}, {gw2.grpc_endpoint}]"},
+        {"AMAS_GATEWAYS": f"[{gw1.grpc_endpoint}, {gw2.grpc_endpoint}]", **agent_tls_env(pki, token)},
     )
     run_id = uuid.uuid4().hex[:12]
     requests = 2000 // SPANS_PER_REQUEST

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import logging
 import os.path
+import tempfile
 import traceback
+from pathlib import Path
 
 import pytest
 
 import amas_telemetry
-from amas_telemetry._internal.config.settings import SETTINGS, ConfigError, resolve_settings
+from amas_telemetry._internal.config.parsers import ConfigError
+from amas_telemetry._internal.config.resolve import resolve_settings
+from amas_telemetry._internal.config.settings import SETTINGS
 from amas_telemetry._internal.tracing.provider import global_tracer_provider
+
+# PEM-looking files for the certificate settings (their parser checks a file is readable PEM)
+_PEM_DIR = Path(tempfile.mkdtemp(prefix="amas-test-pem-"))
+PEM_KW, PEM_ENV = _PEM_DIR / "kw.pem", _PEM_DIR / "env.pem"
+for _pem in (PEM_KW, PEM_ENV):
+    _pem.write_text("-----BEGIN CERTIFICATE-----\nnot a real one\n-----END CERTIFICATE-----\n")
 
 # (setting, a valid keyword value, its resolved form, an env var, a valid env value, resolved)
 CASES = {
@@ -23,9 +33,40 @@ CASES = {
         "http://kw:4317",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "http://env:4317/",
-        "http://env:4317",
+        "http://env:4317/",  # unmodified: the specification forbids changing a URL
     ),
     "otlp_protocol": ("http/protobuf", "http/protobuf", "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "grpc"),
+    "otlp_headers": (
+        {"Authorization": "Bearer kw"},
+        {"authorization": "Bearer kw"},
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "authorization=Bearer%20env,x-tenant=a",
+        {"authorization": "Bearer env", "x-tenant": "a"},
+    ),
+    "otlp_certificate": (
+        str(PEM_KW),
+        str(PEM_KW),
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        str(PEM_ENV),
+        str(PEM_ENV),
+    ),
+    "otlp_client_certificate": (
+        str(PEM_KW),
+        str(PEM_KW),
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+        str(PEM_ENV),
+        str(PEM_ENV),
+    ),
+    "otlp_client_key": (
+        str(PEM_KW),
+        str(PEM_KW),
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        str(PEM_ENV),
+        str(PEM_ENV),
+    ),
+    "otlp_compression": ("gzip", "gzip", "OTEL_EXPORTER_OTLP_COMPRESSION", "none", None),
+    "otlp_timeout": (2.5, 2.5, "OTEL_EXPORTER_OTLP_TIMEOUT", "1500", 1.5),
+    "otlp_insecure": (True, True, "OTEL_EXPORTER_OTLP_INSECURE", "false", False),
     "export_spool_dir": ("/var/spool/a", "/var/spool/a", "AMAS_EXPORT_SPOOL_DIR", "/tmp/s", "/tmp/s"),
     "export_spool_max_mb": (0, 0.0, "AMAS_EXPORT_SPOOL_MAX_MB", "8.5", 8.5),
     "resource_attributes": (
@@ -41,6 +82,8 @@ CASES = {
     "cardinality_limit": (10, 10, "AMAS_CARDINALITY_LIMIT", "77", 77),
     "system_metrics": (False, False, "AMAS_SYSTEM_METRICS", "0", False),
     "metrics_path": ("/m", "/m", "AMAS_METRICS_PATH", "/prom", "/prom"),
+    "metrics_port": (9464, 9464, "OTEL_EXPORTER_PROMETHEUS_PORT", "9465", 9465),
+    "metrics_host": ("[::1]", "::1", "AMAS_METRICS_HOST", "metrics.internal", "metrics.internal"),
     "metric_export_interval": (2.5, 2.5, "OTEL_METRIC_EXPORT_INTERVAL", "1500", 1.5),
     "excluded_urls": (["/a", "/b"], ("/a", "/b"), "AMAS_EXCLUDED_URLS", "/x,/y", ("/x", "/y")),
     "http_send_receive_spans": (True, True, "AMAS_HTTP_SEND_RECEIVE_SPANS", "true", True),
@@ -73,8 +116,23 @@ CASES = {
 }
 
 
+CODE_ONLY = {"span_metric_rules"}
+"""Settings that only code can give (no environment variable names a Python object)."""
+
+
 def test_every_setting_has_a_case():
-    assert set(CASES) == {s.name for s in SETTINGS}
+    assert set(CASES) | CODE_ONLY == {s.name for s in SETTINGS}
+    assert {s.name for s in SETTINGS if not s.env_vars and s.env_reader is None} == CODE_ONLY
+
+
+def test_the_app_s_span_metric_rules_are_resolved_and_a_wrong_value_is_one_error():
+    from amas_telemetry.spanmetrics import rule
+
+    mine = rule("amas.task.duration", when=lambda span, attrs: True, value=lambda span, attrs: 1.0)
+    assert resolve_settings({"span_metric_rules": [mine, mine]}, env={}).span_metric_rules == (mine,)
+    assert resolve_settings({}, env={}).span_metric_rules == ()
+    with pytest.raises(ConfigError, match=r"Invalid span_metric_rules: expected a list of rules made by"):
+        resolve_settings({"span_metric_rules": ["amas.task.duration"]}, env={})
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -95,6 +153,8 @@ def test_keyword_beats_env(name):
     resolved = getattr(resolve_settings({name: kw_value}, env={var: env_value}), name)
     if name == "resource_attributes":  # mappings merge, the keyword winning per key
         assert resolved == {"region": "eu-1", "team": "ai"}
+    elif name == "otlp_headers":
+        assert resolved == {"authorization": "Bearer kw", "x-tenant": "a"}
     else:
         assert resolved == kw_resolved
 
@@ -139,7 +199,7 @@ BAD = [
         {"OTEL_TRACES_SAMPLER": "jaeger_remote"},
         ["OTEL_TRACES_SAMPLER", "parentbased_traceidratio", "jaeger_remote"],
     ),
-    ({"otlp_endpoint": "collector:4317"}, {}, ["otlp_endpoint", "http://", "'collector:4317'"]),
+    ({"otlp_endpoint": "collector/4317"}, {}, ["otlp_endpoint", "http://", "'collector/4317'"]),
     (
         {},
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"},
@@ -153,6 +213,8 @@ BAD = [
     ({"cardinality_limit": 2.5}, {}, ["cardinality_limit", "whole number"]),
     ({"service_name": ""}, {}, ["service_name", "non-empty"]),
     ({"metrics_path": "metrics"}, {}, ["metrics_path", "starting with '/'"]),
+    ({"metrics_port": 65536}, {}, ["metrics_port", "from 1 to 65535", "65536"]),
+    ({}, {"AMAS_METRICS_HOST": "0.0.0.0/0"}, ["AMAS_METRICS_HOST", "metrics_host", "IP address"]),
     ({"metric_export_interval": -1}, {}, ["metric_export_interval", "seconds from 0.1 to 86400"]),
     ({}, {"OTEL_METRIC_EXPORT_INTERVAL": "soon"}, ["OTEL_METRIC_EXPORT_INTERVAL", "milliseconds"]),
     ({}, {"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, ["OTEL_RESOURCE_ATTRIBUTES", "key1=value1"]),

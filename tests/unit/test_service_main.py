@@ -29,3 +29,20 @@ def test_idle_connections_stay_open_longer_than_clients_reuse_them(monkeypatch: 
     assert default["timeout_keep_alive"] > httpx.Limits().keepalive_expiry
     assert default["port"] == 8123
     assert chosen["timeout_keep_alive"] == 120
+
+
+def test_the_otlp_token_comes_from_the_file_compose_mounts(tmp_path) -> None:
+    from amas_service.app import otlp_token_headers
+    from amas_service.settings import SettingsError
+
+    token = tmp_path / "token"
+    token.write_text("s3cr3t-token  made by certgen\n")
+    assert otlp_token_headers({"AMAS_OTLP_TOKEN_FILE": str(token)}) == {
+        "authorization": "Bearer s3cr3t-token"
+    }
+    assert otlp_token_headers({}) is None
+    with pytest.raises(SettingsError, match="AMAS_OTLP_TOKEN_FILE"):
+        otlp_token_headers({"AMAS_OTLP_TOKEN_FILE": str(tmp_path / "missing")})
+    token.write_text("\n")
+    with pytest.raises(SettingsError, match="holds no token"):
+        otlp_token_headers({"AMAS_OTLP_TOKEN_FILE": str(token)})

@@ -22,29 +22,33 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 import amas_telemetry
 from amas_telemetry._internal.otlp.spool import Spool
 from amas_telemetry._internal.otlp.spooled_export import SpooledExport
-from amas_telemetry._internal.otlp.transport import Outcome
+from amas_telemetry._internal.otlp.transport import Outcome, SendResult
 
 COLLECTOR_AWAY_S = 8.0  # the issue's case: the endpoint comes up 8 s after the data was made
 ARRIVAL_TIMEOUT_S = 60.0
 
 
 class ScriptedTransport:
-    """Answers RETRY while ``away``; records every body it was given, in order."""
+    """Answers RETRY while ``away`` (asking to wait ``retry_after`` when set); records every
+    body it was given, in order, and when."""
 
     def __init__(self) -> None:
         self.away = True
+        self.retry_after: float | None = None
         self.refuse: set[bytes] = set()
         self.received: list[bytes] = []
         self.attempts = 0
+        self.attempt_times: list[float] = []
 
-    def send(self, body: bytes) -> Outcome:
+    def send(self, body: bytes) -> SendResult:
         self.attempts += 1
+        self.attempt_times.append(time.monotonic())
         if body in self.refuse:
-            return Outcome.REJECTED
+            return SendResult(Outcome.REJECTED, error_type="INVALID_ARGUMENT")
         if self.away:
-            return Outcome.RETRY
+            return SendResult(Outcome.RETRY, retry_after=self.retry_after, error_type="UNAVAILABLE")
         self.received.append(body)
-        return Outcome.SENT
+        return SendResult(Outcome.SENT)
 
     def close(self) -> None:
         return None
@@ -100,8 +104,9 @@ class TestSendOrSpool:
         transport = ScriptedTransport()
         export = SpooledExport(lambda: transport, Spool(tmp_path, "traces", 1000), lambda *_: None, 3600)
         try:
-            export.submit(b"old", 1)  # fails; the replay thread now sleeps for an hour
-            wait_until("the replay thread's first try", lambda: transport.attempts >= 2)
+            export.submit(b"old", 1)  # fails; the replay thread now backs off for about an hour
+            time.sleep(0.2)
+            assert transport.attempts == 1
             transport.away = False
             export.submit(b"new", 1)
             assert export.drain(timeout=30)
@@ -115,7 +120,7 @@ class TestSendOrSpool:
         transport.refuse.add(b"malformed")
         assert not export.submit(b"malformed", 3)
         assert len(export.spool) == 0
-        assert reports == [(3, "rejected")]
+        assert reports == [(3, "INVALID_ARGUMENT")]
 
     def test_past_the_bound_the_oldest_items_are_reported_dropped(self, scripted) -> None:
         export, _, reports = scripted
@@ -126,7 +131,7 @@ class TestSendOrSpool:
     def test_a_transport_that_raises_keeps_the_data_and_raises_nothing(self, scripted) -> None:
         export, transport, reports = scripted
 
-        def broken(body: bytes) -> Outcome:
+        def broken(body: bytes) -> SendResult:
             raise RuntimeError("a bug in the transport")
 
         transport.send = broken  # type: ignore[method-assign]
@@ -134,16 +139,49 @@ class TestSendOrSpool:
         assert len(export.spool) == 1
         assert reports == []
 
+    def test_the_server_s_delay_is_obeyed(self, tmp_path: Path) -> None:
+        """Retry-After / RetryInfo: no attempt (replay, flush or new data) before it ends."""
+        transport = ScriptedTransport()
+        transport.retry_after = 1.5
+        export = SpooledExport(lambda: transport, Spool(tmp_path, "traces", 1000), lambda *_: None, 0.05)
+        try:
+            export.submit(b"r1", 1)  # refused with "come back in 1.5 s"
+            export.submit(b"r2", 1)  # queued behind it without an attempt
+            assert export.drain(timeout=5) is False  # a flush does not send early either
+            assert transport.attempts == 1
+            transport.away = False
+            wait_until("the replay", lambda: len(export.spool) == 0, timeout=10)
+            assert transport.received == [b"r1", b"r2"]
+            assert transport.attempt_times[1] - transport.attempt_times[0] >= 1.5
+        finally:
+            export.shutdown()
+
+    def test_the_replay_backs_off_exponentially(self, tmp_path: Path) -> None:
+        transport = ScriptedTransport()
+        export = SpooledExport(
+            lambda: transport, Spool(tmp_path, "traces", 1000), lambda *_: None, 0.05, max_retry_interval=0.4
+        )
+        try:
+            export.submit(b"r", 1)
+            wait_until("six attempts", lambda: transport.attempts >= 6, timeout=20)
+            gaps = [
+                b - a for a, b in zip(transport.attempt_times, transport.attempt_times[1:], strict=False)
+            ][:5]
+            # steps 0.05, 0.1, 0.2, 0.4, 0.4 s, each with a jitter of 0.5 to 1.5
+            for gap, step in zip(gaps, (0.05, 0.1, 0.2, 0.4, 0.4), strict=True):
+                assert 0.5 * step - 0.01 <= gap <= 1.5 * step + 0.25, gaps
+        finally:
+            export.shutdown()
+
     def test_a_flush_does_not_wait_for_an_absent_endpoint(self, tmp_path: Path) -> None:
         """One try per flush while the endpoint is away; the spool is sent once it is back."""
         transport = ScriptedTransport()
         export = SpooledExport(lambda: transport, Spool(tmp_path, "traces", 1000), lambda *_: None, 3600)
         try:
-            export.submit(b"r", 1)
-            wait_until("the replay thread's first try", lambda: transport.attempts >= 2)
+            export.submit(b"r", 1)  # fails; the replay thread backs off for about an hour
             before = transport.attempts
             assert export.drain(timeout=30) is False
-            assert transport.attempts - before <= 2, "one try from the flush (and maybe one from the thread)"
+            assert transport.attempts - before == 1, "one try from the flush"
             transport.away = False
             assert export.drain(timeout=30) is True
             assert transport.received == [b"r"]
@@ -220,8 +258,19 @@ def test_a_collector_that_comes_up_8s_late_gets_every_span_and_log(protocol: str
         exported = 'otel_sdk_exporter_span_exported_total{otel_component_name="otlp_'
         wait_until("the exported spans counted", lambda: exported in telemetry.render_metrics().decode())
         metrics = telemetry.render_metrics().decode()
-        assert "error_type" not in metrics, "nothing was lost, so nothing is counted as lost"
+        exported_lines = [line for line in metrics.splitlines() if line.startswith("otel_sdk_exporter_")]
+        lost = [line for line in exported_lines if "_exported_total{" in line and "error_type" in line]
+        assert not lost, "nothing was lost, so nothing is counted as lost"
         assert exported in metrics
+        # the attempts while the sink was away are counted as failed operations
+        assert (
+            any(
+                line.startswith("otel_sdk_exporter_operation_duration_seconds_count{")
+                and 'error_type="UNAVAILABLE"' in line
+                for line in exported_lines
+            )
+            or protocol != "grpc"
+        )
     finally:
         telemetry.shutdown()
         sink.stop()

@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 from amas_telemetry import semconv as sc
-from amas_telemetry._internal.prometheus.exposition import GAUGE_MERGE, merge, render, subtract
+from amas_telemetry._internal.prometheus.exposition import render
+from amas_telemetry._internal.prometheus.snapshots import GAUGE_MERGE, merge, subtract
 from amas_telemetry._internal.prometheus.workers import SnapshotStore
 
 BOUNDS = (0.1, 1.0)

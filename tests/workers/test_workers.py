@@ -11,6 +11,7 @@ answered one scrape with the full count, and only then asserts on ten scrapes in
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -164,32 +165,45 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
     """A real server with two workers on 127.0.0.1; stopped (the whole process group) afterwards."""
     receiver = OtlpReceiver()
     port = _free_port()
-    address = str(port) if request.param == "uvicorn" else f"127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AMAS_"))}
-    env.update(
+    extra = {
+        "AMAS_OTLP_ENDPOINT": receiver.endpoint,
+        "AMAS_OTLP_PROTOCOL": "http/protobuf",
+        "AMAS_METRIC_EXPORT_INTERVAL": "0.5",
+    }
+    try:
+        with serving(request.param, port, tmp_path, extra) as process:
+            _poll("the server to answer", lambda: _try_metrics(port, process, tmp_path))
+            yield {"port": port, "process": process, "receiver": receiver, "log": tmp_path / "server.log"}
+    finally:
+        receiver.close()
+
+
+@contextlib.contextmanager
+def serving(kind: str, port: int, tmp_path: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``kind`` (uvicorn, gunicorn) serving tests.workers.app with two workers on 127.0.0.1:``port``,
+    its metrics state in ``tmp_path``, ``env`` on top of a clean environment; the whole process
+    group stopped afterwards, also on failure. Its output goes to ``tmp_path/server.log``."""
+    address = str(port) if kind == "uvicorn" else f"127.0.0.1:{port}"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AMAS_"))}
+    clean.update(
         PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(REPO)]),
         AMAS_METRICS_DIR=str(tmp_path / "metrics"),
-        AMAS_OTLP_ENDPOINT=receiver.endpoint,
-        AMAS_OTLP_PROTOCOL="http/protobuf",
-        AMAS_METRIC_EXPORT_INTERVAL="0.5",
         AMAS_INSTRUMENTATIONS="",
+        **env,
     )
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, *COMMANDS[request.param], address],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        _poll("the server to answer", lambda: _try_metrics(port, process, tmp_path))
-        yield {"port": port, "process": process, "receiver": receiver, "log": tmp_path / "server.log"}
-    finally:
-        _stop(process)
-        log.close()
-        receiver.close()
+    with (tmp_path / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, *COMMANDS[kind], address],
+            cwd=REPO,
+            env=clean,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            _stop(process)
 
 
 def _try_metrics(port: int, process: subprocess.Popen[bytes], tmp_path: Path) -> bool:
@@ -226,6 +240,20 @@ def _every_live_worker_shows(port: int, supervisor: int, total: int) -> Callable
     return check
 
 
+def _app_own_metrics(port: int) -> tuple[float, float, int]:
+    """(the app's span-derived order requests, its open-carts gauge, series of the gauge) of one scrape."""
+    derived = carts = 0.0
+    series = 0
+    for family in text_string_to_metric_families(_get(port, "/metrics")[2].decode()):
+        for sample in family.samples:
+            if sample.name == "shop_order_requests_total":
+                derived += sample.value
+            elif sample.name == "shop_open_carts":
+                carts += sample.value
+                series += 1
+    return derived, carts, series
+
+
 def _ten_scrapes(port: int) -> list[tuple[int, float, float]]:
     return [_scrape(port) for _ in range(10)]
 
@@ -242,6 +270,8 @@ def test_every_scrape_shows_the_totals_of_all_workers(server: dict[str, Any]) ->
     workers = _poll("every worker to show 400", _every_live_worker_shows(port, process.pid, REQUESTS))
     scrapes = _ten_scrapes(port)
     assert [(r, o) for _, r, o in scrapes] == [(REQUESTS, REQUESTS)] * 10
+    # the app's own span-derived counter adds up like ours; its gauge merges as it declared (sum)
+    assert [_app_own_metrics(port) for _ in range(4)] == [(REQUESTS, 2.0, 1)] * 4
 
     # OTLP: one service.instance.id per process; per-instance totals add up to the truth
     def otlp_totals() -> Any:

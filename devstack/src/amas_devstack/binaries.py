@@ -32,6 +32,7 @@ BINARIES: dict[str, tuple[str, str]] = {
     "jaeger": ("jaeger", "jaeger"),
     "victorialogs": ("victoria-logs", "victorialogs"),
     "telemetrygen": ("telemetrygen", "telemetrygen"),  # a load generator, not a stack component
+    "compose": ("docker-compose", "compose"),  # Docker Compose v2, for the compose test (podman)
     "thanos": ("thanos", "thanos"),  # receive, query, store (amas_devstack.thanos)
     "helm": ("helm", "helm"),  # the chart's tests (deploy/helm), not a stack component
 }

@@ -12,6 +12,9 @@ The templates are filled (``str.format``) with:
   filled by :mod:`amas_devstack.thanos` and :mod:`amas_devstack.vlcluster`; its ports, its
   name and the paths of the cluster's shared files)
 
+A row's ``files`` are written into its folder before it starts (name -> a function of
+the ports that returns the text), for configs that name other components' ports.
+
 A new component is one more row here, in start order (and its ports in ``Ports``); a new
 Collector setting is one more line in ``COLLECTOR.env``.
 """
@@ -19,12 +22,14 @@ Collector setting is one more line in ``COLLECTOR.env``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from amas_devstack import REPO_ROOT
+from amas_devstack import REPO_ROOT, links
 from amas_devstack.binaries import binary
+from amas_devstack.ports import Ports
 
 __all__ = [
     "ALL_COMPONENTS",
@@ -42,6 +47,8 @@ COLLECTOR_CONFIG = REPO_ROOT / "collector" / "config.yaml"
 PROMETHEUS_CONFIG = REPO_ROOT / "rules" / "prometheus.yml"  # the one config, with rule_files
 ALERTMANAGER_CONFIG = REPO_ROOT / "rules" / "alertmanager.yml"
 JAEGER_CONFIG = NATIVE_DIR / "jaeger.yaml"
+#: the web page Jaeger serves in place of its UI, which cannot be built here (docs/ui.md)
+TRACE_VIEW_DIR = NATIVE_DIR / "trace-view"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +61,7 @@ class Component:
     health: str  # a URL that answers 2xx when the component is ready
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     data_dirs: tuple[str, ...] = ("{data}",)
+    files: Mapping[str, Callable[[Ports], str]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -66,6 +74,7 @@ class Spec:
     ports: dict[str, int]  # what -> port (checked free before start)
     health_url: str
     data_dirs: list[Path] = dataclasses.field(default_factory=list)
+    files: dict[Path, str] = dataclasses.field(default_factory=dict)  # written before the start
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +146,8 @@ COMPONENTS: dict[str, Component] = {
             "JAEGER_QUERY_GRPC": "127.0.0.1:{ports.jaeger_query_grpc}",
             "JAEGER_METRICS_PORT": "{ports.jaeger_metrics}",
             "JAEGER_BADGER_DIR": "{data}",
+            "JAEGER_UI_ASSETS": str(TRACE_VIEW_DIR),
+            "JAEGER_UI_CONFIG": "{data}/ui-config.json",
         },
         ports={
             "OTLP gRPC": "{ports.jaeger_otlp_grpc}",
@@ -147,6 +158,11 @@ COMPONENTS: dict[str, Component] = {
         },
         health="http://127.0.0.1:{ports.jaeger_query}/api/services",
         data_dirs=("{data}/keys", "{data}/values"),
+        files={
+            "ui-config.json": lambda ports: json.dumps(
+                links.jaeger_ui_config(f"http://127.0.0.1:{ports.victorialogs}"), indent=2
+            )
+        },
     ),
     "prometheus": Component(
         binary="prometheus",
@@ -324,6 +340,7 @@ def render(name: str, component: Component, extra_env: Mapping[str, str] = (), *
     def fill(template: str) -> str:
         return template.format(**values)
 
+    data = Path(values["data"])
     return Spec(
         name,
         [str(binary(component.binary)), *map(fill, component.args)],
@@ -331,4 +348,5 @@ def render(name: str, component: Component, extra_env: Mapping[str, str] = (), *
         {what: int(fill(port)) for what, port in component.ports.items()},
         fill(component.health),
         [Path(fill(d)) for d in component.data_dirs],
+        {data / file_name: text(values["ports"]) for file_name, text in component.files.items()},
     )

@@ -212,6 +212,9 @@ class NativeStack:
         self._check_ports(spec)
         for d in spec.data_dirs:
             d.mkdir(parents=True, exist_ok=True)
+        for path, text in spec.files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
         log_path = self.log_path(name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **spec.env}

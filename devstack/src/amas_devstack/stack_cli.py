@@ -9,10 +9,12 @@ component      what                                             default ports
 =============  ===============================================  ==========================
 collector      otelcol-amas with collector/config.yaml          4317 gRPC, 4318 HTTP,
                                                                 13133 health, 8888 metrics
-prometheus     Prometheus 3 (OTLP receiver, exemplar storage)   9090
+prometheus     Prometheus 3 (OTLP receiver, exemplar storage,   9090
+               its web UI built in)
 jaeger         Jaeger v2, badger storage (Tempo's stand-in)     14317/14318 OTLP, 16686 API
+               and the stack's trace view (docs/ui.md)          and trace view
 victorialogs   VictoriaLogs (Loki's stand-in, OTLP logs)        9428
-alertmanager   Alertmanager (optional)                          9093
+alertmanager   Alertmanager (optional; new web UI at /ui/)      9093
 =============  ===============================================  ==========================
 
 Prometheus and Alertmanager read rules/prometheus.yml and rules/alertmanager.yml; Jaeger

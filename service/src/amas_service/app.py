@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -13,11 +15,11 @@ from amas_service import routes
 from amas_service.db import POOL_NAME
 from amas_service.queue import PRIORITIES
 from amas_service.services import Services
-from amas_service.settings import Settings
+from amas_service.settings import Settings, SettingsError
 from amas_telemetry import Telemetry
 from amas_telemetry import semconv as sc
 
-__all__ = ["SERVICE_NAME", "create_app"]
+__all__ = ["SERVICE_NAME", "create_app", "otlp_token_headers"]
 
 _log = logging.getLogger(__name__)
 
@@ -26,8 +28,30 @@ EXCLUDED_URLS = ("/metrics", "/health")
 """Neither traced nor counted: scrapes and probes are not traffic."""
 
 
+def otlp_token_headers(env: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """The bearer token of a secured Collector, from the file ``AMAS_OTLP_TOKEN_FILE`` names
+    (compose mounts the one its ``certs`` service made; the first word, as the Collector reads
+    its token file): a secret the app passes in code (``otlp_headers``) rather than in a
+    variable every process of the container can read. None when the variable is not set."""
+    env = os.environ if env is None else env
+    path = env.get("AMAS_OTLP_TOKEN_FILE")
+    if not path:
+        return None
+    try:
+        words = Path(path).read_text().split()
+    except OSError as error:
+        raise SettingsError(
+            f"Invalid AMAS_OTLP_TOKEN_FILE: cannot read {path!r} ({error.strerror})"
+        ) from None
+    if not words:
+        raise SettingsError(f"Invalid AMAS_OTLP_TOKEN_FILE: {path!r} holds no token")
+    return {"authorization": f"Bearer {words[0]}"}
+
+
 def _default_telemetry(app: FastAPI) -> Telemetry:
-    return amas_telemetry.configure(app, service_name=SERVICE_NAME, excluded_urls=EXCLUDED_URLS)
+    return amas_telemetry.configure(
+        app, service_name=SERVICE_NAME, excluded_urls=EXCLUDED_URLS, otlp_headers=otlp_token_headers()
+    )
 
 
 def _register_gauges(app: FastAPI, telemetry: Telemetry) -> None:

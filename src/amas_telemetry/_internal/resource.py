@@ -7,6 +7,7 @@ from typing import Any
 
 from opentelemetry.sdk.resources import Resource
 
+from amas_telemetry import semconv as sc
 from amas_telemetry._internal.config.settings import Settings
 
 __all__ = ["HashedOnceResource", "service_resource"]
@@ -31,11 +32,11 @@ class HashedOnceResource(Resource):
 def service_resource(settings: Settings) -> Resource:
     """Service name, environment, a fresh instance id, the version, then ``resource_attributes``."""
     attributes: dict[str, Any] = {
-        "service.name": settings.service_name,
-        "deployment.environment.name": settings.environment,
-        "service.instance.id": str(uuid.uuid4()),
+        sc.SERVICE_NAME: settings.service_name,
+        sc.DEPLOYMENT_ENVIRONMENT_NAME: settings.environment,
+        sc.SERVICE_INSTANCE_ID: str(uuid.uuid4()),
     }
     if settings.service_version:
-        attributes["service.version"] = settings.service_version
+        attributes[sc.SERVICE_VERSION] = settings.service_version
     attributes.update(settings.resource_attributes)
     return HashedOnceResource(Resource.create(attributes))

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load, timeline = asyncio.run(drive(run, args))
         print(summary(run, load, timeline))
-        for line in stack_links(timeline.get("sample_trace"), args.stack_dir):
+        for line in stack_links(timeline.get("sample_trace"), args.stack_dir, args.keep_running):
             print(line)
         keep = args.keep_running
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from amas_devstack import links
 from amas_devstack.binaries import BinaryMissing, binary
 from amas_devstack.demo import say
 from amas_devstack.demo.service import Run
@@ -38,23 +39,36 @@ def start_stack(stack_dir: Path) -> NativeStack | None:
     return stack
 
 
-def stack_links(trace_id: str | None, stack_dir: Path) -> list[str]:
-    """Jaeger / Prometheus / VictoriaLogs links when the native stack runs."""
+#: the demo's Prometheus links: a dashboard's task-rate panel, its latency panel, and the
+#: latency histogram whose exemplars lead to traces
+TASK_RATE_QUERY = "sum by (amas_task_type) (rate(amas_task_duration_seconds_count[5m]))"
+LATENCY_QUERY = (
+    "histogram_quantile(0.95, sum by (le, http_route) "
+    "(rate(http_server_request_duration_seconds_bucket[5m])))"
+)
+EXEMPLAR_SERIES = "http_server_request_duration_seconds_bucket"
+
+
+def stack_links(trace_id: str | None, stack_dir: Path, keep_running: bool = True) -> list[str]:
+    """Links into the stack's UIs (amas_devstack.links) when the native stack runs: the
+    sample trace, its logs, two Prometheus graphs and the exemplars of the latency series."""
     if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return []
-    links = [f"Telemetry also went to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']}"]
+    lines = [f"Telemetry also went to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']}"]
     try:
         stack = NativeStack.load(stack_dir)
     except Exception:  # no native stack state: only the endpoint is known
-        return links
+        return lines
+    if not keep_running:
+        lines.append("The stack stops with the demo; run it with --keep-running to open these:")
     if trace_id:
-        links.append(f"  trace:   {stack.jaeger_url}/trace/{trace_id}")
-        links.append(f'  logs:    {stack.victorialogs_url}/select/vmui/#/?query=trace_id:"{trace_id}"')
-    links.append(
-        f"  metrics: {stack.prometheus_url}/query?g0.expr="
-        "sum+by+(amas_task_type)(rate(amas_task_duration_seconds_count[5m]))"
-    )
-    return links
+        lines.append(f"  trace:     {links.trace(stack.jaeger_url, trace_id)}")
+        lines.append(f"  logs:      {links.trace_logs(stack.victorialogs_url, trace_id)}")
+    lines.append(f"  metrics:   {links.prometheus_graph(stack.prometheus_url, TASK_RATE_QUERY)}")
+    lines.append(f"  latency:   {links.prometheus_graph(stack.prometheus_url, LATENCY_QUERY)}")
+    lines.append(f"  exemplars: {links.exemplars(stack.prometheus_url, EXEMPLAR_SERIES)}")
+    lines.append(f"  traces:    {stack.jaeger_url}/search   (the stack's trace view: docs/ui.md)")
+    return lines
 
 
 def infrastructure_env(run: Run, interval: str = "15s") -> dict[str, str]:

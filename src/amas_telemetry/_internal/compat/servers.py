@@ -19,11 +19,15 @@ modules; tests/workers runs real ``uvicorn --workers 2`` and ``gunicorn -w 2 --p
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
+from amas_telemetry._internal.compat.verify import Reach, require
+
 __all__ = [
     "GUNICORN_WORKER_PACKAGE",
+    "REACHES",
     "UVICORN_WORKER_MODULE",
     "in_gunicorn",
     "in_gunicorn_worker",
@@ -57,3 +61,35 @@ def in_uvicorn_worker() -> bool:
 def in_gunicorn_worker() -> bool:
     """Called while a gunicorn worker loads or serves the app (not its master)."""
     return in_gunicorn() and _called_from(GUNICORN_WORKER_PACKAGE)
+
+
+def _check_uvicorn() -> None:
+    module = importlib.import_module(UVICORN_WORKER_MODULE)
+    entry = getattr(module, "subprocess_started", None)
+    require(callable(entry), f"{UVICORN_WORKER_MODULE}.subprocess_started")
+
+
+def _check_gunicorn() -> None:
+    from gunicorn.workers.base import Worker
+
+    require(
+        all(callable(getattr(Worker, name, None)) for name in ("init_process", "load_wsgi")),
+        "gunicorn.workers.base.Worker.init_process and load_wsgi",
+    )
+
+
+REACHES: tuple[Reach, ...] = (
+    Reach(
+        "uvicorn",
+        f"{UVICORN_WORKER_MODULE}.subprocess_started, where a worker loads the app "
+        "(several workers' /metrics)",
+        _check_uvicorn,
+        module="uvicorn",
+    ),
+    Reach(
+        "gunicorn",
+        "gunicorn.workers.base.Worker.init_process → load_wsgi (several workers' /metrics)",
+        _check_gunicorn,
+        module="gunicorn",
+    ),
+)

@@ -8,12 +8,13 @@ names the setting and its source. The settings table itself lives in :mod:`.conf
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 
 class ConfigError(ValueError):
@@ -62,36 +63,6 @@ def parse_ratio(value: Any) -> float:
     return ratio
 
 
-_ENDPOINT = "an http:// or https:// URL with a host (and a port from 1 to 65535), or None for no OTLP export"
-
-
-def parse_endpoint(value: Any) -> str | None:
-    if value is None or value == "" or value is False:
-        return None
-    if not isinstance(value, str):
-        raise Invalid(_ENDPOINT)
-    url = value.strip()
-    if not url.isprintable() or any(c.isspace() for c in url):
-        raise Invalid(_ENDPOINT)
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # ValueError: not a number, or out of range
-    except ValueError:
-        raise Invalid(_ENDPOINT) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
-        raise Invalid(_ENDPOINT)
-    return url.rstrip("/")
-
-
-_PROTOCOLS = ("grpc", "http/protobuf")
-
-
-def parse_protocol(value: Any) -> str:
-    if value not in _PROTOCOLS:
-        raise Invalid(" or ".join(_PROTOCOLS))
-    return value
-
-
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -106,7 +77,7 @@ def parse_level(value: Any) -> str:
 
 _MAX_CARDINALITY = 1_000_000
 _MAX_HELD_SPANS = 10_000_000
-"""Spans: about 1-2 KB of memory each, so 10-20 GB at this bound."""
+"""A bound on the bound: held spans take memory (docs/sampling.md says how much per span)."""
 
 
 def _whole_number_up_to(maximum: int) -> Callable[[Any], int]:
@@ -209,6 +180,39 @@ def parse_path(value: Any) -> str | None:
     return value
 
 
+def parse_port(value: Any) -> int | None:
+    """A TCP port (1 to 65535); None, False or "": none."""
+    if value is None or value is False or value == "":
+        return None
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and text.isdigit():
+        text = int(text)
+    if isinstance(text, bool) or not isinstance(text, int) or not 1 <= text <= 65535:
+        raise Invalid("a TCP port from 1 to 65535, or None for the app's own port")
+    return text
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+def parse_host(value: Any) -> str:
+    """An IP address (``[…]`` around IPv6 allowed) or a host name, to bind a socket to."""
+    accepted = "an IP address or host name to bind to (127.0.0.1 keeps it off the network)"
+    if not isinstance(value, str):
+        raise Invalid(accepted)
+    host = value.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if len(host) > 253 or not _HOSTNAME.fullmatch(host):
+        raise Invalid(accepted)
+    return host
+
+
 def parse_spool_dir(value: Any) -> str | None:
     """An absolute directory (``~`` expanded); None: the per-user default under the temp dir."""
     if value is None or value == "":
@@ -275,7 +279,7 @@ def parse_url_list(value: Any) -> tuple[str, ...]:
     return paths
 
 
-_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 
 
 def parse_header_names(value: Any) -> tuple[str, ...]:
@@ -283,9 +287,19 @@ def parse_header_names(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")
     names = [v.strip() for v in value if isinstance(v, str)] if isinstance(value, list | tuple) else None
-    if names is None or len(names) != len(value) or not all(_HEADER_NAME.fullmatch(n) for n in names if n):
+    if names is None or len(names) != len(value) or not all(HEADER_NAME.fullmatch(n) for n in names if n):
         raise Invalid("a list of HTTP header names, or 'a,b,c' (empty for none)")
     return tuple(dict.fromkeys(n.lower() for n in names if n))
+
+
+def parse_rules(value: Any) -> tuple[Any, ...]:
+    """Span-metric rules (:class:`~amas_telemetry.spanmetrics.MetricRule`), each at most once."""
+    from amas_telemetry._internal.metrics.derivation.rules import MetricRule
+
+    value = _as_list(value)
+    if not isinstance(value, list | tuple) or not all(isinstance(r, MetricRule) for r in value):
+        raise Invalid("a list of rules made by amas_telemetry.spanmetrics.rule")
+    return tuple(dict.fromkeys(value))
 
 
 LIBRARIES = ("asyncpg", "redis", "httpx")

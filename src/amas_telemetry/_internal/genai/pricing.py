@@ -1,11 +1,12 @@
 """Cost of a GenAI call from the maintained price table ``genai-prices`` (the one Logfire uses).
 
-A full ``genai_prices.calc_price`` costs ~100 µs (model matching, unit decomposition, Decimal
-arithmetic), too much for the span-end path. Token prices without tiers are linear in the
-usage counts, so :class:`PriceTable` asks genai-prices once per (provider, model) for the
-price of one million of each token kind and then prices a call with a few Decimal products.
+A full ``genai_prices.calc_price`` (model matching, unit decomposition, Decimal arithmetic)
+costs too much for the span-end path (benchmarks/RESULTS.md, section 7). Token prices
+without tiers are linear in the usage counts, so :class:`PriceTable` asks genai-prices once
+per (provider, model) for the price of one million of each token kind and then prices a call
+with a few Decimal products.
 A model whose prices have tiers (the rate depends on the call's size) is priced by
-genai-prices itself, call by call. A tests compares both paths with ``calc_price``.
+genai-prices itself, call by call. A test compares both paths with ``calc_price``.
 
 The resolved rates are kept for an hour, so a dated price change in the table takes effect.
 A model the table does not know is never guessed: :meth:`PriceTable.cost` returns ``None``.

@@ -54,6 +54,8 @@ def provider_name(span: ReadableSpan, attrs: Any) -> str | None:
 
 
 def is_model_call(span: ReadableSpan, attrs: Any) -> bool:
+    """GenAI model calls: spans with a ``gen_ai.operation.name`` other than ``invoke_agent`` and
+    ``execute_tool`` (ours, openai-v2's, anthropic's)."""
     operation = attrs.get(sc.GEN_AI_OPERATION_NAME)
     return operation is not None and operation not in sc.NOT_A_MODEL_CALL
 
@@ -112,6 +114,7 @@ def is_unpriced(span: ReadableSpan, attrs: Any) -> bool:
 
 
 def cache_read_tokens(span: ReadableSpan, attrs: Any) -> float | None:
+    """``gen_ai.usage.cache_read.input_tokens``, when the span reports it."""
     value = _int(attrs, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
     return float(value) if sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS in attrs else None
 
@@ -152,15 +155,18 @@ class SeenResponses:
 
 
 def is_streamed_model_call(span: ReadableSpan, attrs: Any) -> bool:
+    """Streamed model calls: model calls with a time to first chunk (``genai_call().stream()``)."""
     return sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in attrs and is_model_call(span, attrs)
 
 
 def time_to_first_chunk(span: ReadableSpan, attrs: Any) -> float | None:
+    """The span's time to first chunk, in seconds."""
     value = attrs.get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def output_chunks_after_first(span: ReadableSpan, attrs: Any) -> int:
+    """One point per chunk after the first."""
     return max(0, _int(attrs, sc.AMAS_AI_RESPONSE_CHUNKS) - 1)
 
 

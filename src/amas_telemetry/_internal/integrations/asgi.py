@@ -26,6 +26,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from amas_telemetry import semconv as sc
+from amas_telemetry._internal.compat.starlette import route_template
 
 __all__ = ["KNOWN_METHODS", "ServerSpanMiddleware"]
 
@@ -111,7 +112,7 @@ class ServerSpanMiddleware:
             _log.warning(
                 "amas_telemetry: FastAPI's own telemetry runs on every request of this app; its "
                 "spans are dropped, but its per-request work is not. Build the app with "
-                "FastAPI(telemetry={'tracing': False, 'metrics': False}) to skip it."
+                "FastAPI(telemetry={'tracing': False, 'metrics': False, 'logs': False}) to skip it."
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -208,7 +209,7 @@ def _finish(
     span: trace.Span, scope: Scope, span_method: str, status_code: int, failure: BaseException | None
 ) -> None:
     ended: dict[str, Any] = {}
-    route = getattr(scope.get("route"), "path_format", None)
+    route = route_template(scope)
     if route:
         span.update_name(f"{span_method} {route}" if span_method else route)
         ended[sc.HTTP_ROUTE] = route

@@ -21,6 +21,7 @@ from typing import Any
 from opentelemetry.trace import Span, TracerProvider
 
 from amas_telemetry import semconv as sc
+from amas_telemetry._internal.compat.starlette import unwrap_middleware_stack, wrap_middleware_stack
 from amas_telemetry._internal.tracing.provider import global_tracer_provider
 
 __all__ = [
@@ -41,11 +42,12 @@ and its dependency/endpoint/serialization spans. FastAPI switches it on for ever
 global tracer provider exists, and offers no public switch after ``FastAPI(telemetry=...)``;
 so, as Pydantic Logfire does, the global tracer provider hands this scope a no-op tracer
 while an app is wired by ``configure()``: no second server span, no extra spans. FastAPI's
-per-request bookkeeping still runs (~100 µs a request, measured); building the app with
-``FastAPI(telemetry={"tracing": False, "metrics": False})`` (it meters through the global
-MeterProvider too, whose meter for this scope is a no-op: see
-:mod:`amas_telemetry._internal.metrics.global_provider`),
-its public switch, skips it, and the middleware warns once when it sees an app built without it."""
+per-request bookkeeping still runs (benchmarks/RESULTS.md, the ``+native`` variant); building
+the app with ``FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})``, its
+public switch, skips it (it meters through the global MeterProvider too, whose meter for this
+scope is a no-op: see :mod:`amas_telemetry._internal.metrics.global_provider`; and it logs
+through a global LoggerProvider when the app set one), and the middleware warns once when
+FastAPI's telemetry runs on a request."""
 
 CACHE_READS = frozenset({"GET", "HGET", "MGET", "HMGET", "GETEX", "GETDEL", "HGETALL", "EXISTS"})
 """Redis commands counted as cache reads (hit or miss)."""
@@ -227,34 +229,28 @@ def instrument_fastapi(
 ) -> None:
     """Wrap the app's whole middleware stack in :class:`ServerSpanMiddleware`.
 
-    ``build_middleware_stack`` is replaced on the instance (the class is left alone), and
-    the stack is rebuilt on the next request. FastAPI's own telemetry stays off for the
-    app's requests through the global tracer provider (see ``FASTAPI_SCOPE``).
+    The stack is rebuilt, wrapped, on the next request (``compat.starlette``). FastAPI's own
+    telemetry stays off for the app's requests through the global tracer provider (see
+    ``FASTAPI_SCOPE``).
     """
     from amas_telemetry._internal.integrations.asgi import ServerSpanMiddleware
 
-    if "build_middleware_stack" in vars(app):
-        _log.warning("amas_telemetry: this app's middleware stack is already wrapped; left as it is")
-        return
-    build = app.build_middleware_stack
-    tracer = tracer_provider.get_tracer("amas_telemetry._internal.integrations.asgi")
+    tracer = tracer_provider.get_tracer("amas_telemetry.asgi")
     excluded = frozenset(excluded_urls)
 
-    def build_middleware_stack() -> Any:
-        return ServerSpanMiddleware(build(), tracer, excluded, captured_headers, send_receive_spans)
+    def wrap(stack: Any) -> Any:
+        return ServerSpanMiddleware(stack, tracer, excluded, captured_headers, send_receive_spans)
 
-    build_middleware_stack.amas_telemetry = True  # type: ignore[attr-defined]
-    app.build_middleware_stack = build_middleware_stack
-    app.middleware_stack = None
+    if not wrap_middleware_stack(app, wrap):
+        _log.warning("amas_telemetry: this app's middleware stack is already wrapped; left as it is")
+        return
     setattr(app, _CONTRIB_MARK, True)
     global_tracer_provider().suppress(FASTAPI_SCOPE)
 
 
 def uninstrument_fastapi(app: Any) -> None:
-    if not getattr(vars(app).get("build_middleware_stack"), "amas_telemetry", False):
+    if not unwrap_middleware_stack(app):
         return
-    del app.build_middleware_stack
-    app.middleware_stack = None
     if getattr(app, _CONTRIB_MARK, False):
         delattr(app, _CONTRIB_MARK)
     global_tracer_provider().unsuppress(FASTAPI_SCOPE)

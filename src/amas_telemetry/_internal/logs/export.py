@@ -2,7 +2,7 @@
 
 Through the SDK logger, each log line builds an API ``LogRecord``, a ``ReadWriteLogRecord``
 (whose ``BoundedAttributes`` cleans every value), then the batch processor's copy and
-``ReadableLogRecord``: ~20 µs of work in the thread that logs, for a record that is only
+``ReadableLogRecord``: several objects built in the thread that logs, for a record that is only
 read again when the batch is exported. Here :class:`.handler.TelemetryLogHandler`
 queues one tuple per line (message and fields already scrubbed, the span already read), and
 the batch builds the ``ReadableLogRecord`` objects the exporter takes: the exporter chain

@@ -1,7 +1,7 @@
 """Measurements taken on the request path, aggregated at collection time.
 
 The span processor only queues ``(instrument, value, time, span context, attributes)`` on the
-request path (well under 1 µs), and the queue is drained when a reader collects (a scrape of
+request path (one tuple appended), and the queue is drained when a reader collects (a scrape of
 /metrics, a periodic OTLP export), before the reader gets its points, so no collection ever
 misses a queued point. The backlog is bounded: past ``max_backlog`` items the caller drains
 inline. Draining at collection time also lets an exemplar resolve to a trace the tail

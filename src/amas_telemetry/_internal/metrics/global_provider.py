@@ -29,6 +29,8 @@ __all__ = [
     "global_meter_provider",
 ]
 
+from amas_telemetry._internal.compat.sdk import is_api_default_meter_provider
+
 _log = logging.getLogger(__name__)
 
 DUPLICATE_METRIC_SCOPES: tuple[str, ...] = (
@@ -248,12 +250,13 @@ def global_meter_provider() -> DelegatingMeterProvider:
         if _GLOBAL is None:
             _GLOBAL = DelegatingMeterProvider()
             current = metrics.get_meter_provider()
-            if type(current).__name__ == "_ProxyMeterProvider":  # the API's "nothing set yet"
+            if is_api_default_meter_provider(current):  # the API's "nothing set yet"
                 metrics.set_meter_provider(_GLOBAL)
             else:
                 _log.warning(
-                    "amas_telemetry: a global MeterProvider (%s) was set before configure(); "
-                    "metrics.get_meter() keeps using it",
+                    "amas_telemetry: a global MeterProvider (%s) was set before configure(): "
+                    "instruments made with metrics.get_meter() go to it, not to /metrics or "
+                    "amas_telemetry's OTLP export; Telemetry.meter() hands out amas_telemetry's",
                     type(current).__name__,
                 )
         return _GLOBAL

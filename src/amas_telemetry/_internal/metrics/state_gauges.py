@@ -7,7 +7,7 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from amas_telemetry.catalog import CATALOG, STATE_GAUGE_NAMES
+from amas_telemetry.catalog import CATALOG, STATE_GAUGE_NAMES, InstrumentKind, MetricSpec
 
 __all__ = ["STATE_GAUGES", "GaugeReading", "observe_state_gauge"]
 
@@ -20,13 +20,31 @@ STATE_GAUGES: Mapping[str, tuple[str, str]] = {
 GaugeReading = float | Iterable[tuple[float, Mapping[str, Any]]]
 
 
+def _spec_of(gauge: str | MetricSpec) -> MetricSpec:
+    if isinstance(gauge, str):
+        if gauge not in STATE_GAUGES:
+            raise ValueError(
+                f"unknown state gauge {gauge!r}: expected one of {', '.join(sorted(STATE_GAUGES))}, "
+                "or a MetricSpec of your own"
+            )
+        return CATALOG[gauge]
+    if not isinstance(gauge, MetricSpec):
+        raise TypeError(f"expected a state gauge's name or a MetricSpec, got {type(gauge).__name__}")
+    if gauge.name in CATALOG and CATALOG[gauge.name] != gauge:
+        raise ValueError(f"{gauge.name!r} is a metric of amas_telemetry's catalog: declare another name")
+    if gauge.kind is InstrumentKind.HISTOGRAM:
+        raise ValueError(f"{gauge.name!r} is a histogram: a callback can only report a gauge or a counter")
+    return gauge
+
+
 def observe_state_gauge(
-    meter: Meter, name: str, callback: Callable[[], GaugeReading], registered: set[str]
-) -> None:
-    """Register the callback of state gauge ``name`` on ``meter``; ``registered``: the names
-    this handle has a callback for already (``name`` is added)."""
-    if name not in STATE_GAUGES:
-        raise ValueError(f"unknown state gauge {name!r}: expected one of {', '.join(sorted(STATE_GAUGES))}")
+    meter: Meter, gauge: str | MetricSpec, callback: Callable[[], GaugeReading], registered: set[str]
+) -> MetricSpec:
+    """Register the callback of ``gauge`` (a catalog state gauge's name, or the app's own
+    :class:`MetricSpec`) on ``meter``; ``registered``: the names this handle has a callback for
+    already (the gauge's is added). Returns the gauge's spec."""
+    spec = _spec_of(gauge)
+    name = spec.name
     if name in registered:
         raise ValueError(f"state gauge {name!r} already has a callback")
 
@@ -36,5 +54,6 @@ def observe_state_gauge(
             return [Observation(reading)]
         return [Observation(value, dict(attributes)) for value, attributes in reading]
 
-    CATALOG[name].observe(meter, [read])
+    spec.observe(meter, [read])
     registered.add(name)
+    return spec

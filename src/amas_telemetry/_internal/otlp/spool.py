@@ -29,10 +29,11 @@ import re
 import secrets
 import tempfile
 import threading
-import weakref
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+
+from amas_telemetry._internal.forking import renew_after_fork
 
 __all__ = ["Spool", "SpoolEntry", "default_directory"]
 
@@ -73,8 +74,7 @@ class Spool:
         self._in_flight: Path | None = None
         self._lock_fd: int | None = None
         self._new_identity()
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (s := me()) is not None and s._after_fork())
+        renew_after_fork(self, Spool._after_fork)
 
     # --- identity ---------------------------------------------------------------------------
     def _new_identity(self) -> None:

@@ -5,24 +5,26 @@ The batch processors (and the periodic metric reader) call ``export`` from their
 threads; a request never waits on anything here.
 
 Per signal, :class:`SpooledExport` serializes each batch to its OTLP request bytes (our direct
-encoders for spans and logs, :mod:`.otlp_wire`; the SDK's for metrics) and sends it once.
+encoders for spans and logs, :mod:`.wire`; the SDK's for metrics) and sends it once.
 A retryable failure (the Collector is down, restarting, busy) puts the bytes into a bounded
-on-disk :class:`~amas_telemetry._internal.otlp.spool.Spool`; from then on
-newer batches queue behind it on disk, so the endpoint receives everything in the order it
-was produced. A background thread replays the spool, oldest first, as soon as the endpoint
-answers again (retrying every ``retry_interval`` seconds meanwhile), and adopts what dead
-sibling processes left in the same directory. A permanent refusal is dropped, as the SDK
-does. Past the spool's bound the oldest data is dropped and reported through ``on_drop``.
+on-disk :class:`~amas_telemetry._internal.otlp.spool.Spool`; from then on newer batches queue
+behind it on disk, so the endpoint receives everything in the order it was produced. A
+background thread replays the spool, oldest first, as soon as the endpoint answers again,
+waiting between attempts as the OTLP specification asks: what the server said (``Retry-After``,
+gRPC ``RetryInfo``), else an exponential backoff with jitter from ``retry_interval`` up to
+``max_retry_interval``; it also adopts what dead sibling processes left in the same
+directory. A permanent refusal is dropped, as the SDK does. Past the spool's bound the oldest
+data is dropped and reported through ``on_drop``. Every attempt is timed for the SDK's
+``otel.sdk.exporter.operation.duration``, with the failure's ``error.type``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import random
 import threading
 import time
-import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +41,19 @@ from opentelemetry.semconv._incubating.attributes.otel_attributes import (
 from opentelemetry.semconv._incubating.metrics.otel_metrics import (
     create_otel_sdk_exporter_log_exported,
     create_otel_sdk_exporter_metric_data_point_exported,
+    create_otel_sdk_exporter_operation_duration,
     create_otel_sdk_exporter_span_exported,
 )
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 
 from amas_telemetry import semconv as sc
+from amas_telemetry._internal.forking import renew_after_fork
 from amas_telemetry._internal.otlp.log_encoding import encode_logs
 from amas_telemetry._internal.otlp.span_encoding import encode_spans
 from amas_telemetry._internal.otlp.spool import Spool
-from amas_telemetry._internal.otlp.transport import Outcome, Transport, transport_for
+from amas_telemetry._internal.otlp.targets import OtlpTarget
+from amas_telemetry._internal.otlp.transport import Outcome, SendResult, Transport, transport_for
 from amas_telemetry.catalog import spec
 
 __all__ = [
@@ -64,13 +70,18 @@ ORPHAN_SCAN_SECONDS = 30.0
 """How often an idle replay thread looks for entries that dead sibling processes left."""
 
 
+MAX_SERVER_DELAY = 300.0
+"""Seconds: the longest ``Retry-After`` / ``RetryInfo`` delay obeyed (a longer one is cut)."""
+
+
 class SpooledExport:
     """Send-or-spool of one signal, plus the thread that replays the spool.
 
     ``transport_factory`` is called again in a forked child (a gRPC channel does not survive
     ``fork``). ``report(items, error_type)`` is told what became of every item: delivered
-    (``error_type`` None), refused for good (``"rejected"``) or dropped by the spool
-    (``"spool_full"``: its bound, or a disk that refuses the write).
+    (``error_type`` None), refused for good (the refusal's error type) or dropped by the
+    spool (``"spool_full"``: its bound, or a disk that refuses the write). ``on_attempt(result,
+    seconds)`` is told of every send attempt.
     """
 
     def __init__(
@@ -79,16 +90,22 @@ class SpooledExport:
         spool: Spool,
         report: Callable[[int, str | None], None],
         retry_interval: float = 1.0,
+        max_retry_interval: float = 5.0,
+        on_attempt: Callable[[SendResult, float], None] | None = None,
     ) -> None:
         self._transport_factory = transport_factory
         self._transport = transport_factory()
         self.spool = spool
         self._report = report
+        self._on_attempt = on_attempt
         self._retry_interval = retry_interval
+        self._max_retry_interval = max(retry_interval, max_retry_interval)
+        self._failures = 0
+        self._not_before = 0.0  # monotonic: no replay before this (backoff, or the server's delay)
+        self._server_not_before = 0.0  # no attempt at all before this: the server asked to wait
         self._closed = False
         self._reset_threading()
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (s := me()) is not None and s._after_fork())
+        renew_after_fork(self, SpooledExport._after_fork)
 
     def _reset_threading(self) -> None:
         self._send_lock = threading.Lock()
@@ -106,10 +123,11 @@ class SpooledExport:
             return False
         self._ensure_thread()
         with self._send_lock:
-            outcome = self._send(body) if len(self.spool) == 0 else Outcome.RETRY
-            if outcome is not Outcome.RETRY:
-                self._report(items, None if outcome is Outcome.SENT else "rejected")
-                return outcome is Outcome.SENT
+            waiting = len(self.spool) > 0 or time.monotonic() < self._server_not_before
+            result = self._send(body) if not waiting else None
+            if result is not None and result.outcome is not Outcome.RETRY:
+                self._report(items, _lost_as(result))
+                return result.outcome is Outcome.SENT
             # the endpoint is away, or older data is still waiting: queue behind it, on disk
             dropped = self.spool.append(body, items)
         if dropped:
@@ -141,14 +159,40 @@ class SpooledExport:
                     _log.info("amas_telemetry: replaying %s left by a stopped process", self.spool.signal)
             if self._replay_some():
                 continue  # the spool drained or the endpoint answered: go on at once
-            self._wake.wait(self._retry_interval if len(self.spool) else ORPHAN_SCAN_SECONDS)
+            if len(self.spool):
+                self._wake.wait(max(0.0, self._not_before - time.monotonic()) or self._retry_interval)
+            else:
+                self._wake.wait(ORPHAN_SCAN_SECONDS)
 
-    def _send(self, body: bytes) -> Outcome:
+    def _send(self, body: bytes) -> SendResult:
+        started = time.perf_counter()
         try:
-            return self._transport.send(body)
+            result = self._transport.send(body)
         except Exception:  # a bug, not the endpoint: keep the data, never raise into the app
             _log.exception("amas_telemetry: sending an OTLP export failed unexpectedly; it stays spooled")
-            return Outcome.RETRY
+            result = SendResult(Outcome.RETRY, error_type="internal")
+        self._schedule(result)
+        if self._on_attempt is not None:
+            try:
+                self._on_attempt(result, time.perf_counter() - started)
+            except Exception:
+                _log.exception("amas_telemetry: recording an OTLP export attempt failed")
+        return result
+
+    def _schedule(self, result: SendResult) -> None:
+        """When the next attempt may start: at once after an answer, else after the server's
+        delay or an exponential backoff with jitter (0.5 to 1.5 times the step)."""
+        if result.outcome is not Outcome.RETRY:
+            self._failures, self._not_before, self._server_not_before = 0, 0.0, 0.0
+            return
+        self._failures += 1
+        step = min(self._max_retry_interval, self._retry_interval * 2 ** (self._failures - 1))
+        delay = step * random.uniform(0.5, 1.5)
+        now = time.monotonic()
+        if result.retry_after is not None:
+            delay = min(MAX_SERVER_DELAY, max(result.retry_after, 0.0))
+            self._server_not_before = now + delay
+        self._not_before = now + delay
 
     def _send_oldest(self) -> Outcome | None:
         """Send the oldest spooled request; None when the spool is empty."""
@@ -157,22 +201,28 @@ class SpooledExport:
             if oldest is None:
                 return None
             entry, body = oldest
-            outcome = self._send(body)
-            self.spool.release(entry, delivered=outcome is not Outcome.RETRY)
-        if outcome is not Outcome.RETRY:
-            self._report(entry.items, None if outcome is Outcome.SENT else "rejected")
-        return outcome
+            result = self._send(body)
+            self.spool.release(entry, delivered=result.outcome is not Outcome.RETRY)
+        if result.outcome is not Outcome.RETRY:
+            self._report(entry.items, _lost_as(result))
+        return result.outcome
 
     def _replay_some(self) -> bool:
-        """Send the oldest entry; True when there is more to send right away."""
+        """Send the oldest entry, unless it is too early; True when there is more to send
+        right away."""
+        if time.monotonic() < self._not_before:
+            return False
         outcome = self._send_oldest()
         return outcome not in (None, Outcome.RETRY) and len(self.spool) > 0
 
     def drain(self, timeout: float) -> bool:
-        """Replay now, in the caller's thread: True once the spool is empty, False as soon
-        as the endpoint is still away (a flush never waits out an absent Collector)."""
+        """Replay now, in the caller's thread (whatever our own backoff says): True once the
+        spool is empty, False as soon as the endpoint is still away or asked to wait (a flush
+        never waits it out)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if len(self.spool) and time.monotonic() < self._server_not_before:
+                return False
             outcome = self._send_oldest()
             if outcome is None:
                 return True
@@ -187,10 +237,17 @@ class SpooledExport:
         self._closed = True
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=self._retry_interval + 6)
+            self._thread.join(timeout=self._max_retry_interval + 6)
         with self._send_lock:
             self._transport.close()
             self.spool.close()
+
+
+def _lost_as(result: SendResult) -> str | None:
+    """The ``error.type`` of items a result settled: None when they were delivered."""
+    if result.outcome is Outcome.SENT:
+        return None
+    return result.error_type or "rejected"
 
 
 # --- the SDK exporter interfaces ------------------------------------------------------------
@@ -275,26 +332,30 @@ class ExportSpools:
     """The spooled OTLP exporters of one ``configure()``: one spool per signal in one directory.
 
     Counts what the SDK's OTLP exporters count (``otel.sdk.exporter.*.exported``, with
-    ``error.type`` on items lost for good; a spooled item is not lost and is counted when it
-    is delivered), plus ``semconv.AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED`` and the spool size.
+    ``error.type`` on items lost for good, a spooled item is not lost and is counted when it
+    is delivered; ``otel.sdk.exporter.operation.duration`` of every attempt, with the failure's
+    ``error.type`` and gRPC or HTTP status), plus ``semconv.AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED``
+    and the spool size.
     """
 
-    def __init__(self, protocol: str, endpoint: str, directory: Path, max_bytes: int) -> None:
-        self._protocol, self._endpoint = protocol, endpoint
+    def __init__(self, targets: Mapping[str, OtlpTarget], directory: Path, max_bytes: int) -> None:
+        self.targets = dict(targets)
         self.directory = directory
         self._max_bytes = max_bytes
         self.exports: dict[str, SpooledExport] = {}
         self._counters: dict[str, Any] = {}
+        self._duration: Any = None
         self._dropped: Any = None
         self._next_warning: dict[str, float] = {}
 
     def exporter(self, signal: str) -> Any:
         """The SDK exporter (span, log record or metric) of ``signal``."""
-        protocol, endpoint = self._protocol, self._endpoint
+        target = self.targets[signal]
         export = SpooledExport(
-            lambda: transport_for(protocol, endpoint, signal, timeout=5),
+            lambda: transport_for(target),
             Spool(self.directory, signal, self._max_bytes),
             report=lambda items, error_type: self._report(signal, items, error_type),
+            on_attempt=lambda result, seconds: self._attempt(signal, result, seconds),
         )
         self.exports[signal] = export
         return _EXPORTER_CLASSES[signal](export)
@@ -313,14 +374,29 @@ class ExportSpools:
         if counter is not None:
             counter.add(items, attributes)
 
+    def _attempt(self, signal: str, result: SendResult, seconds: float) -> None:
+        if self._duration is None:
+            return
+        _, attributes = self._counters[signal]
+        if result.outcome is not Outcome.SENT:
+            attributes = {**attributes, ERROR_TYPE: result.error_type or "rejected", **result.attributes}
+        self._duration.record(seconds, attributes)
+
     def observe(self, meter: Meter) -> None:
         """Register the counters and the size gauge on ``meter`` (before the first export;
         exporters built later are covered too)."""
-        kind = "grpc" if self._protocol == "grpc" else "http"
         for signal, (create, item) in _SDK_EXPORTED.items():
+            target = self.targets.get(signal)
+            kind = "grpc" if target is None or target.protocol == "grpc" else "http"
             component = f"otlp_{kind}_{item}_exporter"
-            attributes = {OTEL_COMPONENT_TYPE: component, OTEL_COMPONENT_NAME: f"{component}/spooled"}
+            attributes: dict[str, Any] = {
+                OTEL_COMPONENT_TYPE: component,
+                OTEL_COMPONENT_NAME: f"{component}/spooled",
+            }
+            if target is not None:
+                attributes |= {SERVER_ADDRESS: target.host, SERVER_PORT: target.port}
             self._counters[signal] = (create(meter), attributes)
+        self._duration = create_otel_sdk_exporter_operation_duration(meter)
         self._dropped = spec(sc.AMAS_TELEMETRY_EXPORT_SPOOL_DROPPED).create(meter)
         exports = self.exports
 

@@ -1,9 +1,9 @@
 """OTLP protobuf bytes written directly, for the hot export paths.
 
 The OTel exporters build a tree of protobuf message objects per batch and then serialize it
-(``opentelemetry.exporter.otlp.proto.common``): ~25 µs per log record on this project's
-reference machine, most of it in generic attribute handling, for a message shape that never
-changes. Here the few message types the exports need are written as protobuf wire bytes
+(``opentelemetry.exporter.otlp.proto.common``), most of the work in generic attribute
+handling, for a message shape that never changes (benchmarks/RESULTS.md compares the two).
+Here the few message types the exports need are written as protobuf wire bytes
 (https://protobuf.dev/programming-guides/encoding/) straight from the values. The output is
 byte-for-byte what the SDK's encoders serialize (tests compare the two on generated input),
 so the Collector cannot tell the difference.

@@ -13,6 +13,7 @@ from typing import Any
 
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
+from amas_telemetry import semconv as sc
 from amas_telemetry._internal.prometheus.exposition import render, wants_openmetrics
 from amas_telemetry._internal.prometheus.snapshots import (
     Memory,
@@ -26,8 +27,6 @@ from amas_telemetry._internal.prometheus.snapshots import (
 from amas_telemetry._internal.prometheus.workers import Flusher, SnapshotStore
 
 __all__ = ["PrometheusEndpoint", "otlp_reader"]
-
-_INSTANCE_ID = "service.instance.id"
 
 
 class PrometheusEndpoint:
@@ -56,7 +55,7 @@ class PrometheusEndpoint:
             if data is not None and data.resource_metrics:
                 attributes = dict(data.resource_metrics[0].resource.attributes)
                 if self.store is not None:  # /metrics speaks for the app, not for one process
-                    attributes.pop(_INSTANCE_ID, None)
+                    attributes.pop(sc.SERVICE_INSTANCE_ID, None)
                 snap = {"target_info": info_family("Target metadata", attributes), **snap}
             if self._baseline:
                 snap = subtract(snap, self._baseline)

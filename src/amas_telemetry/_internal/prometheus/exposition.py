@@ -22,36 +22,16 @@ from amas_telemetry._internal.compat.sdk import map_unit, sanitize_full_name
 from amas_telemetry._internal.prometheus.snapshots import (
     COUNTER,
     GAUGE,
-    GAUGE_MERGE,
     HISTOGRAM,
     INFO,
     UPDOWN,
     ExemplarData,
     Key,
-    Memory,
-    PullReader,
     Snapshot,
-    info_family,
-    merge,
-    snapshot,
-    subtract,
 )
 from amas_telemetry.catalog import InstrumentKind, MetricSpec
 
-__all__ = [
-    "GAUGE_MERGE",
-    "Memory",
-    "PullReader",
-    "Snapshot",
-    "exposed_name",
-    "families",
-    "info_family",
-    "merge",
-    "render",
-    "snapshot",
-    "subtract",
-    "wants_openmetrics",
-]
+__all__ = ["exposed_name", "families", "render", "wants_openmetrics"]
 
 # target_info is a gauge in both formats: what the text format and Prometheus' own OTLP
 # translation make of it, and a type every parser (promtool's included) reads

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from amas_telemetry._internal.config.settings import ConfigError
+from amas_telemetry._internal.config.parsers import ConfigError
 from amas_telemetry._internal.prometheus.endpoint import PrometheusEndpoint
 
-__all__ = ["add_metrics_route", "check_metrics_path"]
+__all__ = ["add_metrics_route", "check_metrics_path", "check_metrics_serving"]
 
 
 def check_metrics_path(app: Any, path: str | None) -> None:
@@ -19,6 +19,15 @@ def check_metrics_path(app: Any, path: str | None) -> None:
         raise ConfigError(
             f"Invalid metrics_path: expected a path the app does not serve yet, got {path!r} "
             "(pass another path, or None to serve no metrics route)"
+        )
+
+
+def check_metrics_serving(path: str | None, port: int | None) -> None:
+    """A port of its own serves ``metrics_path``: the two go together."""
+    if port is not None and path is None:
+        raise ConfigError(
+            f"Invalid metrics_port: expected None when metrics_path is None (no metrics served), "
+            f"got {port!r} (set metrics_path, e.g. '/metrics', to serve it on that port)"
         )
 
 

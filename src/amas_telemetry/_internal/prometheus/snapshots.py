@@ -32,7 +32,7 @@ from opentelemetry.sdk.metrics.export import Histogram as HistogramData
 from opentelemetry.sdk.metrics.export import Sum as SumData
 
 from amas_telemetry._internal.compat.sdk import map_unit, sanitize_attribute, sanitize_full_name
-from amas_telemetry.catalog import CATALOG
+from amas_telemetry.catalog import CATALOG, MetricSpec
 
 __all__ = [
     "GAUGE_MERGE",
@@ -56,13 +56,20 @@ Family = list[Any]
 [bounds, bucket counts (not cumulative), sum, count]."""
 Snapshot = dict[str, Family]
 
-GAUGE_MERGE: Mapping[str, str] = {
+GAUGE_MERGE: dict[str, str] = {
     sanitize_full_name(spec.name): spec.worker_merge for spec in CATALOG.values() if spec.worker_merge
 }
 """Family name → how the readings of several live workers become one value (``"max"``,
 ``"sum"``): :attr:`.catalog.MetricSpec.worker_merge`, by the name ``/metrics`` gives. Gauges not
 listed keep one series per live worker (label ``worker``: the pid), e.g. process CPU and
 memory; counters not listed are summed over every worker that ever ran."""
+
+
+def merge_workers_as(spec: MetricSpec) -> None:
+    """Add a gauge the app declared to :data:`GAUGE_MERGE` (every worker runs the same app, so
+    every worker that answers a scrape knows it)."""
+    if spec.worker_merge:
+        GAUGE_MERGE[sanitize_full_name(spec.name)] = spec.worker_merge
 
 
 class PullReader(MetricReader):

@@ -5,6 +5,9 @@ the other workers' files, see :mod:`.workers`). Around a fork of a configured pr
 ``--preload``) the parent notes what it measured so far, and the child takes a new
 ``service.instance.id``, starts its own flush thread and joins the group, subtracting what it
 inherited. At exit, a last flush.
+
+With ``metrics_port`` the membership also says who listens there (:mod:`.server`): every
+worker and a lone process; not a gunicorn master nor a helper forked from a worker.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from amas_telemetry import semconv as sc
 from amas_telemetry._internal.compat.sdk import renew_resource
+from amas_telemetry._internal.compat.servers import in_gunicorn
+from amas_telemetry._internal.prometheus.server import MetricsServer
 from amas_telemetry._internal.prometheus.workers import (
     SnapshotStore,
     default_metrics_dir,
@@ -41,8 +47,10 @@ class Membership:
         providers: Callable[[], list[Any]],
         pending: Callable[[], int],
         api_activity: Callable[[], int],
+        server: MetricsServer | None = None,
     ) -> None:
         self._endpoint = endpoint
+        self._server = server
         self._metrics_dir = metrics_dir or default_metrics_dir()
         self._service_name = service_name
         self._providers = providers
@@ -62,6 +70,10 @@ class Membership:
                     self._metrics_dir,
                     error,
                 )
+        # a worker or a lone process serves the metrics port; a gunicorn master that loaded the
+        # app for --preload does not (its workers will, each on the same address)
+        if self._server is not None and (group is not None or not in_gunicorn()):
+            self._server.start()
         _members.add(self)
 
     def join(self, group: int, inherited: Any = None) -> None:
@@ -77,8 +89,10 @@ class Membership:
         self._endpoint.join_workers(store, changed, inherited)
 
     def leave(self) -> None:
-        """Stop the flush thread after a last write (shutdown, exit)."""
+        """Stop serving the metrics port, and the flush thread after a last write (shutdown, exit)."""
         self.closed = True
+        if self._server is not None:
+            self._server.stop()
         self._endpoint.leave_workers()
 
     def before_fork(self) -> None:
@@ -90,12 +104,16 @@ class Membership:
         new_instance_id(self._providers())
         was_worker = self._endpoint.store is not None  # then this child is a helper, not a worker
         self._endpoint.forget_after_fork()
+        if self._server is not None:
+            self._server.forget_after_fork()  # the parent's socket: a helper child does not listen
         group = forked_worker_group()
         if group is not None and not was_worker:
             try:
                 self.join(group, self._fork_baseline)
             except OSError as error:
                 _log.warning("amas_telemetry: cannot share metrics in %s (%s)", self._metrics_dir, error)
+            if self._server is not None:  # a new worker of a --preload master
+                self._server.start()
 
 
 def new_instance_id(providers: list[Any]) -> None:
@@ -106,7 +124,7 @@ def new_instance_id(providers: list[Any]) -> None:
     """
     from opentelemetry.sdk.resources import Resource
 
-    fresh = Resource({"service.instance.id": str(uuid.uuid4())})
+    fresh = Resource({sc.SERVICE_INSTANCE_ID: str(uuid.uuid4())})
     for provider in providers:
         if provider is not None:
             renew_resource(provider, fresh)

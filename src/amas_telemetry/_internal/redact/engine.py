@@ -13,12 +13,14 @@ word?) are plain Python on the matched bytes: linear in the match, never backtra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import re2
-from re2 import _re2
+
+from amas_telemetry._internal.compat.re2_engine import ANCHOR_START, RE2, UNANCHORED
 
 __all__ = [
     "MAX_MATCHES",
@@ -31,6 +33,7 @@ __all__ = [
     "anchored",
     "looks_random",
     "looks_secret",
+    "loosened",
 ]
 
 REDACTED: Final = "[REDACTED]"
@@ -44,18 +47,32 @@ TOO_MANY_BYTES: Final = TOO_MANY.encode()
 
 _GROUP_WINDOW: Final = 256
 
-_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
-_ANCHOR_START = _re2.RE2.Anchor.ANCHOR_START
+_UNANCHORED = UNANCHORED
+_ANCHOR_START = ANCHOR_START
 
 
-def _compile(pattern: str, *, capture: bool = True) -> _re2.RE2:
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+
+
+def _compile(pattern: str, *, capture: bool = True) -> RE2:
     options = re2.Options()
     options.max_mem = 64 << 20  # room for the DFA of the combined pattern
-    options.never_capture = not capture
-    regexp = _re2.RE2(pattern.encode(), options)
+    if not capture:  # RE2's never_capture leaves named groups capturing: unname them
+        pattern = _NAMED_GROUP.sub("(?:", pattern)
+        options.never_capture = True
+    regexp = RE2(pattern.encode(), options)
     if not regexp.ok():
         raise ValueError(f"bad RE2 pattern: {pattern!r}")
     return regexp
+
+
+_COUNT = re.compile(r"\{(\d+)(?:,\d*)?\}")
+
+
+def loosened(pattern: str) -> str:
+    """``pattern`` with each counted repetition ``{n}``, ``{n,}``, ``{n,m}`` made ``{min(n, 2),}``:
+    it matches wherever ``pattern`` does (and more), with a far smaller automaton."""
+    return _COUNT.sub(lambda m: f"{{{min(int(m.group(1)), 2)},}}", pattern)
 
 
 class anchored:
@@ -72,8 +89,8 @@ class anchored:
 
 
 class Trigger:
-    """Does a text hold any of the words a rule needs? One DFA pass (RE2: ~1 µs on a short
-    string, where Python's ``re`` takes 16 µs for a case-insensitive alternation)."""
+    """Does a text hold any of the words a rule needs? One DFA pass (RE2), far cheaper than
+    Python's ``re`` on a case-insensitive alternation (benchmarks/RESULTS.md, section 9)."""
 
     __slots__ = ("_regexp",)
 
@@ -109,28 +126,37 @@ resume scanning). The replacement covers ``match.start`` to that end."""
 
 @dataclass(frozen=True)
 class Rule:
-    """One shape: an RE2 pattern whose named groups start with ``name`` and a handler."""
+    """One shape: an RE2 pattern whose named groups start with ``name`` and a handler.
+
+    ``trigger``: a case-insensitive RE2 fragment that every text the pattern matches holds
+    (a word or prefix), so that text holding none of the rules' triggers skips the scan.
+    """
 
     name: str
     pattern: str
     handle: Callable[[Match], Decision]
+    trigger: str
 
 
 class Scanner:
     """All rules as one RE2 alternation; ``scrub`` replaces what the rules say is secret.
 
-    Two steps per match, both automata: the combined pattern without groups finds where the
-    next match is (a DFA: cheap), then the rules, anchored there in order, say which one it
-    is and where its groups are (the first that matches is the one the alternation chose).
+    Two steps per match, both automata: a loosened form of the combined pattern without
+    groups finds where the next candidate is (a DFA: cheap), then the rules, anchored there
+    in order, say whether one matches, which, and where its groups are (the first that
+    matches is the one the alternation would have chosen). Loosened: every counted
+    repetition ``{n,m}`` becomes "at least ``min(n, 2)``", a superset that keeps the DFA
+    small (exact counts over a hundred provider formats multiply its states and made it
+    rebuild them for every new token); a candidate no rule matches costs one anchored check.
     Group positions cost time in proportion to the match's length, and the groups sit at a
-    match's start: for a long match (a 16 KB run after ``Bearer``) the rule and its end come
-    from group-less patterns, and the groups from the first :data:`_GROUP_WINDOW` bytes.
+    match's start: for a long candidate (a 16 KB run after ``Bearer``) the rule and its end
+    come from group-less patterns, and the groups from the first :data:`_GROUP_WINDOW` bytes.
     """
 
     def __init__(self, rules: Sequence[Rule], max_matches: int = MAX_MATCHES) -> None:
         self._rules = tuple(rules)
         self._max_matches = max_matches
-        self._finder = _compile("|".join(f"(?:{r.pattern})" for r in self._rules), capture=False)
+        self._finder = _compile("|".join(f"(?:{loosened(r.pattern)})" for r in self._rules), capture=False)
         self._matchers = []
         for rule in self._rules:
             regexp = _compile(rule.pattern)
@@ -151,12 +177,13 @@ class Scanner:
                     return rule, Match(data, start, spans[0][1], {name: spans[i] for name, i in names})
             return None
         for rule, regexp, names, bare in self._matchers:
-            if bare.Match(_ANCHOR_START, data, start, size)[0][0] < 0:
+            end = bare.Match(_ANCHOR_START, data, start, size)[0][1]
+            if end < 0:
                 continue
             window = start + _GROUP_WINDOW
-            spans = regexp.Match(_ANCHOR_START, data, start, window)
+            spans = regexp.Match(_ANCHOR_START, data, start, min(window, end))
             if spans[0][0] < 0:  # the groups reach further than the window: the slow way
-                spans = regexp.Match(_ANCHOR_START, data, start, size)
+                spans = regexp.Match(_ANCHOR_START, data, start, end)
             # a group the window cut (the value at the match's end) runs to the match's end
             groups = {name: (spans[i][0], end if spans[i][1] == window else spans[i][1]) for name, i in names}
             return rule, Match(data, start, end, groups)
@@ -180,7 +207,7 @@ class Scanner:
                 kept_from = size
                 break
             found = self._match(data, start, end)
-            if found is None:  # cannot happen: some rule matches where the alternation did
+            if found is None:  # a candidate of the loosened pattern that no rule matches
                 pos = start + 1
                 continue
             rule, match = found
@@ -234,7 +261,7 @@ _RUNS_OF_6: Final = _compile(r"[A-Za-z0-9]{6,}", capture=False)
 _LONG_RUNS: Final = _compile(r"[A-Za-z0-9]{12,}", capture=False)
 
 
-def _runs(regexp: _re2.RE2, data: bytes) -> Iterator[bytes]:
+def _runs(regexp: RE2, data: bytes) -> Iterator[bytes]:
     """The matches of a group-less RE2 pattern, in order (a DFA pass, skipping what fails)."""
     pos, size = 0, len(data)
     while pos < size:

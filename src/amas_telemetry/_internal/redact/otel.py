@@ -131,7 +131,7 @@ def _netloc(m: Any) -> tuple[bytes, int, int]:
 
 # The gRPC exporter names its endpoint without the scheme: `user:secret@collector:4317`.
 _NETLOC_CREDENTIALS: Final = Scanner(
-    [Rule("netloc", r"""(?:^|[\s(\[,'"=])[^\s:/@'"]+:(?P<netloc_pw>[^\s@/'"]+)@""", _netloc)]
+    [Rule("netloc", r"""(?:^|[\s(\[,'"=])[^\s:/@'"]+:(?P<netloc_pw>[^\s@/'"]+)@""", _netloc, trigger="@")]
 ).scrub
 
 

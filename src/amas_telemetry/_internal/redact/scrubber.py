@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 from amas_telemetry._internal.redact.engine import REDACTED, Scanner, Trigger
 from amas_telemetry._internal.redact.rules import RULES, SECRET_NAME
@@ -28,12 +28,7 @@ SECRETS: Final[Redactor] = Scanner(RULES).scrub
 DEFAULT_REDACTORS: Final[tuple[Redactor, ...]] = (SECRETS,)
 
 # Something every default rule needs to match: text without any of these is returned as it is.
-_TRIGGER: Final = Trigger(
-    r"(?i)private key|://|%3a%2f%2f|bearer|basic|token|sk-|k_live_|k_test_|whsec_|github_pat_"
-    r"|gh[pousr]_|xox|xapp-|a3t|akia|agpa|aida|aroa|aipa|anpa|anva|asia|aiza|ya29\.|glpat-|hf_"
-    r"|gsk_|npm_|pypi-|sg\.|sq0|dop_v1_|shp|eyj|hooks\.slack|pass|pwd|secret|key|credential|cookie"
-    r"|sig|session|auth|dsn|identified|code"
-)
+_TRIGGER: Final = Trigger("(?i)" + "|".join(f"(?:{rule.trigger})" for rule in RULES))
 
 _CACHE_SIZE: Final = 8192
 _CACHE_MAX_LENGTH: Final = 512
@@ -51,7 +46,7 @@ def _bounded(value: str, limit: int) -> str:
 def _percent_decoded_if_secret(text: str) -> str:
     """A secret visible only once decoded (``Bearer%20…``, ``%22password%22%3A%20%22…``):
     the text is exported decoded, scrubbed. Otherwise it stays as it was (still encoded)."""
-    decoded = unquote(text, errors="replace")
+    decoded = (unquote_plus if "+" in text else unquote)(text, errors="replace")  # `+`: a form's space
     if decoded == text or not _TRIGGER(decoded):
         return text
     scrubbed = SECRETS(decoded)

@@ -15,11 +15,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind
 
 from amas_telemetry import semconv as sc
 from amas_telemetry._internal.genai.calls import agent_totals
+from amas_telemetry._internal.tracing.provider import tracer_delegate
 
 __all__ = [
     "agent_span",
@@ -34,7 +34,7 @@ __all__ = [
     "tool_span",
 ]
 
-_tracer = trace.get_tracer("amas_telemetry")
+_tracer = tracer_delegate().get_tracer("amas_telemetry")
 
 
 @contextmanager

@@ -282,23 +282,34 @@ class DelegatingTracerProvider(trace.TracerProvider):
         )
 
 
-_GLOBAL: DelegatingTracerProvider | None = None
-_GLOBAL_LOCK = threading.Lock()
+_DELEGATE = DelegatingTracerProvider()
+_INSTALL_LOCK = threading.Lock()
+_installed = False
+
+
+def tracer_delegate() -> DelegatingTracerProvider:
+    """The delegate, whether or not it is the OTel global: our own spans (the domain helpers,
+    the server span, the instrumented clients) always reach the live handle through it."""
+    return _DELEGATE
 
 
 def global_tracer_provider() -> DelegatingTracerProvider:
-    """The delegate, installed as the OTel global tracer provider on first use."""
-    global _GLOBAL
-    with _GLOBAL_LOCK:
-        if _GLOBAL is None:
-            _GLOBAL = DelegatingTracerProvider()
+    """The delegate, installed as the OTel global tracer provider on first use, unless the
+    process set one before: then ``trace.get_tracer()`` keeps handing out that provider's
+    tracers, whose spans amas_telemetry neither sees nor derives metrics from."""
+    global _installed
+    with _INSTALL_LOCK:
+        if not _installed:
+            _installed = True
             current = trace.get_tracer_provider()
             if isinstance(current, trace.ProxyTracerProvider):
-                trace.set_tracer_provider(_GLOBAL)
+                trace.set_tracer_provider(_DELEGATE)
             else:
                 _log.warning(
-                    "amas_telemetry: a global TracerProvider (%s) was set before configure(); "
-                    "trace.get_tracer() keeps using it",
+                    "amas_telemetry: a global TracerProvider (%s) was set before configure(): "
+                    "spans made with trace.get_tracer() go to it, not to amas_telemetry (no derived "
+                    "metrics, no tail decision); the server span, the span helpers and the "
+                    "instrumented clients are amas_telemetry's",
                     type(current).__name__,
                 )
-        return _GLOBAL
+        return _DELEGATE

@@ -2,11 +2,11 @@
 
 Why not the SDK's instruments: SDK 1.45 records each measurement into every reader's storage,
 and each time it rebuilds a hashable key from the attribute dict (a recursive, type-tagged
-walk) before it finds the series: ~5 µs per measurement and reader, two readers in a default
-``configure()`` (``/metrics`` and OTLP). The span-metrics limiter already hands out one
-attribute dict per series (:mod:`.limiter`), so here a series is found by that dict's
-identity, and a point costs a bucket search and three additions, once, whatever the number of
-readers.
+walk) before it finds the series: a cost paid per measurement and per reader, two readers in
+a default ``configure()`` (``/metrics`` and OTLP; benchmarks/RESULTS.md, section 2). The
+span-metrics limiter already hands out one attribute dict per series (:mod:`.limiter`), so
+here a series is found by that dict's identity, and a point costs a bucket search and three
+additions, once, whatever the number of readers.
 
 What readers see is what the SDK's instruments gave: the catalog's name, unit, description
 and buckets; cumulative points (start = when the series was first seen), or delta points for
@@ -18,9 +18,7 @@ the reader's collection under the meter's scope (:func:`.sdk_internals.run_aroun
 from __future__ import annotations
 
 import itertools
-import os
 import threading
-import weakref
 from bisect import bisect_left
 from collections.abc import Sequence
 from math import inf
@@ -48,6 +46,7 @@ from amas_telemetry._internal.compat.sdk import (
     reader_temporality,
     run_around_collection,
 )
+from amas_telemetry._internal.forking import renew_after_fork
 from amas_telemetry.catalog import InstrumentKind, MetricSpec
 
 __all__ = ["DerivedInstrument", "DerivedMetrics"]
@@ -189,8 +188,7 @@ class ForkSafeLock:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (lock := me()) is not None and lock._renew())
+        renew_after_fork(self, ForkSafeLock._renew)
 
     def _renew(self) -> None:
         self._lock = threading.Lock()

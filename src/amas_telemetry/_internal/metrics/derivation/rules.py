@@ -46,15 +46,17 @@ class MetricRule:
 
 
 def rule(
-    metric: str,
+    metric: str | MetricSpec,
     *,
     when: Predicate,
     value: ValueFn,
     attributes: tuple[tuple[str, Getter], ...] = (),
     repeat: Callable[[ReadableSpan, Any], int] | None = None,
 ) -> MetricRule:
-    """A rule for the catalog metric named ``metric``."""
-    return MetricRule(spec(metric), when, value, attributes, repeat)
+    """A rule recording into ``metric``: the name of a catalog metric, or a
+    :class:`~amas_telemetry.MetricSpec` the app declares (a histogram, counter or up-down counter)."""
+    declared = metric if isinstance(metric, MetricSpec) else spec(metric)
+    return MetricRule(declared, when, value, attributes, repeat)
 
 
 def first(attrs: Any, *keys: str) -> Any:
@@ -91,12 +93,14 @@ def has_attribute(key: str) -> Predicate:
 
 
 def is_http_server(span: ReadableSpan, attrs: Any) -> bool:
+    """HTTP server spans: kind SERVER with an HTTP request method."""
     return span.kind is SpanKind.SERVER and (
         sc.HTTP_REQUEST_METHOD in attrs or sc.LEGACY_HTTP_METHOD in attrs
     )
 
 
 def is_db_client(span: ReadableSpan, attrs: Any) -> bool:
+    """Database client spans: kind CLIENT with a ``db.system.name`` (asyncpg, redis)."""
     return span.kind is SpanKind.CLIENT and (sc.DB_SYSTEM_NAME in attrs or sc.LEGACY_DB_SYSTEM in attrs)
 
 
@@ -106,6 +110,7 @@ def is_cache_client(span: ReadableSpan, attrs: Any) -> bool:
 
 
 def is_genai_fallback(span: ReadableSpan, attrs: Any) -> bool:
+    """Model calls served by a fallback: with ``amas.ai.fallback_from``."""
     return sc.AMAS_AI_FALLBACK_FROM in attrs and genai.is_model_call(span, attrs)
 
 
@@ -191,12 +196,14 @@ def cache_result(span: ReadableSpan, attrs: Any) -> str:
 
 
 def duration_seconds(span: ReadableSpan, attrs: Any) -> float | None:
+    """The span's duration, in seconds."""
     if span.end_time is None or span.start_time is None:
         return None
     return (span.end_time - span.start_time) / 1e9
 
 
 def one(span: ReadableSpan, attrs: Any) -> float:
+    """1 per span."""
     return 1.0
 
 
@@ -205,4 +212,5 @@ def number(key: str) -> ValueFn:
         value = attrs.get(key)
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
+    read.__doc__ = f"The span's ``{key}``."
     return read

@@ -1,0 +1,3 @@
+module amas.invalid/certgen
+
+go 1.26
