@@ -5,10 +5,12 @@ Everything is measured as CPU seconds of the process under test (user + system, 
 first), never as wall time: the machine is shared. The pipeline is the scaled one of
 docs/scaling.md, on 127.0.0.1:
 
-    load ──OTLP──> agent ──load_balancing──> gateway ─┬─ traces ─> Jaeger
-                   (agent-loadbalancing.yaml)  (gateway.yaml) ├─ metrics ─> Prometheus ─remote write─>
-                                                             │      Thanos router ─> 3 ingestors (RF 2)
-                                                             └─ logs ─> VictoriaLogs insert ─> 2 storage nodes
+    load ──OTLP──> agent ──load_balancing, TLS + token──> gateway ─┬─ traces ─> Jaeger
+       (agent-loadbalancing.yaml)                  (gateway.yaml)   ├─ metrics ─> Prometheus
+                                                                    │   ─remote write─> Thanos router
+                                                                    │   ─> 3 ingestors (RF 2)
+                                                                    └─ logs ─> VictoriaLogs insert
+                                                                        ─> 2 storage nodes
 
 ``measure`` (writes benchmarks/capacity_figures.json):
 
@@ -62,6 +64,7 @@ import httpx
 
 from amas_devstack.binaries import binary
 from amas_devstack.capacity import FIGURES_FILE, Assumptions, Figures, Load, load_figures, plan
+from amas_devstack.certgen import certgen_binary
 from amas_devstack.demo.load import Load as TaskLoad
 from amas_devstack.demo.metrics import Metrics
 from amas_devstack.demo.service import Run, start_everything
@@ -140,6 +143,29 @@ class Pipeline:
         return c.counter_total(c.scrape(f"{self.stack.prometheus_url}/metrics"), name)
 
 
+def secure_hop(directory: Path) -> dict[str, dict[str, str]]:
+    """The agent -> gateway hop secured as shipped (collector/gateway.yaml): a private CA and
+    server certificate for 127.0.0.1, and a bearer token, made by collector/certgen."""
+    proc = subprocess.run(
+        [str(certgen_binary()), "-dir", str(directory), "-hosts", "localhost,127.0.0.1", "-token"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"certgen failed: {proc.stdout}{proc.stderr}")
+    gateway = {
+        "AMAS_COLLECTOR_TLS_CERT_FILE": str(directory / "server.crt"),
+        "AMAS_COLLECTOR_TLS_KEY_FILE": str(directory / "server.key"),
+        "AMAS_COLLECTOR_TOKEN_FILE": str(directory / "token"),  # one accepted token: the agent's
+    }
+    agent = {
+        "AMAS_GATEWAYS_CA_FILE": str(directory / "ca.crt"),
+        "AMAS_GATEWAYS_TOKEN_FILE": str(directory / "token"),
+    }
+    return {"gateway": gateway, "agent": agent}
+
+
 @contextlib.contextmanager
 def pipeline(workdir: Path) -> Iterator[Pipeline]:
     thanos = ThanosCluster(workdir / "thanos")
@@ -155,15 +181,16 @@ def pipeline(workdir: Path) -> Iterator[Pipeline]:
         logs.add_to(stack)
         stack.up(timeout=120)
         quiet = {"AMAS_COLLECTOR_LOG_LEVEL": "warn"}
+        tls = secure_hop(workdir / "tls")
         gateway = stack.add_collector(
             "gateway",
             c.REPO_ROOT / "collector" / "gateway.yaml",
-            {**quiet, "AMAS_LOGS_ENDPOINT": logs.otlp_logs_url},
+            {**quiet, **tls["gateway"], "AMAS_LOGS_ENDPOINT": logs.otlp_logs_url},
         )
         stack.add_collector(
             "agent",
             c.REPO_ROOT / "collector" / "agent-loadbalancing.yaml",
-            {**quiet, "AMAS_GATEWAYS": f"[127.0.0.1:{gateway.grpc}]"},
+            {**quiet, **tls["agent"], "AMAS_GATEWAYS": f"[127.0.0.1:{gateway.grpc}]"},
         )
         yield Pipeline(stack, thanos, logs)
     finally:

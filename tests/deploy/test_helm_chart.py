@@ -24,7 +24,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "deploy" / "helm" / "amas-telemetry"
 SCALED_VALUES = CHART / "ci" / "scaled-values.yaml"
 RELEASE, NAMESPACE = "amas", "observability"
-COLLECTOR_FILES = ("agent-loadbalancing.yaml", "agent-k8s.yaml", "gateway.yaml")
+#: ConfigMap key -> the repository's file
+COLLECTOR_FILES = {
+    "agent-loadbalancing.yaml": "collector/agent-loadbalancing.yaml",
+    "agent-k8s.yaml": "collector/overlays/agent-k8s.yaml",
+    "gateway.yaml": "collector/gateway.yaml",
+}
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +155,8 @@ def _env(container: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_collector_configs_are_the_repositorys_files(default_objects):
     data = default_objects[("ConfigMap", "amas-amas-telemetry-collector")]["data"]
-    for name in COLLECTOR_FILES:
-        assert data[name] == (REPO_ROOT / "collector" / name).read_text().rstrip("\n"), name
+    for key, path in COLLECTOR_FILES.items():
+        assert data[key] == (REPO_ROOT / path).read_text().rstrip("\n"), path
 
 
 def test_the_agents_find_the_gateways_through_the_headless_service(default_objects):
@@ -209,7 +214,7 @@ def test_the_agent_config_with_the_kubernetes_overlay_is_valid(tmp_path: Path):
             collector,
             "validate",
             f"--config={REPO_ROOT / 'collector' / 'agent-loadbalancing.yaml'}",
-            f"--config={REPO_ROOT / 'collector' / 'agent-k8s.yaml'}",
+            f"--config={REPO_ROOT / 'collector' / 'overlays' / 'agent-k8s.yaml'}",
         ]
     )
     assert proc.returncode == 0, proc.stderr

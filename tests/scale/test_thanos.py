@@ -195,3 +195,24 @@ def test_a_stopped_ingestors_blocks_are_served_from_the_bucket(scaled: Scaled):
         assert after == before
     finally:
         scaled.stack.start(ingestor.component, timeout=60)
+
+
+def test_exemplars_answer_through_query(scaled: Scaled):
+    """Prometheus remote-writes the exemplars the Collector brought (send_exemplars); the
+    ingestors keep them (--tsdb.max-exemplars), so Grafana's exemplar -> trace links work
+    through Query."""
+    import urllib.parse
+
+    from scaled_stack import get_json
+
+    params = urllib.parse.urlencode(
+        {
+            "query": f'http_server_request_duration_seconds_bucket{{job="{SERVICE}"}}',
+            "start": f"{scaled.load_started_at - 60:.0f}",
+            "end": f"{time.time():.0f}",
+        }
+    )
+    body = get_json(f"{scaled.thanos.query_url}/api/v1/query_exemplars?{params}")
+    assert body["status"] == "success", body
+    trace_ids = {e["labels"].get("trace_id") for series in body["data"] for e in series["exemplars"]}
+    assert trace_ids - {None}, f"no exemplar with a trace_id through Query: {body['data'][:2]}"
