@@ -73,7 +73,8 @@ def go_tool(source: Path, name: str, timeout: float = 900.0) -> Path:
     once per content of its go.mod, go.sum and *.go files into the bin folder, as
     ``<name>-<hash>``; raises StackError with the compiler's output when the build fails."""
     digest = hashlib.sha256()
-    for path in sorted([source / "go.mod", source / "go.sum", *source.glob("*.go")]):
+    sums = [source / "go.sum"] if (source / "go.sum").is_file() else []  # no go.sum: stdlib only
+    for path in sorted([source / "go.mod", *sums, *source.glob("*.go")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     target = bin_dir() / f"{name}-{digest.hexdigest()[:16]}"
     if target.is_file():
@@ -84,12 +85,12 @@ def go_tool(source: Path, name: str, timeout: float = 900.0) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     proc = subprocess.run(
-        [go, "build", "-trimpath", "-o", str(tmp), "."],
+        [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(tmp), "."],
         cwd=source,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "CGO_ENABLED": "0", "GOWORK": "off"},
+        env={**os.environ, "CGO_ENABLED": "0", "GOWORK": "off", "GOFLAGS": "-buildvcs=false"},
     )
     if proc.returncode != 0:
         raise StackError(f"building {source} failed:\n{proc.stdout}{proc.stderr}")
