@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from fed_stack import Fed, get_json, prom_value, wait_for
-from native_stack import NativeStack, Ports
+
+from amas_devstack.native_stack import NativeStack
+from amas_devstack.ports import Ports
 
 pytestmark = pytest.mark.e2e
 
