@@ -116,7 +116,7 @@ class Prom:
     def __init__(self, series: int) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-        from amas_telemetry import semconv as sc
+        from amas_telemetry import catalog
 
         self.multiprocess = "PROMETHEUS_MULTIPROC_DIR" in os.environ
         self.registry = CollectorRegistry()
@@ -125,7 +125,7 @@ class Prom:
             "http_server_request_duration_seconds",
             "Duration of HTTP server requests.",
             LABELS,
-            buckets=sc.HTTP_DURATION_BUCKETS,
+            buckets=catalog.HTTP_DURATION_BUCKETS,
             registry=own,
         )
         # the same help texts and small families as ours, so that sizes compare like for like

@@ -25,6 +25,30 @@ from amas_telemetry import semconv as sc
 __all__ = ["CATALOG", "InstrumentKind", "MetricSpec", "prometheus_name", "spec"]
 
 
+# --- Advised bucket boundaries ----------------------------------------------------------------
+HTTP_DURATION_BUCKETS: Final = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+    0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)
+"""Advised by the HTTP semantic conventions."""
+DB_DURATION_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
+"""Advised by the DB semantic conventions."""
+GEN_AI_DURATION_BUCKETS: Final = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64,
+    1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)
+"""Advised by the GenAI semantic conventions."""
+GEN_AI_TOKEN_BUCKETS: Final = (
+    1, 4, 16, 64, 256, 1024, 4096,
+    16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)
+"""Advised by the GenAI semantic conventions."""
+TASK_DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+"""The original plan's task buckets (0.5 s .. 600 s) plus sub-second ones."""
+AGENT_DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
+QUALITY_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
 class InstrumentKind(Enum):
     HISTOGRAM = "histogram"
     COUNTER = "counter"
@@ -123,7 +147,7 @@ _SPECS: Final = (
     # --- derived from spans (spanmetrics.rules) ---------------------------------------------
     MetricSpec(
         sc.HTTP_SERVER_REQUEST_DURATION, H, "s", "Duration of HTTP server requests.",
-        _HTTP, sc.HTTP_DURATION_BUCKETS,
+        _HTTP, HTTP_DURATION_BUCKETS,
     ),
     MetricSpec(
         sc.HTTP_SERVER_ACTIVE_REQUESTS, U, "{request}", "Number of active HTTP server requests.",
@@ -131,7 +155,7 @@ _SPECS: Final = (
     ),
     MetricSpec(
         sc.DB_CLIENT_OPERATION_DURATION, H, "s", "Duration of database client operations.",
-        _DB, sc.DB_DURATION_BUCKETS,
+        _DB, DB_DURATION_BUCKETS,
     ),
     MetricSpec(
         sc.AMAS_CACHE_OPERATIONS, C, "{operation}", "Cache operations by result (hit, miss, ok, error).",
@@ -139,20 +163,20 @@ _SPECS: Final = (
     ),
     MetricSpec(
         sc.GEN_AI_CLIENT_OPERATION_DURATION, H, "s", "GenAI operation duration.",
-        (*_GENAI, sc.ERROR_TYPE), sc.GEN_AI_DURATION_BUCKETS,
+        (*_GENAI, sc.ERROR_TYPE), GEN_AI_DURATION_BUCKETS,
     ),
     MetricSpec(
         sc.GEN_AI_CLIENT_TOKEN_USAGE, H, "{token}", "Number of input and output tokens used.",
-        (*_GENAI, sc.GEN_AI_TOKEN_TYPE), sc.GEN_AI_TOKEN_BUCKETS,
+        (*_GENAI, sc.GEN_AI_TOKEN_TYPE), GEN_AI_TOKEN_BUCKETS,
     ),
     MetricSpec(
         sc.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK, H, "s",
-        "Time to receive the first chunk of a streamed response.", _GENAI, sc.GEN_AI_DURATION_BUCKETS,
+        "Time to receive the first chunk of a streamed response.", _GENAI, GEN_AI_DURATION_BUCKETS,
     ),
     MetricSpec(
         sc.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK, H, "s",
         "Time per output chunk after the first one, in streamed responses.", _GENAI,
-        sc.GEN_AI_DURATION_BUCKETS,
+        GEN_AI_DURATION_BUCKETS,
     ),
     MetricSpec(
         sc.AMAS_AI_COST, C, "{USD}",
@@ -172,15 +196,15 @@ _SPECS: Final = (
     ),
     MetricSpec(
         sc.AMAS_TASK_DURATION, H, "s", "Duration of AMAS tasks; count by error.type gives outcomes.",
-        (sc.AMAS_TASK_TYPE, sc.ERROR_TYPE), sc.TASK_DURATION_BUCKETS,
+        (sc.AMAS_TASK_TYPE, sc.ERROR_TYPE), TASK_DURATION_BUCKETS,
     ),
     MetricSpec(
         sc.AMAS_TASK_QUALITY, H, "{score}", "Quality score (0..1) of finished tasks.",
-        (sc.AMAS_TASK_TYPE,), sc.QUALITY_BUCKETS,
+        (sc.AMAS_TASK_TYPE,), QUALITY_BUCKETS,
     ),
     MetricSpec(
         sc.AMAS_AGENT_DURATION, H, "s", "Duration of agent runs.",
-        (sc.GEN_AI_AGENT_NAME, sc.ERROR_TYPE), sc.AGENT_DURATION_BUCKETS,
+        (sc.GEN_AI_AGENT_NAME, sc.ERROR_TYPE), AGENT_DURATION_BUCKETS,
     ),
     MetricSpec(
         sc.AMAS_AGENT_TOKEN_USAGE, C, "{token}", "Tokens used by agent runs.",
@@ -191,7 +215,7 @@ _SPECS: Final = (
     ),
     MetricSpec(
         sc.AMAS_TOOL_DURATION, H, "s", "Duration of tool calls.",
-        (sc.GEN_AI_TOOL_NAME, sc.ERROR_TYPE), sc.AGENT_DURATION_BUCKETS,
+        (sc.GEN_AI_TOOL_NAME, sc.ERROR_TYPE), AGENT_DURATION_BUCKETS,
     ),
     MetricSpec(
         sc.AMAS_INTEGRATION_TRIGGERS, C, "{trigger}", "Integration events handled.",

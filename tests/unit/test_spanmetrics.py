@@ -7,6 +7,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 import amas_telemetry
+from amas_telemetry import catalog
 from amas_telemetry import semconv as sc
 from amas_telemetry.testing import capture
 
@@ -58,7 +59,8 @@ class TestHttpRule:
 
     def test_buckets_are_the_semconv_advice(self, cap):
         _server_span(cap.telemetry.tracer("t"))
-        assert tuple(cap.point(sc.HTTP_SERVER_REQUEST_DURATION).explicit_bounds) == sc.HTTP_DURATION_BUCKETS
+        bounds = cap.point(sc.HTTP_SERVER_REQUEST_DURATION).explicit_bounds
+        assert tuple(bounds) == catalog.HTTP_DURATION_BUCKETS
 
     def test_active_requests_go_up_and_down(self, cap):
         tracer = cap.telemetry.tracer("t")
@@ -159,7 +161,7 @@ class TestGenAiAndDomainRules:
         assert cap.counter_total(sc.AMAS_AI_COST, **labels) == pytest.approx(0.0042)
         assert tuple(
             cap.point(sc.GEN_AI_CLIENT_TOKEN_USAGE, gen_ai__token__type="input").explicit_bounds
-        ) == (sc.GEN_AI_TOKEN_BUCKETS)
+        ) == (catalog.GEN_AI_TOKEN_BUCKETS)
 
     def test_failed_genai_call(self, cap):
         with pytest.raises(ConnectionError), amas_telemetry.genai_span("anthropic", "claude"):

@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -42,22 +41,12 @@ from amas_devstack.components import (
     Spec,
     render,
 )
-from amas_devstack.ports import Ports, free_ports, port_in_use
-from amas_devstack.processes import http_ok, pid_alive
+from amas_devstack.ports import Endpoint, Ports, free_ports, port_in_use
+from amas_devstack.processes import http_ok, pid_alive, spawn, tail, terminate
 
 __all__ = ["STATE_FILE", "NativeStack"]
 
 STATE_FILE = "stack.json"
-
-
-class _Endpoint:
-    """A read-only attribute of a stack: ``[scheme]127.0.0.1:<one of its ports>``."""
-
-    def __init__(self, port: str, scheme: str = "http://") -> None:
-        self.port, self.scheme = port, scheme
-
-    def __get__(self, stack: NativeStack, owner: type | None = None) -> str:
-        return f"{self.scheme}127.0.0.1:{getattr(stack.ports, self.port)}"
 
 
 class NativeStack:
@@ -104,12 +93,12 @@ class NativeStack:
         return self.run_dir / STATE_FILE
 
     # -- endpoints for clients ------------------------------------------------------------
-    otlp_http_url = _Endpoint("collector_http")
-    otlp_grpc_endpoint = _Endpoint("collector_grpc", scheme="")
-    prometheus_url = _Endpoint("prometheus")
-    jaeger_url = _Endpoint("jaeger_query")
-    victorialogs_url = _Endpoint("victorialogs")
-    alertmanager_url = _Endpoint("alertmanager")
+    otlp_http_url = Endpoint("collector_http")
+    otlp_grpc_endpoint = Endpoint("collector_grpc", scheme="")
+    prometheus_url = Endpoint("prometheus")
+    jaeger_url = Endpoint("jaeger_query")
+    victorialogs_url = Endpoint("victorialogs")
+    alertmanager_url = Endpoint("alertmanager")
 
     # -- specs ----------------------------------------------------------------------------
     @property
@@ -215,21 +204,8 @@ class NativeStack:
         for path, text in spec.files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        log_path = self.log_path(name)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **spec.env}
-        with open(log_path, "ab") as log:
-            log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} start: {' '.join(spec.argv)}\n".encode())
-            log.flush()
-            proc = subprocess.Popen(
-                spec.argv,
-                cwd=self.run_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = spawn(spec.argv, cwd=self.run_dir, env=env, log_path=self.log_path(name))
         self._procs[name] = proc
         self._pids[name] = proc.pid
         self._bins[name] = spec.argv[0]
@@ -297,17 +273,7 @@ class NativeStack:
         if pid is None:
             return
         if self.is_running(name):
-            # a stopped (SIGSTOP) process must be continued to act on SIGTERM
-            with contextlib.suppress(ProcessLookupError):
-                if grace > 0:
-                    os.kill(pid, signal.SIGTERM)
-                    os.kill(pid, signal.SIGCONT)
-                else:
-                    os.kill(pid, signal.SIGKILL)
-            if not self._wait_exit(name, grace):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                self._wait_exit(name, 10.0)
+            terminate(pid, self._procs.get(name), self._bins.get(name), grace)
         self._procs.pop(name, None)
         self._pids.pop(name, None)
         self._bins.pop(name, None)
@@ -337,21 +303,6 @@ class NativeStack:
         if errors:
             raise StackError("while stopping: " + "; ".join(errors))
 
-    def _wait_exit(self, name: str, timeout: float) -> bool:
-        proc = self._procs.get(name)
-        if proc is not None:
-            try:
-                proc.wait(timeout=timeout)
-                return True
-            except subprocess.TimeoutExpired:
-                return False
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not pid_alive(self._pids[name], self._bins.get(name)):
-                return True
-            time.sleep(0.05)
-        return not pid_alive(self._pids[name], self._bins.get(name))
-
     # -- health ---------------------------------------------------------------------------
     def is_healthy(self, name: str) -> bool:
         return self.is_running(name) and http_ok(self.spec(name).health_url)
@@ -376,11 +327,8 @@ class NativeStack:
             time.sleep(0.1)
 
     def tail_log(self, name: str, lines: int = 30) -> str:
-        try:
-            data = self.log_path(name).read_bytes()[-20000:]
-        except OSError:
-            return "(no log)"
-        return "\n".join("    " + ln for ln in data.decode(errors="replace").splitlines()[-lines:])
+        text = tail(self.log_path(name), lines)
+        return "\n".join("    " + ln for ln in text.splitlines()) if text else "(no log)"
 
     def status(self) -> list[dict[str, object]]:
         rows = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 
-__all__ = ["Ports", "free_port", "free_ports", "port_in_use"]
+__all__ = ["Endpoint", "Ports", "free_port", "free_ports", "port_in_use"]
 
 
 def free_ports(count: int) -> list[int]:
@@ -61,3 +61,14 @@ class Ports:
 
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
+
+
+class Endpoint:
+    """A read-only attribute of an object with ``ports``: ``[scheme]127.0.0.1:<one of its ports>``."""
+
+    def __init__(self, port: str, scheme: str = "http://") -> None:
+        self.port, self.scheme = port, scheme
+
+    def __get__(self, owner_instance: object, owner: type | None = None) -> str:
+        ports = owner_instance.ports  # type: ignore[attr-defined]
+        return f"{self.scheme}127.0.0.1:{getattr(ports, self.port)}"

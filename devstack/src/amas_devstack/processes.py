@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-__all__ = ["ChildProcess", "ServerError", "http_ok", "pid_alive", "stop_pid", "wait_ready"]
+__all__ = [
+    "ChildProcess",
+    "ServerError",
+    "http_ok",
+    "pid_alive",
+    "spawn",
+    "stop_pid",
+    "terminate",
+    "wait_ready",
+]
 
 
 class ServerError(RuntimeError):
@@ -57,6 +66,60 @@ def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None
         os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
+
+
+def spawn(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a session of its own, its output appended to ``log_path`` after a
+    line saying when and what was started."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} start: {' '.join(argv)}\n".encode())
+        log.flush()
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def terminate(pid: int, proc: subprocess.Popen[bytes] | None, command: str | None, grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; ``grace=0`` sends SIGKILL at once.
+
+    ``proc`` (our own child) is reaped; a pid started by another process is watched through
+    /proc (with ``command``, see :func:`pid_alive`). A stopped (SIGSTOP) process is continued,
+    so that it acts on SIGTERM.
+    """
+
+    def wait_exit(timeout: float) -> bool:
+        if proc is not None:
+            try:
+                proc.wait(timeout=timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not pid_alive(pid, command):
+                return True
+            time.sleep(0.05)
+        return not pid_alive(pid, command)
+
+    with contextlib.suppress(ProcessLookupError):
+        if grace > 0:
+            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGCONT)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    if not wait_exit(grace):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        wait_exit(10.0)
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:

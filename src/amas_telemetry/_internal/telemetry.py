@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -21,7 +20,6 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Tracer
 
-from amas_telemetry import semconv as sc
 from amas_telemetry._internal.compat.sdk import sdk_self_metrics
 from amas_telemetry._internal.compat.verify import verify_all
 from amas_telemetry._internal.config.parsers import ConfigError
@@ -35,7 +33,7 @@ from amas_telemetry._internal.integrations.instrument import (
     uninstrument_fastapi,
 )
 from amas_telemetry._internal.logs.export import DeferredLogExport
-from amas_telemetry._internal.logs.handler import RedactingFilter, TelemetryLogHandler
+from amas_telemetry._internal.logs.root import attach_root_logging
 from amas_telemetry._internal.metrics.derivation.active import ActiveRequestsProcessor
 from amas_telemetry._internal.metrics.derivation.processor import SpanMetricsProcessor
 from amas_telemetry._internal.metrics.derivation.table import DEFAULT_RULES
@@ -55,13 +53,8 @@ from amas_telemetry._internal.prometheus.route import (
 from amas_telemetry._internal.prometheus.server import MetricsServer
 from amas_telemetry._internal.prometheus.snapshots import merge_workers_as
 from amas_telemetry._internal.prometheus.worker_group import Membership
-from amas_telemetry._internal.redact.otel import (
-    RedactingLogRecordProcessor,
-    install_sdk_log_filter,
-    remove_sdk_log_filter,
-    scrub_resource,
-)
-from amas_telemetry._internal.redact.scrubber import Scrubber
+from amas_telemetry._internal.redact.otel import RedactingLogRecordProcessor, scrub_resource
+from amas_telemetry._internal.redact.scrubber import prompt_scrubber
 from amas_telemetry._internal.resource import service_resource
 from amas_telemetry._internal.tracing.provider import (
     RedactingProcessor,
@@ -80,16 +73,6 @@ _log = logging.getLogger(__name__)
 
 _apps: weakref.WeakKeyDictionary[Any, Telemetry] = weakref.WeakKeyDictionary()
 _apps_lock = threading.Lock()
-
-
-def _scrubber(settings: Settings) -> Scrubber:
-    if settings.record_prompts:
-        return Scrubber()
-    return Scrubber(
-        drop_keys=sc.PROMPT_ATTRIBUTES,
-        drop_prefixes=sc.PROMPT_ATTRIBUTE_PREFIXES,
-        drop_events=sc.PROMPT_EVENTS,
-    )
 
 
 @dataclass(frozen=True)
@@ -137,7 +120,7 @@ class Telemetry:
         self._log_handlers: list[logging.Handler] = []
         undo.callback(self._close_log_handlers)  # last of all: shutdown may still log
 
-        self.scrubber = _scrubber(settings)
+        self.scrubber = prompt_scrubber(settings.record_prompts)
         resource = scrub_resource(service_resource(settings), self.scrubber)
         self.prometheus = PrometheusEndpoint()
         # where each signal goes (a signal without an endpoint is not exported)
@@ -253,7 +236,17 @@ class Telemetry:
         )
         workers.start()
         undo.callback(workers.leave)
-        self._setup_logging(extras.json_log_stream)
+        self._log_handlers.extend(
+            attach_root_logging(
+                undo,
+                service_name=settings.service_name,
+                log_level=settings.log_level,
+                json_logs=settings.json_logs,
+                json_log_stream=extras.json_log_stream,
+                scrubber=self.scrubber,
+                log_exports=self._log_exports,
+            )
+        )
         held = acquire_libraries(tuple(settings.instrumentations), global_tracer_provider())
         undo.callback(release_libraries, held)
         if self.app is not None:
@@ -264,21 +257,6 @@ class Telemetry:
         if self.spools is None:
             return otlp_exporter(self.otlp_targets[signal], meter_provider)
         return self.spools.exporter(signal)
-
-    def _setup_logging(self, json_log_stream: IO[str] | None) -> None:
-        sdk_log_filter = install_sdk_log_filter(self.scrubber)
-        self._undo.callback(remove_sdk_log_filter, sdk_log_filter)
-        stream = (json_log_stream or sys.stdout) if self.settings.json_logs else None
-        if stream is not None or self.logger_provider is not None:
-            handler = TelemetryLogHandler(self.settings.service_name, stream, self._log_exports)
-            handler.addFilter(RedactingFilter(self.scrubber))
-            self._log_handlers.append(handler)
-        root = logging.getLogger()
-        self._undo.callback(root.setLevel, root.level)
-        root.setLevel(self.settings.log_level)
-        for handler in self._log_handlers:
-            root.addHandler(handler)
-            self._undo.callback(root.removeHandler, handler)
 
     def _close_log_handlers(self) -> None:
         for handler in self._log_handlers:

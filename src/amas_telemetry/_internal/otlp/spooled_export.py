@@ -24,16 +24,11 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.semconv._incubating.attributes.otel_attributes import (
     OTEL_COMPONENT_NAME,
     OTEL_COMPONENT_TYPE,
@@ -49,20 +44,13 @@ from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, S
 
 from amas_telemetry import semconv as sc
 from amas_telemetry._internal.forking import renew_after_fork
-from amas_telemetry._internal.otlp.log_encoding import encode_logs
-from amas_telemetry._internal.otlp.span_encoding import encode_spans
 from amas_telemetry._internal.otlp.spool import Spool
+from amas_telemetry._internal.otlp.spooled_exporters import EXPORTER_CLASSES
 from amas_telemetry._internal.otlp.targets import OtlpTarget
 from amas_telemetry._internal.otlp.transport import Outcome, SendResult, Transport, transport_for
 from amas_telemetry.catalog import spec
 
-__all__ = [
-    "ExportSpools",
-    "SpooledExport",
-    "SpooledLogExporter",
-    "SpooledMetricExporter",
-    "SpooledSpanExporter",
-]
+__all__ = ["ExportSpools", "SpooledExport"]
 
 _log = logging.getLogger(__name__)
 
@@ -250,76 +238,6 @@ def _lost_as(result: SendResult) -> str | None:
     return result.error_type or "rejected"
 
 
-# --- the SDK exporter interfaces ------------------------------------------------------------
-
-
-class SpooledSpanExporter(SpanExporter):
-    def __init__(self, export: SpooledExport) -> None:
-        self.core = export
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        body = encode_spans(spans)
-        ok = self.core.submit(body, len(spans))
-        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.core.drain(timeout_millis / 1000)
-
-    def shutdown(self) -> None:
-        self.core.shutdown()
-
-
-class SpooledLogExporter(LogRecordExporter):
-    def __init__(self, export: SpooledExport) -> None:
-        self.core = export
-
-    def export(self, batch: Sequence) -> LogRecordExportResult:  # type: ignore[override]
-        return self.export_encoded(encode_logs(batch), len(batch))
-
-    def export_encoded(self, body: bytes, items: int) -> LogRecordExportResult:
-        """An ``ExportLogsServiceRequest`` already serialized (see :mod:`.logexport`)."""
-        ok = self.core.submit(body, items)
-        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.core.drain(timeout_millis / 1000)
-
-    def shutdown(self) -> None:
-        self.core.shutdown()
-
-
-class SpooledMetricExporter(MetricExporter):
-    """Cumulative temporality for every instrument (what Prometheus stores)."""
-
-    def __init__(self, export: SpooledExport) -> None:
-        super().__init__()
-        self.core = export
-
-    def export(
-        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: object
-    ) -> MetricExportResult:
-        points = sum(
-            len(metric.data.data_points)
-            for resource in metrics_data.resource_metrics
-            for scope in resource.scope_metrics
-            for metric in scope.metrics
-        )
-        body = encode_metrics(metrics_data).SerializeToString()
-        ok = self.core.submit(body, points)
-        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return self.core.drain(timeout_millis / 1000)
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
-        self.core.shutdown()
-
-
-_EXPORTER_CLASSES: dict[str, Any] = {
-    "traces": SpooledSpanExporter,
-    "metrics": SpooledMetricExporter,
-    "logs": SpooledLogExporter,
-}
 # the SDK exporters' own self-metrics, kept: dashboards and the TelemetryDataDropped alert read them
 _SDK_EXPORTED = {
     "traces": (create_otel_sdk_exporter_span_exported, "span"),
@@ -358,7 +276,7 @@ class ExportSpools:
             on_attempt=lambda result, seconds: self._attempt(signal, result, seconds),
         )
         self.exports[signal] = export
-        return _EXPORTER_CLASSES[signal](export)
+        return EXPORTER_CLASSES[signal](export)
 
     def _report(self, signal: str, items: int, error_type: str | None) -> None:
         counter, attributes = self._counters.get(signal, (None, {}))

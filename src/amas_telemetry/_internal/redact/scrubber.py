@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import unquote, unquote_plus
 
+from amas_telemetry import semconv as sc
 from amas_telemetry._internal.redact.engine import REDACTED, Scanner, Trigger
 from amas_telemetry._internal.redact.rules import RULES, SECRET_NAME
 
@@ -198,3 +199,15 @@ class Scrubber:
         if name in self.drop_events:
             return {} if attributes else None
         return self.changed_attributes(attributes)
+
+
+def prompt_scrubber(record_prompts: bool) -> Scrubber:
+    """The scrubber ``configure()`` uses: secrets always; prompt and completion text too
+    unless the app asked to record prompts (``record_prompts``)."""
+    if record_prompts:
+        return Scrubber()
+    return Scrubber(
+        drop_keys=sc.PROMPT_ATTRIBUTES,
+        drop_prefixes=sc.PROMPT_ATTRIBUTE_PREFIXES,
+        drop_events=sc.PROMPT_EVENTS,
+    )
