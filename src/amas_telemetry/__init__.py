@@ -12,8 +12,8 @@ count, error rate, duration, token and cost metric is derived from those spans.
 
 from amas_telemetry import semconv
 from amas_telemetry._internal.compat.verify import UnsupportedDependency
-from amas_telemetry._internal.config.parsers import ConfigError
 from amas_telemetry._internal.config.settings import Settings
+from amas_telemetry._internal.errors import ConfigError
 from amas_telemetry._internal.genai.calls import GenAICall, genai_call, time_stream
 from amas_telemetry._internal.integrations.instrument import untraced
 from amas_telemetry._internal.telemetry import STATE_GAUGES, Telemetry, configure

@@ -97,19 +97,15 @@ def test_a_renamed_self_metrics_variable(monkeypatch):
 
 def test_an_exporter_logger_the_scrubber_does_not_filter(monkeypatch):
     """As if the gRPC exporter logged under a new name: its errors would leave unscrubbed."""
-    from amas_telemetry._internal.redact import otel
-
-    kept = tuple(n for n in otel.SDK_LOGGERS if n != "opentelemetry.exporter.otlp.proto.grpc.exporter")
-    monkeypatch.setattr(otel, "SDK_LOGGERS", kept)
+    kept = tuple(n for n in sdk.SDK_LOGGERS if n != "opentelemetry.exporter.otlp.proto.grpc.exporter")
+    monkeypatch.setattr(sdk, "SDK_LOGGERS", kept)
     _configure_fails(
         "opentelemetry-exporter-otlp-proto-grpc", "opentelemetry.exporter.otlp.proto.grpc.exporter"
     )
 
 
 def test_a_filtered_logger_module_that_is_gone(monkeypatch):
-    from amas_telemetry._internal.redact import otel
-
-    monkeypatch.setattr(otel, "SDK_LOGGERS", (*otel.SDK_LOGGERS, "opentelemetry.sdk.trace.export.gone"))
+    monkeypatch.setattr(sdk, "SDK_LOGGERS", (*sdk.SDK_LOGGERS, "opentelemetry.sdk.trace.export.gone"))
     _configure_fails("opentelemetry-exporter-otlp-proto-grpc", "ModuleNotFoundError")
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import amas_telemetry
-from amas_telemetry._internal.config.parsers import ConfigError
 from amas_telemetry._internal.config.resolve import resolve_settings
 from amas_telemetry._internal.config.settings import SETTINGS
+from amas_telemetry._internal.errors import ConfigError
 from amas_telemetry._internal.tracing.provider import global_tracer_provider
 
 # PEM-looking files for the certificate settings (their parser checks a file is readable PEM)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import amas_telemetry
-from amas_telemetry._internal.config.parsers import ConfigError
 from amas_telemetry._internal.config.resolve import resolve_settings
+from amas_telemetry._internal.errors import ConfigError
 from amas_telemetry._internal.otlp.sdk_exporters import otlp_exporter
 from amas_telemetry._internal.otlp.targets import otlp_targets
 

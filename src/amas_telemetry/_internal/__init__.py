@@ -1,7 +1,9 @@
 """Everything behind the public API of :mod:`amas_telemetry`; nothing here is public.
 
 Rooms, from the bottom up (a room imports only rooms below it, plus the public leaf modules
-:mod:`amas_telemetry.semconv` and :mod:`amas_telemetry.catalog`):
+:mod:`amas_telemetry.semconv` and :mod:`amas_telemetry.catalog` and the shared modules
+``errors`` (:class:`ConfigError`) and ``forking``; each room's docstring names the rooms it
+imports, and ``tests/unit/test_layout.py`` holds the code to both):
 
 - ``compat``: the quarantined reaches into other packages' internals (OTel SDK, uvicorn,
   gunicorn, ...), each checked once by ``configure()``;

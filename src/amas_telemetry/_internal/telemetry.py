@@ -22,9 +22,9 @@ from opentelemetry.trace import Tracer
 
 from amas_telemetry._internal.compat.sdk import sdk_self_metrics
 from amas_telemetry._internal.compat.verify import verify_all
-from amas_telemetry._internal.config.parsers import ConfigError
 from amas_telemetry._internal.config.resolve import resolve_settings, takes_settings
 from amas_telemetry._internal.config.settings import Settings
+from amas_telemetry._internal.errors import ConfigError
 from amas_telemetry._internal.integrations.instrument import (
     acquire_libraries,
     instrument_fastapi,

@@ -24,8 +24,8 @@ declares is where they first all hold: docs/versions.md):
   re-exported here, so that ``/metrics`` keeps the names the OTel Prometheus reader gives.
 - :func:`is_api_default_meter_provider`: the API's placeholder MeterProvider (a private class),
   which tells whether anyone installed a global MeterProvider before us.
-- :data:`SDK_LOGGERS` (in :mod:`amas_telemetry._internal.redact.otel`): the loggers through which
-  the exporters report failures naming their endpoint; the scrubber filters them by name.
+- :data:`SDK_LOGGERS`: the loggers through which the exporters report failures naming their
+  endpoint (module names, private to the SDK); the scrubber filters them by name.
 
 :data:`REACHES` checks each of them once, before ``configure()`` builds anything
 (:mod:`.verify`): a version without one of them stops ``configure()`` with the package and the
@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk._logs import LoggerProvider
@@ -77,6 +77,7 @@ except ImportError as error:
 
 __all__ = [
     "REACHES",
+    "SDK_LOGGERS",
     "is_api_default_meter_provider",
     "map_unit",
     "metric_readers",
@@ -90,6 +91,22 @@ __all__ = [
     "sdk_self_metrics",
     "sdk_version",
 ]
+
+SDK_LOGGERS: Final = (
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc._log_exporter",
+    "opentelemetry.exporter.otlp.proto.http._common",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.http._log_exporter",
+    "opentelemetry.sdk._shared_internal",
+    "opentelemetry.sdk.metrics._internal.export",
+    "opentelemetry.sdk.trace.export",
+    "opentelemetry.sdk._logs._internal.export",
+)
+"""Loggers of the exporters and processors, whose failures name the endpoint."""
 
 
 def run_around_collection(
@@ -213,8 +230,6 @@ def _check_sdk_loggers() -> None:
     import importlib
     import logging
     import pkgutil
-
-    from amas_telemetry._internal.redact.otel import SDK_LOGGERS
 
     for name in SDK_LOGGERS:
         importlib.import_module(name)

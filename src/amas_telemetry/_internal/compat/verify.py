@@ -15,7 +15,7 @@ import importlib.util
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from amas_telemetry._internal.config.parsers import ConfigError
+from amas_telemetry._internal.errors import ConfigError
 
 __all__ = ["Reach", "UnsupportedDependency", "installed_version", "require", "verify", "verify_all"]
 

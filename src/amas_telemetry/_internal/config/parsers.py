@@ -16,13 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-
-class ConfigError(ValueError):
-    """A setting has a value amas_telemetry cannot use.
-
-    The message names the setting (the keyword, or the environment variable the value
-    came from), the value received and what is accepted.
-    """
+from amas_telemetry._internal.errors import ConfigError
 
 
 class Invalid(Exception):
@@ -292,12 +286,16 @@ def parse_header_names(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.lower() for n in names if n))
 
 
+def _is_rule(value: object) -> bool:
+    """Has what a :class:`~amas_telemetry.spanmetrics.MetricRule` has (the type lives in the
+    ``metrics`` room, which this one does not import)."""
+    return hasattr(value, "metric") and all(callable(getattr(value, a, None)) for a in ("when", "value"))
+
+
 def parse_rules(value: Any) -> tuple[Any, ...]:
     """Span-metric rules (:class:`~amas_telemetry.spanmetrics.MetricRule`), each at most once."""
-    from amas_telemetry._internal.metrics.derivation.rules import MetricRule
-
     value = _as_list(value)
-    if not isinstance(value, list | tuple) or not all(isinstance(r, MetricRule) for r in value):
+    if not isinstance(value, list | tuple) or not all(_is_rule(r) for r in value):
         raise Invalid("a list of rules made by amas_telemetry.spanmetrics.rule")
     return tuple(dict.fromkeys(value))
 

@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from amas_telemetry._internal.config.parsers import ConfigError, Invalid
+from amas_telemetry._internal.config.parsers import Invalid
 from amas_telemetry._internal.config.setting import Setting, SignalOverride, shown
 from amas_telemetry._internal.config.settings import SETTINGS, Settings, setting_fields
+from amas_telemetry._internal.errors import ConfigError
 
 __all__ = ["MERGED_MAPPINGS", "resolve_settings", "takes_settings"]
 

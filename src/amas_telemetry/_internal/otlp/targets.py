@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from amas_telemetry._internal.config.parsers import ConfigError
 from amas_telemetry._internal.config.setting import SIGNALS, shown
 from amas_telemetry._internal.config.settings import SETTINGS, Settings
+from amas_telemetry._internal.errors import ConfigError
 
 __all__ = ["OtlpTarget", "OtlpVariable", "otlp_targets", "otlp_variables"]
 

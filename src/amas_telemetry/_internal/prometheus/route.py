@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amas_telemetry._internal.config.parsers import ConfigError
+from amas_telemetry._internal.errors import ConfigError
 from amas_telemetry._internal.prometheus.endpoint import PrometheusEndpoint
 
 __all__ = ["add_metrics_route", "check_metrics_path", "check_metrics_serving"]

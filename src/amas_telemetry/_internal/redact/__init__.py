@@ -1,4 +1,4 @@
-"""Scrubbing of secrets and prompt text (import: ``semconv`` only).
+"""Scrubbing of secrets and prompt text (import: ``compat``).
 
 ``engine`` (one RE2 automaton and its rule handlers), ``rules`` (the secret shapes),
 ``providers`` (the provider token formats from the maintained secret-scanning lists),

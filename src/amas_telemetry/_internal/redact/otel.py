@@ -12,11 +12,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import Link, Status
 
+from amas_telemetry._internal.compat.sdk import SDK_LOGGERS
 from amas_telemetry._internal.redact.engine import REDACTED, Scanner
 from amas_telemetry._internal.redact.rules import Rule
 from amas_telemetry._internal.redact.scrubber import Scrubber
 
-__all__ = ["SDK_LOGGERS", "RedactingLogRecordProcessor", "SdkLogFilter", "scrub_resource", "scrubbed_span"]
+__all__ = ["RedactingLogRecordProcessor", "SdkLogFilter", "scrub_resource", "scrubbed_span"]
 
 
 def scrubbed_span(span: ReadableSpan, scrub: Scrubber) -> ReadableSpan:
@@ -108,21 +109,6 @@ class RedactingLogRecordProcessor(LogRecordProcessor):
 
 # --- the SDK's own warnings -------------------------------------------------------------------
 
-SDK_LOGGERS: Final = (
-    "opentelemetry.exporter.otlp.proto.grpc.exporter",
-    "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
-    "opentelemetry.exporter.otlp.proto.grpc.metric_exporter",
-    "opentelemetry.exporter.otlp.proto.grpc._log_exporter",
-    "opentelemetry.exporter.otlp.proto.http._common",
-    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
-    "opentelemetry.exporter.otlp.proto.http._log_exporter",
-    "opentelemetry.sdk._shared_internal",
-    "opentelemetry.sdk.metrics._internal.export",
-    "opentelemetry.sdk.trace.export",
-    "opentelemetry.sdk._logs._internal.export",
-)
-"""Loggers of the exporters and processors, whose failures name the endpoint."""
 
 
 def _netloc(m: Any) -> tuple[bytes, int, int]:
