@@ -18,13 +18,12 @@ Data, logs and a state file (pids, ports) live in the run folder, so that ``stat
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from amas_devstack.binaries import BinaryMissing, StackError, binary
@@ -165,6 +164,19 @@ class NativeStack:
             self.start(spec.name, timeout=timeout)
         return spec
 
+    def add_processes(self, specs: Sequence[Spec], timeout: float = 60.0) -> None:
+        """:meth:`add_process` for several, started together; waits until every one is healthy."""
+        for spec in specs:
+            self.add_process(spec, start=False)
+        self._start_together([spec.name for spec in specs], timeout)
+
+    def _start_together(self, names: list[str], timeout: float) -> None:
+        for name in names:
+            self.start(name, wait=False)
+        deadline = time.monotonic() + timeout
+        for name in names:
+            self.wait_healthy(name, max(1.0, deadline - time.monotonic()))
+
     def _name_taken(self, name: str) -> bool:
         return name in ALL_COMPONENTS or name in self.extra_collectors or name in self.extra_processes
 
@@ -225,12 +237,8 @@ class NativeStack:
         for spec in specs:  # all port clashes are reported before anything starts
             self._check_ports(spec)
         try:
-            stores = [n for n in self.components if n != "collector"]
-            for name in stores:
-                self.start(name, wait=False)
             deadline = time.monotonic() + timeout
-            for name in stores:
-                self.wait_healthy(name, max(1.0, deadline - time.monotonic()))
+            self._start_together([n for n in self.components if n != "collector"], timeout)
             if "collector" in self.components:
                 self.start("collector", wait=True, timeout=max(5.0, deadline - time.monotonic()))
         except BaseException:
@@ -329,24 +337,6 @@ class NativeStack:
     def tail_log(self, name: str, lines: int = 30) -> str:
         text = tail(self.log_path(name), lines)
         return "\n".join("    " + ln for ln in text.splitlines()) if text else "(no log)"
-
-    def status(self) -> list[dict[str, object]]:
-        rows = []
-        for name in [*self.components, *self.extra_collectors, *self.extra_processes]:
-            spec = None
-            with contextlib.suppress(StackError):
-                spec = self.spec(name)
-            rows.append(
-                {
-                    "component": name,
-                    "pid": self._pids.get(name),
-                    "running": self.is_running(name),
-                    "healthy": self.is_healthy(name) if spec else False,
-                    "ports": spec.ports if spec else {},
-                    "health_url": spec.health_url if spec else "",
-                }
-            )
-        return rows
 
     # -- state file (so that `down`/`status` work from another process) --------------------
     def _save_state(self) -> None:

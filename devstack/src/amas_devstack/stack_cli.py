@@ -44,11 +44,12 @@ def _print_status(stack: NativeStack) -> bool:
     all_ok = True
     print(f"run dir: {stack.run_dir}")
     print(f"{'component':<13} {'pid':>8}  {'state':<9}  ports")
-    for row in stack.status():
-        state = "healthy" if row["healthy"] else ("running" if row["running"] else "stopped")
-        all_ok &= bool(row["healthy"])
-        ports = ", ".join(f"{k} {v}" for k, v in row["ports"].items())  # type: ignore[union-attr]
-        print(f"{row['component']:<13} {row['pid'] or '-':>8}  {state:<9}  {ports}")
+    for name in [*stack.components, *stack.extra_collectors, *stack.extra_processes]:
+        healthy, running = stack.is_healthy(name), stack.is_running(name)
+        state = "healthy" if healthy else ("running" if running else "stopped")
+        all_ok &= healthy
+        ports = ", ".join(f"{k} {v}" for k, v in stack.spec(name).ports.items())
+        print(f"{name:<13} {stack.pid(name) or '-':>8}  {state:<9}  {ports}")
     return all_ok
 
 

@@ -27,7 +27,6 @@ Usage (the stack's Prometheus must run :meth:`ThanosCluster.prometheus_config`):
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -188,10 +187,5 @@ class ThanosCluster:
     def add_to(self, stack: NativeStack, timeout: float = 90.0) -> ThanosCluster:
         """Writes the configs, starts every node in ``stack`` and waits until all are ready."""
         self.write_configs()
-        for node in self.nodes:
-            stack.add_process(self.spec(node), start=False)
-            stack.start(node.component, wait=False)
-        deadline = time.monotonic() + timeout
-        for node in self.nodes:
-            stack.wait_healthy(node.component, max(1.0, deadline - time.monotonic()))
+        stack.add_processes([self.spec(node) for node in self.nodes], timeout)
         return self

@@ -21,7 +21,6 @@ Usage::
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,10 +96,5 @@ class VictoriaLogsCluster:
     def add_to(self, stack: NativeStack, timeout: float = 60.0) -> VictoriaLogsCluster:
         """Starts the storage nodes, then the insert and select nodes, in ``stack``; waits
         until every one is healthy."""
-        for node in self.nodes:
-            stack.add_process(self.spec(node), start=False)
-            stack.start(node.component, wait=False)
-        deadline = time.monotonic() + timeout
-        for node in self.nodes:
-            stack.wait_healthy(node.component, max(1.0, deadline - time.monotonic()))
+        stack.add_processes([self.spec(node) for node in self.nodes], timeout)
         return self
