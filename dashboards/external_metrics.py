@@ -17,7 +17,7 @@ from typing import Final
 from dashboards import metrics as m
 from dashboards.boards import names as n
 
-SDK_SELF_METRICS: Final = frozenset({*m.SDK_EXPORTED, *m.SDK_PROCESSED})
+SDK_SELF_METRICS: Final = frozenset({*m.SDK_EXPORTED, *m.SDK_PROCESSED, m.SDK_EXPORT_ATTEMPTS})
 
 _COUNTED_PER_SIGNAL: Final = (n.SENT, n.SEND_FAILED, n.ENQUEUE_FAILED, n.ACCEPTED, n.REFUSED)
 """``<prefix>_<signal>_total``: the Collector counts each of these per signal."""

@@ -85,6 +85,8 @@ SDK_PROCESSED: Final = (
     "otel_sdk_processor_span_processed_total",
     "otel_sdk_processor_log_processed_total",
 )
+SDK_EXPORT_ATTEMPTS: Final = "otel_sdk_exporter_operation_duration_seconds_count"
+"""Every export attempt, a failed one with ``error_type`` and the gRPC or HTTP status."""
 
 # --- labels ------------------------------------------------------------------------------------
 JOB: Final = "job"  # service.name

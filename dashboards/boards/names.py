@@ -75,6 +75,9 @@ SCRAPE_ERRORS: Final = "otelcol_scraper_errored_metric_points_total"
 COLLECTOR_RSS: Final = "otelcol_process_memory_rss"  # no unit on its /metrics: none added
 COLLECTOR_CPU: Final = "otelcol_process_cpu_seconds_total"
 UP: Final = "up"  # the prometheus receiver's scrape health of Prometheus and the Collector
+# its OTLP receivers' calls (gRPC and HTTP), refused ones included (by status code)
+GRPC_SERVER_CALLS: Final = "rpc_server_call_duration_count"
+HTTP_SERVER_REQUESTS: Final = "http_server_request_duration_count"
 
 # --- Prometheus's own /metrics ------------------------------------------------------------------------
 RULE_FAILURES: Final = "prometheus_rule_evaluation_failures_total"  # by rule_group

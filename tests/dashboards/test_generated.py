@@ -20,7 +20,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from dashboards.generate import JSON_DIR, build_all, render  # noqa: E402
-from dashboards.queries import FAULT_ONLY, FAULTS, all_queries, as_probe, substitute  # noqa: E402
+from dashboards.promql_names import metric_names  # noqa: E402
+from dashboards.queries import FAULT_ONLY, FAULTS, PROVEN_ELSEWHERE, all_queries, as_probe, substitute  # noqa: E402
 
 from dashboards import metrics  # noqa: E402
 
@@ -104,7 +105,7 @@ def test_every_metric_name_in_semconv_is_in_the_catalog():
     from amas_telemetry.catalog import CATALOG
 
     source = (REPO_ROOT / "src" / "amas_telemetry" / "semconv.py").read_text()
-    metric_sections = source[source.index("# --- Metrics derived") : source.index("# --- Bucket boundaries")]
+    metric_sections = source[source.index("# --- Metrics derived") :]  # the metric sections end the file
     named = re.findall(r'^(\w+): Final = "', metric_sections, re.M)
     named += re.findall(r"^# (\w+) \(imported above\)", metric_sections, re.M)
     assert len(named) == len(set(named))
@@ -159,6 +160,18 @@ def test_fault_only_mapping_refers_to_existing_queries_and_faults():
     assert not set(FAULT_ONLY) - ids, f"stale FAULT_ONLY ids: {sorted(set(FAULT_ONLY) - ids)}"
     assert set(FAULT_ONLY.values()) <= set(FAULTS)
     assert set(FAULTS) == set(FAULT_ONLY.values()), "a fault no query needs"
+
+
+def test_queries_proven_elsewhere_name_a_test_that_reads_their_metrics():
+    """Each is proven by a test that exists and reads the query's metrics (by name, ``_total``
+    or not), and none is also fault-only."""
+    by_id = {q.id: q for q in QUERIES}
+    assert not set(PROVEN_ELSEWHERE) - set(by_id), "stale PROVEN_ELSEWHERE ids"
+    assert not set(PROVEN_ELSEWHERE) & set(FAULT_ONLY)
+    for query_id, test_file in PROVEN_ELSEWHERE.items():
+        source = (REPO_ROOT / test_file).read_text()
+        names = {re.sub(r"_total$", "", name) for name in metric_names(by_id[query_id].expr)}
+        assert any(name in source for name in names), f"{test_file} reads none of {sorted(names)}"
 
 
 def test_queries_needing_errors_are_fault_only():
