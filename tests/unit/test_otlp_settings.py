@@ -299,14 +299,20 @@ def test_the_sdk_exporters_get_what_was_resolved(
         monkeypatch.setenv(name, value)
     target = otlp_targets(resolve_settings({}))["traces"]
     exporter = otlp_exporter(target)
+    url = "https://gw:4318/v1/traces"
     try:
-        assert exporter._endpoint == "https://gw:4318/v1/traces"
-        assert exporter._client._timeout == 2.5, "milliseconds, as we read them (the SDK reads seconds)"
-        assert exporter._client._headers["authorization"] == "Bearer t"
+        # from 1.45 the exporter keeps these in an HTTP client object; 1.44 kept them itself
+        client = getattr(exporter, "_client", exporter)
+        assert exporter._endpoint == url
+        assert client._timeout == 2.5, "milliseconds, as we read them (the SDK reads seconds)"
+        assert client._headers["authorization"] == "Bearer t"
         assert exporter._compression.value == "gzip"
-        session = exporter._client._transport._session
         # requests would let REQUESTS_CA_BUNDLE replace the CA; the pinned session keeps ours
-        merged = session.merge_environment_settings("https://gw:4318/v1/traces", {}, None, None, None)
+        if hasattr(client, "_transport"):  # 1.45+: the session verifies with the CA it holds
+            merged = client._transport._session.merge_environment_settings(url, {}, None, None, None)
+        else:  # 1.44: every post passes verify=<the CA file>, which the environment never replaces
+            assert exporter._certificate_file == pem["ca"]
+            merged = exporter._session.merge_environment_settings(url, {}, None, pem["ca"], None)
         assert merged["verify"] == pem["ca"]
     finally:
         exporter.shutdown()
