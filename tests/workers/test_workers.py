@@ -280,7 +280,10 @@ def test_every_scrape_shows_the_totals_of_all_workers(server: dict[str, Any]) ->
         orders = sum(t.get("orders", 0) for t in totals.values())
         return totals if (requests, orders) == (REQUESTS, REQUESTS) else None
 
-    totals = _poll("OTLP totals of 400", otlp_totals)
+    try:
+        totals = _poll("OTLP totals of 400", otlp_totals)
+    except pytest.fail.Exception as failure:  # say what did arrive, per instance
+        raise AssertionError(f"{failure}; received per instance: {receiver.snapshot()}") from None
     serving = [instance for instance, t in totals.items() if t.get("requests")]
     assert len(serving) == len(served_by) == 2
 
