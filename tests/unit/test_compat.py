@@ -81,6 +81,19 @@ def test_span_attributes_kept_in_another_class(monkeypatch):
     _configure_fails("opentelemetry-sdk", "BoundedAttributes._dict")
 
 
+def test_a_periodic_reader_without_its_export_lock(monkeypatch):
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    real = PeriodicExportingMetricReader.__init__
+
+    def without_lock(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        del self._export_lock
+
+    monkeypatch.setattr(PeriodicExportingMetricReader, "__init__", without_lock)
+    _configure_fails("opentelemetry-sdk", "_export_lock")
+
+
 def test_providers_without_update_resource(monkeypatch):
     from opentelemetry.sdk.trace import TracerProvider
 
@@ -180,7 +193,7 @@ def test_every_reach_is_covered_here():
     from amas_telemetry._internal.compat import servers
     from amas_telemetry._internal.compat.verify import all_reaches
 
-    assert len(sdk.REACHES) == 7
+    assert len(sdk.REACHES) == 8
     assert len(starlette.REACHES) == 2
     assert len(servers.REACHES) == 2
-    assert len(all_reaches()) == 7 + 2 + 2 + 1
+    assert len(all_reaches()) == 8 + 2 + 2 + 1

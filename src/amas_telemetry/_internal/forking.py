@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-__all__ = ["renew_after_fork"]
+__all__ = ["hold_across_fork", "renew_after_fork"]
 
 _T = TypeVar("_T")
 
@@ -28,3 +28,29 @@ def renew_after_fork(owner: _T, renew: Callable[[_T], object]) -> None:
             renew(alive)
 
     os.register_at_fork(after_in_child=in_child)
+
+
+def hold_across_fork(owner: _T, locks: Callable[[_T], Iterable[Any]]) -> None:
+    """Before every fork from now on, take ``locks(owner)``; after it, release them in the
+    parent and in the child (for as long as ``owner`` lives).
+
+    A lock that another thread of the parent holds at the fork stays held in the child for
+    ever: the thread that would release it does not exist there. Holding it across the fork
+    makes the fork wait for that thread's work (an export: at most its timeout) instead.
+    """
+    ref = weakref.ref(owner)
+    held: list[Any] = []
+
+    def before() -> None:
+        alive = ref()
+        if alive is not None:
+            held[:] = locks(alive)
+            for lock in held:
+                lock.acquire()
+
+    def after() -> None:
+        for lock in reversed(held):
+            lock.release()
+        held.clear()
+
+    os.register_at_fork(before=before, after_in_parent=after, after_in_child=after)

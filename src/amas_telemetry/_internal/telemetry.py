@@ -20,11 +20,12 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Tracer
 
-from amas_telemetry._internal.compat.sdk import sdk_self_metrics
+from amas_telemetry._internal.compat.sdk import export_lock, sdk_self_metrics
 from amas_telemetry._internal.compat.verify import verify_all
 from amas_telemetry._internal.config.resolve import resolve_settings, takes_settings
 from amas_telemetry._internal.config.settings import Settings
 from amas_telemetry._internal.errors import ConfigError
+from amas_telemetry._internal.forking import hold_across_fork
 from amas_telemetry._internal.integrations.instrument import (
     acquire_libraries,
     instrument_fastapi,
@@ -146,6 +147,7 @@ class Telemetry:
             )
             readers.pop_all()
         undo.callback(self.meter_provider.shutdown)
+        hold_across_fork(self, lambda telemetry: [export_lock(r) for r in telemetry._push_readers])
         self._meter = self.meter_provider.get_meter("amas_telemetry")
         if settings.system_metrics:
             register_system_metrics(self._meter)

@@ -22,6 +22,8 @@ declares is where they first all hold: docs/versions.md):
 - The Prometheus exporter's name mapping (``map_unit``, ``sanitize_attribute``,
   ``sanitize_full_name``, private in ``opentelemetry.exporter.prometheus._mapping``) is
   re-exported here, so that ``/metrics`` keeps the names the OTel Prometheus reader gives.
+- :func:`export_lock`: the lock a periodic metric reader exports under, held across a fork
+  (a child that inherited it held would never export metrics again).
 - :func:`is_api_default_meter_provider`: the API's placeholder MeterProvider (a private class),
   which tells whether anyone installed a global MeterProvider before us.
 - :data:`SDK_LOGGERS`: the loggers through which the exporters report failures naming their
@@ -78,6 +80,7 @@ except ImportError as error:
 __all__ = [
     "REACHES",
     "SDK_LOGGERS",
+    "export_lock",
     "is_api_default_meter_provider",
     "map_unit",
     "metric_readers",
@@ -176,6 +179,16 @@ def renew_resource(provider: Any, resource: Any) -> None:
     provider._update_resource(resource)  # AttributeError on an SDK without it: loud, not silent
 
 
+def export_lock(reader: Any) -> Any:
+    """The lock a ``PeriodicExportingMetricReader`` holds while it collects and exports.
+
+    The SDK restarts the reader's thread in a forked child but not this lock: a child forked
+    while the parent's thread exported inherits it held and never exports again.
+    :func:`~amas_telemetry._internal.forking.hold_across_fork` holds it across each fork.
+    """
+    return reader._export_lock
+
+
 def is_api_default_meter_provider(provider: Any) -> bool:
     """Whether ``provider`` is the API's placeholder: no global MeterProvider was set yet."""
     return isinstance(provider, _ProxyMeterProvider)
@@ -201,6 +214,34 @@ def _check_collection_hook() -> None:
         require(reader_temporality(reader, kind) is AggregationTemporality.CUMULATIVE, "temporality")
     finally:
         provider.shutdown()
+
+
+def _check_export_lock() -> None:
+    import math
+
+    from opentelemetry.sdk.metrics.export import (
+        MetricExporter,
+        MetricExportResult,
+        PeriodicExportingMetricReader,
+    )
+
+    class Discard(MetricExporter):
+        def export(self, metrics_data: Any, timeout_millis: float = 0, **kwargs: Any) -> MetricExportResult:
+            return MetricExportResult.SUCCESS
+
+        def force_flush(self, timeout_millis: float = 0) -> bool:
+            return True
+
+        def shutdown(self, timeout_millis: float = 0, **kwargs: Any) -> None:
+            return None
+
+    reader = PeriodicExportingMetricReader(Discard(), export_interval_millis=math.inf)  # no thread
+    try:
+        lock = export_lock(reader)
+        require(lock.acquire(blocking=False), "PeriodicExportingMetricReader._export_lock is not a free lock")
+        lock.release()
+    finally:
+        reader.shutdown()
 
 
 def _check_plain_attributes() -> None:
@@ -254,6 +295,11 @@ REACHES: tuple[Reach, ...] = (
         "MeterProvider._measurement_consumer, MetricReader._set_collect_callback and "
         "_instrument_class_temporality (span-derived metrics join every collection)",
         _check_collection_hook,
+    ),
+    Reach(
+        "opentelemetry-sdk",
+        "PeriodicExportingMetricReader._export_lock (held across a fork: workers keep exporting)",
+        _check_export_lock,
     ),
     Reach(
         "opentelemetry-sdk",
