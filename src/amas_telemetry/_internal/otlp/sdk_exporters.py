@@ -31,10 +31,14 @@ _EXPORTERS = {
 
 
 @functools.cache
-def pinned_ca_session_class() -> type:
+def pinned_ca_session_class() -> type | None:
     """``PinnedCaSession`` (made on first use: it needs ``requests``, which only the HTTP
-    exporter imports)."""
-    import requests
+    exporter imports); None without ``requests``: an exporter that sends with urllib3 (1.45.0
+    without its ``requests`` extra) reads no ``REQUESTS_CA_BUNDLE``, so there is nothing to pin."""
+    try:
+        import requests
+    except ImportError:
+        return None
 
     class PinnedCaSession(requests.Session):
         """A session whose own CA (``session.verify``) wins over ``REQUESTS_CA_BUNDLE`` and
@@ -92,5 +96,7 @@ def otlp_exporter(target: OtlpTarget, meter_provider: MeterProvider | None = Non
         kwargs["certificate_file"] = target.certificate or True
         kwargs["client_certificate_file"] = target.client_certificate
         kwargs["client_key_file"] = target.client_key
-    kwargs["session"] = pinned_ca_session_class()()
+    session_class = pinned_ca_session_class()
+    if session_class is not None:
+        kwargs["session"] = session_class()
     return exporter_class(endpoint=target.url, **kwargs)
